@@ -1,0 +1,1 @@
+"""Importers that turn real QEMU (source trees, binaries) into catalog files."""

@@ -1,0 +1,1 @@
+"""Import a QEMU source tree into a release catalog."""
