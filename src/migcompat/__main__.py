@@ -1,0 +1,3 @@
+from migcompat.cli.main import main
+
+main()

@@ -1,0 +1,367 @@
+"""Turn one release's data (a dict from TOML or JSON) into a validated ``Release``.
+
+Every problem is collected in the Checker with its path; nothing is half-built: the caller
+raises CatalogError if any problem was found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from migcompat.catalog.checker import Checker, did_you_mean, path_key
+from migcompat.errors import PropertyValueError
+from migcompat.model.globals import GlobalProperty
+from migcompat.model.machines import CompatTable, Family, MachineSet, MachineType, version_key
+from migcompat.model.props import ALL_KINDS, ON_OFF_AUTO, Property, Value, parse_value
+from migcompat.model.release import Release
+from migcompat.model.types import Child, RealizeRule, TypeInfo, TypeRegistry
+
+RELEASE_KEYS = ("format", "id", "product", "version", "debian_version", "description",
+                "origin", "extends", "enums", "types", "compat_tables", "families",
+                "machines", "vmstate", "board", "probe")
+TYPE_KEYS = ("parent", "interfaces", "abstract", "properties", "child", "realize",
+             "guest_visible", "vmsd", "file", "line", "desc")
+PROP_KEYS = ("kind", "default", "enum", "values", "word", "bit", "unresolved", "qapi_type",
+             "file", "line", "desc")
+TABLE_KEYS = ("file", "line", "entries")
+ENTRY_KEYS = ("driver", "property", "value", "optional", "file", "line")
+FAMILY_KEYS = ("defaults", "sugar", "file", "line", "desc")
+MACHINE_KEYS = ("family", "version", "compat", "alias", "default", "deprecated", "desc",
+                "file", "line")
+RULE_KEYS = ("property", "when", "op", "cap", "source", "add", "value", "file", "line")
+RULE_OPS = ("vcpus", "property", "constant")
+
+
+def build_release(data: dict[str, Any], chk: Checker, path: str = "$",
+                  release_id: str | None = None) -> Release | None:
+    chk.keys(data, path, RELEASE_KEYS)
+    rid = chk.typed(data, "id", path, (str,)) or release_id or ""
+    if release_id is not None and rid != release_id:
+        chk.add(path_key(path, "id"), "id-mismatch",
+                f"release file has id '{rid}' but the catalog lists it as '{release_id}'", rid)
+    enums = _enums(data, chk, path)
+    types = _types(data, chk, path, enums)
+    tables = _tables(data, chk, path)
+    families = _families(data, chk, path, tables)
+    machines = _machines(data, chk, path, tables, families)
+    registry = TypeRegistry(types.values())
+    _check_types(registry, chk, path)
+    vmstate = chk.table(data.get("vmstate", {}), path_key(path, "vmstate")) or {}
+    board = chk.table(data.get("board", {}), path_key(path, "board")) or {}
+    return Release(
+        id=rid,
+        types=registry,
+        machines=MachineSet(machines, families, tables),
+        product=chk.typed(data, "product", path, (str,), "qemu"),
+        version=chk.typed(data, "version", path, (str,), ""),
+        debian_version=chk.typed(data, "debian_version", path, (str,), ""),
+        description=chk.typed(data, "description", path, (str,), ""),
+        origin=chk.typed(data, "origin", path, (str,), ""),
+        file=chk.file,
+        enums=enums,
+        vmstate=vmstate,
+        board=board,
+    )
+
+
+def _enums(data: dict[str, Any], chk: Checker, path: str) -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {"OnOffAuto": ON_OFF_AUTO}
+    raw = chk.table(data.get("enums", {}), path_key(path, "enums")) or {}
+    for name, values in raw.items():
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            chk.add(path_key(path_key(path, "enums"), name), "wrong-type",
+                    "an enum must be a list of strings", values)
+            continue
+        out[name] = tuple(values)
+    return out
+
+
+def _types(data: dict[str, Any], chk: Checker, path: str,
+           enums: dict[str, tuple[str, ...]]) -> dict[str, TypeInfo]:
+    tpath = path_key(path, "types")
+    raw = chk.table(data.get("types", {}), tpath) or {}
+    out: dict[str, TypeInfo] = {}
+    for name, body in raw.items():
+        p = path_key(tpath, name)
+        body = chk.table(body, p)
+        if body is None:
+            continue
+        chk.keys(body, p, TYPE_KEYS)
+        props: dict[str, Property] = {}
+        praw = chk.table(body.get("properties", {}), path_key(p, "properties")) or {}
+        for pname, pbody in praw.items():
+            prop = _property(pname, pbody, chk, path_key(path_key(p, "properties"), pname),
+                             enums)
+            if prop is not None:
+                props[pname] = prop
+        child = None
+        if "child" in body:
+            cp = path_key(p, "child")
+            cbody = chk.table(body["child"], cp)
+            if cbody is not None:
+                chk.keys(cbody, cp, ("name", "type"), ("name", "type"))
+                if isinstance(cbody.get("name"), str) and isinstance(cbody.get("type"), str):
+                    child = Child(cbody["name"], cbody["type"])
+        rules = _rules(body.get("realize", []), chk, path_key(p, "realize"))
+        gv = body.get("guest_visible")
+        out[name] = TypeInfo(
+            name=name,
+            parent=chk.typed(body, "parent", p, (str, type(None))),
+            interfaces=tuple(chk.str_list(body, "interfaces", p)),
+            abstract=chk.typed(body, "abstract", p, (bool,), False),
+            properties=props,
+            child=child,
+            realize=tuple(rules),
+            guest_visible=frozenset(chk.str_list(body, "guest_visible", p))
+            if gv is not None else None,
+            vmsd=chk.typed(body, "vmsd", p, (str,)),
+            file=chk.typed(body, "file", p, (str,), ""),
+            line=chk.typed(body, "line", p, (int,), 0),
+        )
+    return out
+
+
+def _property(name: str, body: Any, chk: Checker, p: str,
+              enums: dict[str, tuple[str, ...]]) -> Property | None:
+    body = chk.table(body, p)
+    if body is None:
+        return None
+    chk.keys(body, p, PROP_KEYS, ("kind",))
+    kind = chk.typed(body, "kind", p, (str,))
+    if kind is None:
+        return None
+    if kind not in ALL_KINDS:
+        chk.add(path_key(p, "kind"), "unknown-kind", f"unknown property kind '{kind}'", kind,
+                did_you_mean(kind, sorted(ALL_KINDS)))
+        return None
+    values: tuple[str, ...] = ()
+    enum_name = ""
+    if kind == "enum":
+        if "values" in body:
+            values = tuple(chk.str_list(body, "values", p))
+        else:
+            enum_name = chk.typed(body, "enum", p, (str,), "")
+            if enum_name not in enums:
+                chk.add(path_key(p, "enum"), "unknown-enum",
+                        f"enum '{enum_name}' is not defined in this release's enums",
+                        enum_name, did_you_mean(enum_name, enums))
+            values = enums.get(enum_name, ())
+    elif kind == "OnOffAuto":
+        values = ON_OFF_AUTO
+    has_default = "default" in body
+    default: Value = None
+    if has_default:
+        raw = body["default"]
+        try:
+            default = _typed_default(kind, name, raw, values)
+        except PropertyValueError as exc:
+            chk.add(path_key(p, "default"), "bad-default",
+                    f"default {raw!r} is not a valid {kind}: {exc}", raw)
+            return None
+    return Property(
+        name=name, kind=kind, default=default, has_default=has_default,
+        enum_values=values, enum_name=enum_name,
+        word=chk.typed(body, "word", p, (str,), ""),
+        bit=chk.typed(body, "bit", p, (int,), -1),
+        unresolved=chk.typed(body, "unresolved", p, (str,), ""),
+        qapi_type=chk.typed(body, "qapi_type", p, (str,), ""),
+        file=chk.typed(body, "file", p, (str,), ""),
+        line=chk.typed(body, "line", p, (int,), 0),
+    )
+
+
+def _typed_default(kind: str, name: str, raw: object, values: tuple[str, ...]) -> Value:
+    """Defaults may be typed (JSON true, 65535) or QEMU text ("on", "0x10", "64M")."""
+    if isinstance(raw, str):
+        return parse_value(kind, name, raw, values)
+    if isinstance(raw, bool):
+        if kind in ("bool", "bit", "bit64"):
+            return raw
+    elif isinstance(raw, int):
+        if kind not in ("bool", "bit", "bit64", "str", "link", "enum", "OnOffAuto"):
+            return parse_value(kind, name, str(raw), values)
+    elif raw is None and kind in ("str", "link", "array"):
+        return None
+    raise PropertyValueError(f"wrong type {type(raw).__name__} for kind {kind}", name)
+
+
+def _rules(raw: Any, chk: Checker, p: str) -> list[RealizeRule]:
+    if not isinstance(raw, list):
+        chk.add(p, "wrong-type", "realize must be a list of rules", raw)
+        return []
+    rules = []
+    for i, body in enumerate(raw):
+        rp = f"{p}[{i}]"
+        body = chk.table(body, rp)
+        if body is None:
+            continue
+        chk.keys(body, rp, RULE_KEYS, ("property", "when", "op"))
+        op = body.get("op")
+        if op not in RULE_OPS:
+            chk.add(path_key(rp, "op"), "bad-rule", f"unknown realize op {op!r}", op,
+                    did_you_mean(str(op), RULE_OPS))
+            continue
+        if op == "property" and not isinstance(body.get("source"), str):
+            chk.add(rp, "bad-rule", "a 'property' rule needs 'source' (a property name)")
+            continue
+        if op == "constant" and "value" not in body:
+            chk.add(rp, "bad-rule", "a 'constant' rule needs 'value'")
+            continue
+        rules.append(RealizeRule(
+            prop=str(body.get("property", "")), when=body.get("when"), op=op,
+            cap=chk.typed(body, "cap", rp, (int,), 0),
+            source=chk.typed(body, "source", rp, (str,), ""),
+            add=chk.typed(body, "add", rp, (int,), 0), value=body.get("value"),
+            file=chk.typed(body, "file", rp, (str,), ""),
+            line=chk.typed(body, "line", rp, (int,), 0)))
+    return rules
+
+
+def _entry(body: Any, chk: Checker, p: str, table: str, index: int,
+           tfile: str) -> GlobalProperty | None:
+    body = chk.table(body, p)
+    if body is None:
+        return None
+    chk.keys(body, p, ENTRY_KEYS, ("driver", "property", "value"))
+    driver = chk.typed(body, "driver", p, (str,))
+    prop = chk.typed(body, "property", p, (str,))
+    value = chk.typed(body, "value", p, (str,))
+    if driver is None or prop is None or value is None:
+        return None
+    return GlobalProperty(driver, prop, value,
+                          optional=chk.typed(body, "optional", p, (bool,), False),
+                          source="compat", table=table, index=index,
+                          file=chk.typed(body, "file", p, (str,), tfile),
+                          line=chk.typed(body, "line", p, (int,), 0))
+
+
+def _tables(data: dict[str, Any], chk: Checker, path: str) -> dict[str, CompatTable]:
+    tpath = path_key(path, "compat_tables")
+    raw = chk.table(data.get("compat_tables", {}), tpath) or {}
+    out: dict[str, CompatTable] = {}
+    for name, body in raw.items():
+        p = path_key(tpath, name)
+        body = chk.table(body, p)
+        if body is None:
+            continue
+        chk.keys(body, p, TABLE_KEYS, ("entries",))
+        tfile = chk.typed(body, "file", p, (str,), "")
+        entries_raw = chk.typed(body, "entries", p, (list,), [])
+        entries = [e for i, b in enumerate(entries_raw)
+                   if (e := _entry(b, chk, f"{path_key(p, 'entries')}[{i}]", name, i, tfile))]
+        out[name] = CompatTable(name, tuple(entries), tfile,
+                                chk.typed(body, "line", p, (int,), 0))
+    return out
+
+
+def _families(data: dict[str, Any], chk: Checker, path: str,
+              tables: dict[str, CompatTable]) -> dict[str, Family]:
+    fpath = path_key(path, "families")
+    raw = chk.table(data.get("families", {}), fpath) or {}
+    out: dict[str, Family] = {}
+    for name, body in raw.items():
+        p = path_key(fpath, name)
+        body = chk.table(body, p)
+        if body is None:
+            continue
+        chk.keys(body, p, FAMILY_KEYS)
+        defaults = chk.str_list(body, "defaults", p)
+        for i, t in enumerate(defaults):
+            if t not in tables:
+                chk.add(f"{path_key(p, 'defaults')}[{i}]", "unknown-table",
+                        f"unknown compat table '{t}'", t, did_you_mean(t, tables))
+        sugar_raw = chk.typed(body, "sugar", p, (list,), [])
+        sugar = []
+        for i, b in enumerate(sugar_raw):
+            e = _entry(b, chk, f"{path_key(p, 'sugar')}[{i}]", "", -1, "")
+            if e is not None:
+                sugar.append(replace(e, source="sugar", table="", index=-1))
+        out[name] = Family(name, tuple(defaults), tuple(sugar),
+                           chk.typed(body, "file", p, (str,), ""),
+                           chk.typed(body, "line", p, (int,), 0))
+    return out
+
+
+def _machines(data: dict[str, Any], chk: Checker, path: str, tables: dict[str, CompatTable],
+              families: dict[str, Family]) -> list[MachineType]:
+    mpath = path_key(path, "machines")
+    raw = chk.table(data.get("machines", {}), mpath) or {}
+    out: list[MachineType] = []
+    for name, body in raw.items():
+        p = path_key(mpath, name)
+        body = chk.table(body, p)
+        if body is None:
+            continue
+        chk.keys(body, p, MACHINE_KEYS, ("family", "version"))
+        family = chk.typed(body, "family", p, (str,), "")
+        if family and family not in families:
+            chk.add(path_key(p, "family"), "unknown-family", f"unknown family '{family}'",
+                    family, did_you_mean(family, families))
+        version = chk.typed(body, "version", p, (str,), "")
+        if version and not version_key(version):
+            chk.add(path_key(p, "version"), "bad-version",
+                    f"version '{version}' is not dotted numbers", version)
+        compat = chk.str_list(body, "compat", p)
+        for i, t in enumerate(compat):
+            if t not in tables:
+                chk.add(f"{path_key(p, 'compat')}[{i}]", "unknown-table",
+                        f"unknown compat table '{t}'", t, did_you_mean(t, tables))
+        out.append(MachineType(
+            name=name, family=family, version=version, compat=tuple(compat),
+            alias=chk.typed(body, "alias", p, (str, type(None))),
+            is_default=chk.typed(body, "default", p, (bool,), False),
+            deprecated=chk.typed(body, "deprecated", p, (str, type(None))),
+            desc=chk.typed(body, "desc", p, (str,), ""),
+            file=chk.typed(body, "file", p, (str,), ""),
+            line=chk.typed(body, "line", p, (int,), 0)))
+    names = {m.name for m in out}
+    aliases: dict[str, str] = {}
+    for m in out:
+        if m.alias is None:
+            continue
+        if m.alias in names or m.alias in aliases:
+            chk.add(path_key(path_key(mpath, m.name), "alias"), "duplicate-alias",
+                    f"alias '{m.alias}' is already used", m.alias)
+        aliases[m.alias] = m.name
+    defaults = [m.name for m in out if m.is_default]
+    if out and len(defaults) != 1:
+        chk.add(mpath, "default-count",
+                f"exactly one machine type must be the default, found {len(defaults)}"
+                + (f": {', '.join(defaults)}" if defaults else ""), defaults)
+    return out
+
+
+def _check_types(registry: TypeRegistry, chk: Checker, path: str) -> None:
+    tpath = path_key(path, "types")
+    names = registry.names()
+    for name in names:
+        info = registry[name]
+        p = path_key(tpath, name)
+        if info.parent is not None and info.parent not in registry:
+            chk.add(path_key(p, "parent"), "unknown-type",
+                    f"parent type '{info.parent}' is not defined", info.parent,
+                    did_you_mean(info.parent, names))
+        for i, iface in enumerate(info.interfaces):
+            if iface not in registry:
+                chk.add(f"{path_key(p, 'interfaces')}[{i}]", "unknown-type",
+                        f"interface '{iface}' is not defined", iface,
+                        did_you_mean(iface, names))
+        if info.child is not None and info.child.type not in registry:
+            chk.add(path_key(path_key(p, "child"), "type"), "unknown-type",
+                    f"child type '{info.child.type}' is not defined", info.child.type,
+                    did_you_mean(info.child.type, names))
+        if name in registry.ancestors(name)[1:] or _cycles(registry, name):
+            chk.add(path_key(p, "parent"), "parent-cycle", f"type '{name}' is its own ancestor")
+
+
+def _cycles(registry: TypeRegistry, name: str) -> bool:
+    seen: set[str] = set()
+    current: str | None = name
+    while current is not None:
+        if current in seen:
+            return current == name
+        seen.add(current)
+        info = registry.get(current)
+        current = info.parent if info else None
+    return False

@@ -1,0 +1,65 @@
+"""QEMU-style ``-device`` specs: ``virtio-blk-pci,id=vb0,num-queues=2``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from migcompat.errors import UsageError
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    driver: str
+    id: str | None = None
+    options: tuple[tuple[str, str], ...] = ()
+
+    def text(self) -> str:
+        parts = [self.driver]
+        if self.id:
+            parts.append(f"id={self.id}")
+        parts += [f"{k}={v.replace(',', ',,')}" for k, v in self.options]
+        return ",".join(parts)
+
+
+def _split_opts(text: str) -> list[str]:
+    """Split on commas; QemuOpts escapes a literal comma as ``,,``."""
+    items: list[str] = []
+    cur: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == ",":
+            if i + 1 < len(text) and text[i + 1] == ",":
+                cur.append(",")
+                i += 2
+                continue
+            items.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    items.append("".join(cur))
+    return items
+
+
+def parse_device(text: str) -> DeviceSpec:
+    items = _split_opts(text)
+    driver = ""
+    dev_id: str | None = None
+    options: list[tuple[str, str]] = []
+    for pos, item in enumerate(items):
+        key, eq, value = item.partition("=")
+        if pos == 0 and not eq:
+            driver = key
+            continue
+        if not eq:
+            raise UsageError(f"invalid device spec '{text}': '{item}' is not KEY=VALUE")
+        if key == "driver":
+            driver = value
+        elif key == "id":
+            dev_id = value
+        else:
+            options.append((key, value))
+    if not driver:
+        raise UsageError(f"invalid device spec '{text}': no driver name")
+    return DeviceSpec(driver, dev_id, tuple(options))

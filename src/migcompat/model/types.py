@@ -1,0 +1,158 @@
+"""QOM-style types: parents, interfaces, abstract flags, and the properties they declare."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from migcompat.model.props import Property
+
+
+@dataclass(frozen=True)
+class RealizeRule:
+    """Declarative realize-time resolution of a sentinel ("auto") default.
+
+    When ``prop`` still holds ``when`` at realize, it becomes:
+    - ``op == "vcpus"``: min(boot vCPUs, ``cap``) (``virtio_pci_optimal_num_queues``);
+    - ``op == "property"``: the value of ``source`` plus ``add`` (vectors = num-queues + 1);
+    - ``op == "constant"``: ``value``.
+    ``on_child`` applies the rule to the proxy's backend child, as QEMU's proxy realize does
+    before it realizes the child.
+    """
+
+    prop: str
+    when: object
+    op: str
+    cap: int = 0
+    source: str = ""
+    add: int = 0
+    value: object = None
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Child:
+    """A child object created in instance_init whose properties are aliased onto the parent."""
+
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class TypeInfo:
+    name: str
+    parent: str | None = None
+    interfaces: tuple[str, ...] = ()
+    abstract: bool = False
+    properties: Mapping[str, Property] = field(default_factory=dict)
+    child: Child | None = None
+    realize: tuple[RealizeRule, ...] = ()
+    # Names of properties whose value changes the migrated state layout or what the guest
+    # sees (checked by `check`; see docs/check.md). None: not stated by the catalog.
+    guest_visible: frozenset[str] | None = None
+    vmsd: str | None = None
+    file: str = ""
+    line: int = 0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class TypeRegistry:
+    """All types of one release, with QOM's `is a` relation."""
+
+    def __init__(self, types: Iterable[TypeInfo]) -> None:
+        self._types: dict[str, TypeInfo] = {t.name: t for t in types}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._types
+
+    def __getitem__(self, name: str) -> TypeInfo:
+        return self._types[name]
+
+    def get(self, name: str) -> TypeInfo | None:
+        return self._types.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._types)
+
+    def __len__(self) -> int:
+        return len(self._types)
+
+    def ancestors(self, name: str) -> list[str]:
+        """The type itself, then its parents up to the root (cycle-safe)."""
+        chain: list[str] = []
+        current: str | None = name
+        while current is not None and current not in chain:
+            chain.append(current)
+            info = self._types.get(current)
+            current = info.parent if info else None
+        return chain
+
+    def interfaces_of(self, name: str) -> set[str]:
+        """Interfaces implemented by the type or any ancestor, with the interfaces' parents."""
+        found: set[str] = set()
+        for anc in self.ancestors(name):
+            info = self._types.get(anc)
+            if info is None:
+                continue
+            for iface in info.interfaces:
+                found.update(self.ancestors(iface))
+        return found
+
+    def is_a(self, name: str, driver: str) -> bool:
+        """QOM's object_dynamic_cast: exact type, any ancestor, or an interface.
+
+        An unknown driver never matches (that is how ARM entries in hw_compat are harmless
+        on x86).
+        """
+        if driver not in self._types:
+            return False
+        return driver in self.ancestors(name) or driver in self.interfaces_of(name)
+
+    def properties(self, name: str) -> dict[str, Property]:
+        """Class properties of a type: inherited from the root down, most derived last."""
+        props: dict[str, Property] = {}
+        for anc in reversed(self.ancestors(name)):
+            info = self._types.get(anc)
+            if info is not None:
+                props.update(info.properties)
+        return props
+
+    def realize_rules(self, name: str) -> list[RealizeRule]:
+        rules: list[RealizeRule] = []
+        for anc in reversed(self.ancestors(name)):
+            info = self._types.get(anc)
+            if info is not None:
+                rules.extend(info.realize)
+        return rules
+
+    def child_of(self, name: str) -> Child | None:
+        for anc in self.ancestors(name):
+            info = self._types.get(anc)
+            if info is not None and info.child is not None:
+                return info.child
+        return None
+
+    def guest_visible(self, name: str) -> frozenset[str] | None:
+        found: set[str] = set()
+        stated = False
+        for anc in self.ancestors(name):
+            info = self._types.get(anc)
+            if info is not None and info.guest_visible is not None:
+                stated = True
+                found |= info.guest_visible
+        return frozenset(found) if stated else None
+
+    def vmsd_of(self, name: str) -> str | None:
+        for anc in self.ancestors(name):
+            info = self._types.get(anc)
+            if info is not None and info.vmsd:
+                return info.vmsd
+        return None
+
+    @cached_property
+    def device_types(self) -> list[str]:
+        return [n for n, t in sorted(self._types.items())
+                if not t.abstract and self.is_a(n, "device")]

@@ -1,0 +1,277 @@
+"""A realized VM: every device's effective property values, each with its provenance.
+
+The layers follow QEMU (reference §2.2): class default, then in each object's post_init the
+machine compat list, sugar and user globals; then explicit device options; then realize-time
+resolution of sentinel defaults. A proxy (virtio-*-pci) creates its backend child in
+instance_init, so the child is complete with its own layers before the proxy's post_init
+applies the proxy's, writing through the aliases (reference §2.3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from migcompat.errors import DeviceError, GlobalPropertyError, PropertyValueError
+from migcompat.model.devspec import DeviceSpec
+from migcompat.model.globals import GlobalProperty
+from migcompat.model.machines import MachineType
+from migcompat.model.props import Property, Value
+from migcompat.model.release import Release
+from migcompat.model.types import RealizeRule
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One step that set a value. ``source`` is default|compat|sugar|global|device|realize."""
+
+    source: str
+    value: Value
+    table: str = ""
+    index: int = -1
+    file: str = ""
+    line: int = 0
+    driver: str = ""
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"source": self.source, "value": self.value}
+        if self.table:
+            out["table"] = self.table
+        if self.index >= 0:
+            out["index"] = self.index
+        if self.file:
+            out["file"] = self.file
+        if self.line:
+            out["line"] = self.line
+        if self.driver:
+            out["driver"] = self.driver
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+@dataclass
+class Effective:
+    prop: Property
+    value: Value
+    provenance: list[Layer]
+
+    def set(self, value: Value, layer: Layer) -> None:
+        self.value = value
+        self.provenance.append(layer)
+
+    @property
+    def decided_by(self) -> Layer:
+        return self.provenance[-1]
+
+
+@dataclass
+class DeviceObject:
+    path: str
+    type: str
+    id: str | None
+    props: dict[str, Effective]
+    child: DeviceObject | None = None
+    child_name: str = ""
+    aliases: frozenset[str] = frozenset()  # property names aliased from the child
+
+    def lookup(self, name: str) -> Effective | None:
+        if name in self.props:
+            return self.props[name]
+        if self.child is not None and name in self.aliases:
+            return self.child.lookup(name)
+        return None
+
+    def view(self) -> dict[str, Effective]:
+        """Own properties plus the child's aliased ones, as QOM shows them on the proxy."""
+        out = dict(self.props)
+        if self.child is not None:
+            for name in sorted(self.aliases):
+                eff = self.child.lookup(name)
+                if eff is not None:
+                    out[name] = eff
+        return dict(sorted(out.items()))
+
+    def value(self, name: str) -> Value:
+        eff = self.lookup(name)
+        return eff.value if eff else None
+
+
+@dataclass(frozen=True)
+class VMConfig:
+    release: Release
+    machine: str
+    devices: Sequence[DeviceSpec] = ()
+    smp: int = 1
+    mem: int = 128 << 20
+    globals: Sequence[GlobalProperty] = ()
+
+
+@dataclass
+class VM:
+    config: VMConfig
+    machine: MachineType
+    devices: list[DeviceObject] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def release(self) -> Release:
+        return self.config.release
+
+    def all_objects(self) -> list[DeviceObject]:
+        """Devices in creation order, each followed by its child."""
+        out: list[DeviceObject] = []
+        for dev in self.devices:
+            out.append(dev)
+            if dev.child is not None:
+                out.append(dev.child)
+        return out
+
+    def find(self, path: str) -> DeviceObject | None:
+        for obj in self.all_objects():
+            if obj.path == path or obj.id == path:
+                return obj
+        return None
+
+
+class _Builder:
+    def __init__(self, config: VMConfig, machine: MachineType) -> None:
+        self.config = config
+        self.release = config.release
+        self.types = config.release.types
+        self.machine = machine
+        self.compat = config.release.machines.compat_list(machine)
+        family = config.release.machines.families.get(machine.family)
+        self.sugar: list[GlobalProperty] = list(family.sugar) if family else []
+        self.user = list(config.globals)
+        self.used: set[int] = set()
+
+    # -- object creation -------------------------------------------------------------
+    def create(self, type_name: str, path: str, dev_id: str | None) -> DeviceObject:
+        props: dict[str, Effective] = {}
+        for name, prop in self.types.properties(type_name).items():
+            detail = f"unresolved: {prop.unresolved}" if prop.unresolved else ""
+            if not prop.has_default and not detail:
+                detail = "no static default"
+            layer = Layer("default", prop.default, file=prop.file, line=prop.line,
+                          driver=type_name, detail=detail)
+            props[name] = Effective(prop, prop.default, [layer])
+        obj = DeviceObject(path=path, type=type_name, id=dev_id, props=props)
+        child = self.types.child_of(type_name)
+        if child is not None:
+            if child.type not in self.types:
+                raise DeviceError(f"type '{type_name}' needs child type '{child.type}', "
+                                  "which this release does not have")
+            # instance_init: the child is created (and post-initialised) first...
+            obj.child = self.create(child.type, f"{path}/{child.name}", None)
+            obj.child_name = child.name
+            # ...then all of its properties are aliased onto the proxy.
+            obj.aliases = frozenset(n for n in obj.child.view() if n not in props)
+        self.post_init(obj)
+        return obj
+
+    def post_init(self, obj: DeviceObject) -> None:
+        # device_post_init: compat lists (machine, then sugar), then the user's globals.
+        self.apply_list(obj, self.compat)
+        self.apply_list(obj, self.sugar)
+        self.apply_list(obj, self.user, user=True)
+
+    def apply_list(self, obj: DeviceObject, entries: Sequence[GlobalProperty],
+                   user: bool = False) -> None:
+        for pos, entry in enumerate(entries):
+            if not self.types.is_a(obj.type, entry.driver):
+                continue
+            eff = obj.lookup(entry.property)
+            if eff is None:
+                if entry.optional:
+                    continue
+                raise GlobalPropertyError(
+                    entry.driver, entry.property, entry.value,
+                    f"Property '{obj.type}.{entry.property}' not found", source=entry.source)
+            if user:
+                self.used.add(pos)
+            try:
+                value = eff.prop.parse(entry.value)
+            except PropertyValueError as exc:
+                raise GlobalPropertyError(entry.driver, entry.property, entry.value,
+                                          _with_type(exc, obj.type), source=entry.source) from None
+            eff.set(value, Layer(entry.source, value, table=entry.table, index=entry.index,
+                                 file=entry.file, line=entry.line, driver=entry.driver))
+
+    # -- explicit options and realize ------------------------------------------------
+    def set_options(self, obj: DeviceObject, spec: DeviceSpec) -> None:
+        for key, text in spec.options:
+            eff = obj.lookup(key)
+            if eff is None:
+                raise DeviceError(f"Property '{obj.type}.{key}' not found")
+            try:
+                value = eff.prop.parse(text)
+            except PropertyValueError as exc:
+                raise DeviceError(f"{spec.driver}: {_with_type(exc, obj.type)}") from None
+            eff.set(value, Layer("device", value, driver=spec.driver, detail=spec.text()))
+
+    def realize(self, obj: DeviceObject) -> None:
+        # The proxy resolves its sentinels (reading and writing through aliases) before it
+        # realizes the child, whose own rules then see the resolved values.
+        for rule in self.types.realize_rules(obj.type):
+            self.apply_rule(obj, rule)
+        if obj.child is not None:
+            self.realize(obj.child)
+
+    def apply_rule(self, obj: DeviceObject, rule: RealizeRule) -> None:
+        eff = obj.lookup(rule.prop)
+        if eff is None or eff.value != rule.when:
+            return
+        if rule.op == "vcpus":
+            value: Value = min(self.config.smp, rule.cap) if rule.cap else self.config.smp
+            detail = f"min(vCPUs={self.config.smp}, {rule.cap})" if rule.cap else "vCPUs"
+        elif rule.op == "property":
+            base = obj.value(rule.source)
+            if not isinstance(base, int) or isinstance(base, bool):
+                return
+            value = base + rule.add
+            detail = f"{rule.source} + {rule.add}"
+        else:
+            value = rule.value  # type: ignore[assignment]
+            detail = "constant"
+        eff.set(value, Layer("realize", value, file=rule.file, line=rule.line,
+                             driver=obj.type, detail=detail))
+
+
+def _with_type(exc: PropertyValueError, type_name: str) -> str:
+    text = str(exc)
+    # size32's range error names the object type, as QEMU's does.
+    if text.startswith("Property ") and " doesn't take value" in text:
+        return text.replace("Property ", f"Property {type_name}.", 1)
+    return text
+
+
+def realize_vm(config: VMConfig) -> VM:
+    """Build the VM: resolve the machine, create and realize every device in order."""
+    release = config.release
+    machine = release.machines.resolve(config.machine, release.id)
+    builder = _Builder(config, machine)
+    vm = VM(config=config, machine=machine)
+    seen_ids: set[str] = set()
+    for n, spec in enumerate(config.devices):
+        info = release.types.get(spec.driver)
+        if info is None or not release.types.is_a(spec.driver, "device"):
+            raise DeviceError(f"'{spec.driver}' is not a valid device model name"
+                              f" in release {release.id}")
+        if info.abstract:
+            raise DeviceError(f"'{spec.driver}' is an abstract type; pick a concrete device")
+        if spec.id is not None:
+            if spec.id in seen_ids:
+                raise DeviceError(f"Duplicate device ID '{spec.id}'")
+            seen_ids.add(spec.id)
+        path = spec.id if spec.id else f"device[{n}]"
+        obj = builder.create(spec.driver, path, spec.id)
+        builder.set_options(obj, spec)
+        builder.realize(obj)
+        vm.devices.append(obj)
+    for pos, entry in enumerate(builder.user):
+        if pos not in builder.used and not release.types.is_a(entry.driver, "device"):
+            vm.warnings.append(f"global {entry.driver}.{entry.property} has invalid class name")
+    return vm
