@@ -34,10 +34,8 @@ def read_data(path: Path) -> dict[str, Any]:
         chk.add("$", "unreadable", f"cannot read file: {exc.strerror or exc}")
         raise CatalogError(chk.problems) from None
     try:
-        if path.suffix == ".json":
-            data = json.loads(raw)
-        else:
-            data = tomllib.loads(raw.decode("utf-8"))
+        is_json = path.suffix == ".json"
+        data = json.loads(raw) if is_json else tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         chk.add("$", "syntax", f"invalid TOML: {exc}")
         raise CatalogError(chk.problems) from None
