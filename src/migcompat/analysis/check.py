@@ -1,0 +1,202 @@
+"""``check``: predict whether a migration from one VM to another will work, without moving it.
+
+The rules (docs/check.md states them for users):
+- both sides must know the machine type, and resolve it to the same name;
+- every device the source has must exist on the destination with the same type
+  (an extra device on the destination is fine: QEMU leaves it in its reset state);
+- a property both sides have must have the same effective value if it matters: it changes
+  the state layout or what the guest sees (the catalog's ``guest_visible``; when a type
+  states nothing, every property counts);
+- a property only one side has is not a break by itself (newer releases add properties and
+  compat entries pin them on old machine types). It is one when it matters and nothing
+  pinned it: its value came from the class default or from realize, not from a compat
+  entry, sugar, a global or a device option;
+- the device-state sections the source will send must be loadable by the destination
+  (see ``analysis.sections``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from migcompat.errors import MachineError, UsageError
+from migcompat.model.props import format_value
+from migcompat.model.vm import VM, DeviceObject, Effective, VMConfig, realize_vm
+
+PINNED = frozenset({"compat", "sugar", "global", "device"})
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+    device: str | None = None
+    property: str | None = None
+    section: str | None = None
+    breaking: bool = True
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message,
+                               "breaking": self.breaking}
+        for key in ("device", "property", "section"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        out.update(self.detail)
+        return out
+
+
+@dataclass
+class CheckResult:
+    source: VMConfig
+    dest: VMConfig
+    reasons: list[Reason]
+    src_vm: VM | None = None
+    dst_vm: VM | None = None
+
+    @property
+    def compatible(self) -> bool:
+        return not any(r.breaking for r in self.reasons)
+
+    @property
+    def refused(self) -> bool:
+        """A side cannot even start the VM (unknown machine type or device type)."""
+        return self.src_vm is None or self.dst_vm is None
+
+    def breaking(self) -> list[Reason]:
+        return [r for r in self.reasons if r.breaking]
+
+
+SectionRule = Callable[[VM, VM], list[Reason]]
+
+
+def _unknown_devices(config: VMConfig) -> list[str]:
+    types = config.release.types
+    return [d.driver for d in config.devices
+            if d.driver not in types or not types.is_a(d.driver, "device")]
+
+
+def _realize(config: VMConfig, side: str, reasons: list[Reason]) -> VM | None:
+    rel = config.release
+    unknown = _unknown_devices(config)
+    if unknown:
+        for driver in unknown:
+            reasons.append(Reason("unknown-device",
+                                  f"{side} release {rel.id} has no device type '{driver}'",
+                                  device=driver))
+        return None
+    try:
+        return realize_vm(config)
+    except MachineError:
+        reasons.append(Reason(
+            "unknown-machine",
+            f"{side} release {rel.id} does not know machine type '{config.machine}' "
+            f"(known: {', '.join(rel.machines.names())})"))
+        return None
+
+
+def check(source: VMConfig, dest: VMConfig,
+          section_rules: tuple[SectionRule, ...] = ()) -> CheckResult:
+    """Compare two VM configurations; raises UsageError for a device neither side knows."""
+    both = set(_unknown_devices(source)) & set(_unknown_devices(dest))
+    if both:
+        raise UsageError(f"device type '{sorted(both)[0]}' is known to neither "
+                         f"{source.release.id} nor {dest.release.id}")
+    reasons: list[Reason] = []
+    src = _realize(source, "source", reasons)
+    dst = _realize(dest, "destination", reasons)
+    result = CheckResult(source, dest, reasons, src, dst)
+    if src is None or dst is None:
+        return result
+    if src.machine.name != dst.machine.name:
+        reasons.append(Reason(
+            "machine-mismatch",
+            f"Machine type received is '{src.machine.name}' and local is '{dst.machine.name}'"))
+        return result
+    reasons.extend(compare_devices(src, dst))
+    for rule in section_rules:
+        reasons.extend(rule(src, dst))
+    return result
+
+
+def _objects(vm: VM) -> dict[str, DeviceObject]:
+    return {o.path: o for o in vm.all_objects()}
+
+
+def compare_devices(src: VM, dst: VM) -> list[Reason]:
+    reasons: list[Reason] = []
+    theirs = _objects(dst)
+    for path, obj in _objects(src).items():
+        other = theirs.get(path)
+        if other is None:
+            reasons.append(Reason("device-missing",
+                                  f"the destination has no device '{path}' ({obj.type}); "
+                                  "its state would be an unknown section", device=path))
+            continue
+        if other.type != obj.type:
+            reasons.append(Reason("device-type-differs",
+                                  f"device '{path}' is {obj.type} on the source and "
+                                  f"{other.type} on the destination", device=path))
+            continue
+        reasons.extend(compare_properties(path, obj, other, src, dst))
+    mine = _objects(src)
+    for path, obj in theirs.items():
+        if path not in mine:
+            reasons.append(Reason("device-extra",
+                                  f"the destination has an extra device '{path}' ({obj.type}); "
+                                  "it keeps its reset state", device=path, breaking=False))
+    return reasons
+
+
+def _matters(vm: VM, obj: DeviceObject, name: str) -> bool:
+    visible = vm.release.types.guest_visible(obj.type)
+    return visible is None or name in visible
+
+
+def _prov(eff: Effective) -> list[dict[str, Any]]:
+    return [layer.to_json() for layer in eff.provenance]
+
+
+def compare_properties(path: str, mine: DeviceObject, theirs: DeviceObject, src: VM,
+                       dst: VM) -> list[Reason]:
+    reasons: list[Reason] = []
+    # Compare each object's own properties; a proxy's aliases are its child's, which is
+    # compared as its own object.
+    a, b = mine.props, theirs.props
+    for name in sorted(set(a) | set(b)):
+        if name in a and name in b:
+            ea, eb = a[name], b[name]
+            if ea.value == eb.value:
+                continue
+            breaking = _matters(src, mine, name) or _matters(dst, theirs, name)
+            reasons.append(Reason(
+                "property-differs",
+                f"{path}.{name} is {format_value(ea.prop.kind, ea.value)} on the source "
+                f"({_decided(ea)}) and {format_value(eb.prop.kind, eb.value)} on the "
+                f"destination ({_decided(eb)})",
+                device=path, property=name, breaking=breaking,
+                detail={"source": {"value": ea.value, "provenance": _prov(ea)},
+                        "destination": {"value": eb.value, "provenance": _prov(eb)}}))
+            continue
+        side, vm, obj, eff = (("source", src, mine, a[name]) if name in a
+                              else ("destination", dst, theirs, b[name]))
+        pinned = eff.decided_by.source in PINNED
+        breaking = _matters(vm, obj, name) and not pinned
+        how = f"pinned by {_decided(eff)}" if pinned else f"from {_decided(eff)}"
+        reasons.append(Reason(
+            "property-one-side",
+            f"{path}.{name} exists only on the {side} "
+            f"(= {format_value(eff.prop.kind, eff.value)}, {how})",
+            device=path, property=name, breaking=breaking,
+            detail={side: {"value": eff.value, "provenance": _prov(eff)}}))
+    return reasons
+
+
+def _decided(eff: Effective) -> str:
+    layer = eff.decided_by
+    text = layer.source
+    if layer.table:
+        text += f" {layer.table}"
+    return text

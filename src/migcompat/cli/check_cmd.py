@@ -1,0 +1,146 @@
+"""``check``: predict a migration's result from the two configurations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from migcompat.analysis.check import CheckResult, Reason, check
+from migcompat.analysis.sections import SECTION_RULES
+from migcompat.catalog.load import find_release
+from migcompat.cli.options import (
+    catalog_option,
+    format_option,
+    mem_option,
+    parse_devices,
+    parse_globals,
+    parse_mem,
+)
+from migcompat.cli.output import emit_json, out
+from migcompat.errors import EXIT_INCOMPATIBLE, UsageError
+from migcompat.model.vm import VMConfig
+
+
+def parse_side(text: str) -> tuple[str, str]:
+    release, sep, machine = text.partition(":")
+    if not sep or not release or not machine:
+        raise UsageError(f"expected RELEASE:MACHINE, got '{text}'")
+    return release, machine
+
+
+def side_config(side: str, catalog: str | None, devices: list[str], globals_: list[str],
+                smp: int, mem: str) -> VMConfig:
+    release, machine = parse_side(side)
+    _, rel = find_release(release, catalog)
+    return VMConfig(rel, machine, parse_devices(tuple(devices)), smp=smp, mem=parse_mem(mem),
+                    globals=parse_globals(tuple(globals_)))
+
+
+def result_json(res: CheckResult) -> dict[str, Any]:
+    def side(c: VMConfig, vm: Any) -> dict[str, Any]:
+        return {"release": c.release.id, "machine": vm.machine.name if vm else c.machine,
+                "smp": c.smp, "memory": c.mem, "devices": [d.text() for d in c.devices]}
+    return {"compatible": res.compatible, "refused": res.refused,
+            "source": side(res.source, res.src_vm),
+            "destination": side(res.dest, res.dst_vm),
+            "reasons": [r.to_json() for r in res.breaking()],
+            "notes": [r.to_json() for r in res.reasons if not r.breaking]}
+
+
+def print_result(res: CheckResult, explain: bool) -> None:
+    console = out()
+    s, d = res.source, res.dest
+    verdict = "[green]compatible[/green]" if res.compatible else "[red]INCOMPATIBLE[/red]"
+    console.print(f"{s.release.id}:{s.machine} -> {d.release.id}:{d.machine}: {verdict}")
+    for r in res.breaking():
+        console.print("  x " + _reason_text(r), markup=False)
+        if explain:
+            _print_provenance(r)
+    notes = [r for r in res.reasons if not r.breaking]
+    if notes:
+        console.print("  not breaking:")
+        for r in notes:
+            console.print(f"    - {_reason_text(r)}", markup=False)
+
+
+def _reason_text(r: Reason) -> str:
+    return f"{r.code}: {r.message}"
+
+
+def _print_provenance(r: Reason) -> None:
+    for side in ("source", "destination"):
+        info = r.detail.get(side)
+        if isinstance(info, dict):
+            layers = ", ".join(f"{p['source']}={p['value']}" + (f" ({p['table']})"
+                               if "table" in p else "") for p in info["provenance"])
+            out().print(f"      {side}: {layers}", markup=False)
+
+
+@click.command(epilog="""\b
+Examples:
+  migcompat check qemu-5.2:pc-5.1 qemu-5.1:pc-5.1 --device virtio-blk-pci --smp 4
+  migcompat check qemu-5.2-broken:pc-5.1 qemu-5.1:pc-5.1 --device virtio-blk-pci --smp 4
+  migcompat check qemu-5.2:pc-5.1 qemu-5.1:pc-5.1 --device virtio-blk-pci --both-directions
+  migcompat check --catalog qemu 7.2:pc-q35-5.1 10.0:pc-q35-5.1 --device virtio-blk-pci --smp 4
+  migcompat check qemu-5.2:pc-5.2 qemu-5.2:pc-5.2 --device virtio-blk-pci \\
+      --dst-global virtio-blk-device.num-queues=1 --format json
+""")
+@click.argument("source")
+@click.argument("destination")
+@click.option("--device", "devices", multiple=True, metavar="SPEC",
+              help="A device on both sides (QEMU syntax). Repeatable.")
+@click.option("--global", "globals_", multiple=True, metavar="D.P=V",
+              help="A user global on both sides. Repeatable.")
+@click.option("--smp", type=click.IntRange(1, 4096), default=1, show_default=True,
+              help="Boot vCPUs on both sides.")
+@mem_option
+@click.option("--src-device", multiple=True, metavar="SPEC", help="A device on the source only.")
+@click.option("--dst-device", multiple=True, metavar="SPEC",
+              help="A device on the destination only.")
+@click.option("--src-global", multiple=True, metavar="D.P=V", help="A global on the source only.")
+@click.option("--dst-global", multiple=True, metavar="D.P=V",
+              help="A global on the destination only.")
+@click.option("--src-smp", type=click.IntRange(1, 4096), default=None, help="Source vCPUs.")
+@click.option("--dst-smp", type=click.IntRange(1, 4096), default=None, help="Destination vCPUs.")
+@click.option("--src-m", default=None, metavar="SIZE", help="Source RAM size.")
+@click.option("--dst-m", default=None, metavar="SIZE", help="Destination RAM size.")
+@click.option("--both-directions", is_flag=True, help="Also check DESTINATION -> SOURCE.")
+@click.option("--explain", is_flag=True, help="Show both provenances of each difference.")
+@catalog_option
+@format_option
+def check_command(source: str, destination: str, devices: tuple[str, ...],
+                  globals_: tuple[str, ...], smp: int, mem: str, src_device: tuple[str, ...],
+                  dst_device: tuple[str, ...], src_global: tuple[str, ...],
+                  dst_global: tuple[str, ...], src_smp: int | None, dst_smp: int | None,
+                  src_m: str | None, dst_m: str | None, both_directions: bool, explain: bool,
+                  catalog: str | None, fmt: str) -> None:
+    """Predict whether SOURCE can migrate to DESTINATION (each RELEASE:MACHINE).
+
+    Shared options (--device, --global, --smp, -m) apply to both sides; the --src-* and
+    --dst-* ones describe one side (per-side devices come after the shared ones). Exit 0
+    when compatible, 1 when not, 2 on bad input. The rules are in docs/check.md.
+    """
+    src = side_config(source, catalog, [*devices, *src_device], [*globals_, *src_global],
+                      src_smp or smp, src_m or mem)
+    dst = side_config(destination, catalog, [*devices, *dst_device], [*globals_, *dst_global],
+                      dst_smp or smp, dst_m or mem)
+    results = [check(src, dst, SECTION_RULES)]
+    if both_directions:
+        results.append(check(dst, src, SECTION_RULES))
+    if fmt == "json":
+        payload: dict[str, Any] = result_json(results[0])
+        if both_directions:
+            payload = {"compatible": all(r.compatible for r in results),
+                       "directions": [result_json(r) for r in results],
+                       "reasons": [x for r in results for x in result_json(r)["reasons"]]}
+        emit_json("check", payload)
+    else:
+        for res in results:
+            print_result(res, explain)
+    if not all(r.compatible for r in results):
+        raise click.exceptions.Exit(EXIT_INCOMPATIBLE)
+
+
+check_command.name = "check"
+COMMANDS = [check_command]

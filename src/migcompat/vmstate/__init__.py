@@ -1,0 +1,56 @@
+"""VMState: schemas of device state and the field codec (pure, no I/O).
+
+See docs/stream.md for the catalog spelling of a schema and for the decoded value model.
+"""
+
+from migcompat.vmstate.catalog import vmsd_from_dict, vmsd_to_dict
+from migcompat.vmstate.codec import DecodeContext, NeedData, decode_section, decode_state
+from migcompat.vmstate.data import Value, VMStateData
+from migcompat.vmstate.dump import DumpFormatError, VMStateDump, schemas_from_dump
+from migcompat.vmstate.encode import EncodeError, encode_state, encode_subsection
+from migcompat.vmstate.rules import ALWAYS, NEVER, Rule, RuleContext, RuleError, rule_from_data
+from migcompat.vmstate.schema import (
+    Amount,
+    Field,
+    FromField,
+    FromProperty,
+    SchemaError,
+    SchemaResolver,
+    SectionSchema,
+    VMStateDescription,
+)
+from migcompat.vmstate.vmdesc import VMDescSchemas, schemas_from_vmdesc, vmsd_from_vmdesc
+
+__all__ = [
+    "ALWAYS",
+    "NEVER",
+    "Amount",
+    "DecodeContext",
+    "DumpFormatError",
+    "EncodeError",
+    "Field",
+    "FromField",
+    "FromProperty",
+    "NeedData",
+    "Rule",
+    "RuleContext",
+    "RuleError",
+    "SchemaError",
+    "SchemaResolver",
+    "SectionSchema",
+    "VMDescSchemas",
+    "VMStateData",
+    "VMStateDescription",
+    "VMStateDump",
+    "Value",
+    "decode_section",
+    "decode_state",
+    "encode_state",
+    "encode_subsection",
+    "rule_from_data",
+    "schemas_from_dump",
+    "schemas_from_vmdesc",
+    "vmsd_from_dict",
+    "vmsd_from_vmdesc",
+    "vmsd_to_dict",
+]
