@@ -1,0 +1,213 @@
+"""Make real QEMU migration streams for tests (shared test helper).
+
+``make_stream(tmp_path, "pc-q35-7.2", [...])`` starts ``qemu-system-x86_64`` paused under TCG,
+asks it over QMP to migrate to a file (``exec:cat > FILE``) and returns the file's path.
+``load_stream`` runs a destination with ``-incoming "exec:cat FILE"`` and reports whether
+QEMU accepted it, with its stderr.
+
+``require_qemu()`` is the one gate: it returns the binary path, or skips the test with a
+reason -- except under ``CI=true``, where a missing QEMU is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+QEMU_BINARY = os.environ.get("MIGCOMPAT_QEMU", "qemu-system-x86_64")
+# Options every run uses: no default devices, no display, paused, TCG (no KVM needed).
+BASE_ARGS = ["-nodefaults", "-display", "none", "-S", "-accel", "tcg"]
+VIRTIO_BLK_ARGS = [
+    "-drive",
+    "if=none,id=d0,file=null-co://,format=raw",
+    "-device",
+    "virtio-blk-pci,drive=d0",
+]
+
+
+def qemu_path() -> str | None:
+    """The QEMU binary to use, or None when it is not installed."""
+    return shutil.which(QEMU_BINARY)
+
+
+def require_qemu() -> str:
+    """Return the QEMU binary; skip (or fail under CI=true) when it is missing."""
+    path = qemu_path()
+    if path is None:
+        reason = f"{QEMU_BINARY} is not installed"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason} (CI=true: tests that need QEMU must run)")
+        pytest.skip(reason)
+    return path
+
+
+def _command(
+    machine: str, extra_args: list[str], smp: int, mem: int, qmp_sock: Path
+) -> list[str]:
+    return [
+        require_qemu(),
+        *BASE_ARGS,
+        "-M",
+        machine,
+        "-smp",
+        str(smp),
+        "-m",
+        str(mem),
+        "-qmp",
+        f"unix:{qmp_sock},server=on,wait=off",
+        *extra_args,
+    ]
+
+
+def _wait_for_socket(proc: subprocess.Popen[bytes], sock: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not sock.exists():
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise RuntimeError(f"QEMU exited early ({proc.returncode}): {err}")
+        if time.monotonic() > deadline:
+            raise RuntimeError("QEMU did not open its QMP socket in time")
+        time.sleep(0.02)
+
+
+def make_stream(
+    tmp_path: Path,
+    machine: str,
+    extra_args: list[str] | None = None,
+    *,
+    smp: int = 1,
+    mem: int = 64,
+    name: str | None = None,
+    timeout: float = 60.0,
+) -> Path:
+    """Migrate a paused QEMU to a file and return its path.
+
+    ``mem`` is in MiB. The stream is written by QEMU itself (``exec:cat > FILE``), so it is
+    exactly what a destination would read.
+    """
+    from qemu.qmp.legacy import QEMUMonitorProtocol
+
+    extra = list(extra_args or [])
+    out = tmp_path / (name or f"{machine}-smp{smp}-m{mem}.mig")
+    # Unix socket paths are limited to ~108 bytes: keep the socket in a short directory.
+    sock_dir = Path(_short_tmpdir())
+    sock = sock_dir / "qmp.sock"
+    proc = subprocess.Popen(
+        _command(machine, extra, smp, mem, sock),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for_socket(proc, sock, timeout)
+        qmp = QEMUMonitorProtocol(str(sock))
+        qmp.connect()
+        try:
+            qmp.settimeout(timeout)
+            # Write to a temporary name and rename: the file appears only once `cat` is done.
+            part = out.with_name(out.name + ".part")
+            qmp.cmd("migrate", uri=f"exec:cat > {part} && mv {part} {out}")
+            deadline = time.monotonic() + timeout
+            while True:
+                info = qmp.cmd("query-migrate")
+                status = info.get("status") if isinstance(info, dict) else None
+                if status == "completed":
+                    break
+                if status in ("failed", "cancelled"):
+                    raise RuntimeError(f"migration {status}: {info}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"migration did not complete in time: {info}")
+                time.sleep(0.02)
+            qmp.cmd("quit")
+        finally:
+            qmp.close()
+        proc.wait(timeout=timeout)
+        while not out.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{out} did not appear in time")
+            time.sleep(0.01)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+        shutil.rmtree(sock_dir, ignore_errors=True)
+    return out
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What a QEMU destination said about a stream."""
+
+    ok: bool
+    returncode: int | None
+    stderr: str
+
+
+def load_stream(
+    stream: Path,
+    machine: str,
+    extra_args: list[str] | None = None,
+    *,
+    smp: int = 1,
+    mem: int = 64,
+    timeout: float = 60.0,
+) -> LoadResult:
+    """Run a QEMU destination on ``stream`` and report whether the load completed."""
+    from qemu.qmp.legacy import QEMUMonitorProtocol
+
+    sock_dir = Path(_short_tmpdir())
+    sock = sock_dir / "qmp.sock"
+    cmd = _command(machine, list(extra_args or []), smp, mem, sock)
+    cmd += ["-incoming", f"exec:cat {stream}"]
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    ok = False
+    try:
+        try:
+            _wait_for_socket(proc, sock, timeout)
+        except RuntimeError:
+            pass
+        if proc.poll() is None:
+            qmp = QEMUMonitorProtocol(str(sock))
+            try:
+                qmp.connect()
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline:
+                    info = qmp.cmd("query-migrate")
+                    status = info.get("status") if isinstance(info, dict) else None
+                    if status == "completed":
+                        ok = True
+                        break
+                    if status == "failed":
+                        break
+                    time.sleep(0.02)
+                qmp.cmd("quit")
+            except Exception:  # QEMU exits by itself when the load fails
+                pass
+            finally:
+                qmp.close()
+        proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        if proc.stderr:
+            proc.stderr.close()
+        shutil.rmtree(sock_dir, ignore_errors=True)
+    return LoadResult(ok=ok, returncode=proc.returncode, stderr=err)
+
+
+def _short_tmpdir() -> str:
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="mcq", dir="/tmp")
