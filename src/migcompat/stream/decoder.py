@@ -62,7 +62,7 @@ _ID_LEN = struct.Struct(">IB")  # START/FULL: section_id, idstr length
 _CMD = struct.Struct(">HH")
 
 
-class _Sentinel:
+class Sentinel:
     def __init__(self, name: str) -> None:
         self.name = name
 
@@ -70,11 +70,11 @@ class _Sentinel:
         return self.name
 
 
-NEED_DATA = _Sentinel("NEED_DATA")  # feed more bytes (or end the input)
-DONE = _Sentinel("DONE")  # the stream is over; see trailing_data
+NEED_DATA = Sentinel("NEED_DATA")  # feed more bytes (or end the input)
+DONE = Sentinel("DONE")  # the stream is over; see trailing_data
 
 
-class _Incomplete(Exception):  # noqa: N818 - control flow, not an error
+class _Incomplete(Exception):
     def __init__(self, end: int, what: str, field: str | None = None) -> None:
         super().__init__(end)
         self.end, self.what, self.field = end, what, field
@@ -166,15 +166,13 @@ class Decoder:
         return self._buf.peek_rest(), self._buf.closed
 
     # -- output --------------------------------------------------------------------------
-    def next_event(self) -> Event | _Sentinel:
+    def next_event(self) -> Event | Sentinel:
         if self._error is not None:
             raise self._error
-        if self.state is State.DONE:
-            return DONE
-        if not self._buf.closed and self._buf.end < self._need_end:
-            return NEED_DATA
         try:
             while self.state is not State.DONE:
+                if not self._buf.closed and self._buf.end < self._need_end:
+                    return NEED_DATA
                 event = self._handlers[self.state]()
                 if event is not None:
                     self._need_end = 0
@@ -182,14 +180,24 @@ class Decoder:
             return DONE
         except _Incomplete as inc:
             if self._buf.closed:
-                raise self._fail(StreamError(
-                    f"truncated stream: the input ends inside {inc.what}",
-                    offset=self._buf.end, section=self._section_name(), field=inc.field)) from None
+                raise self._fail(
+                    StreamError(
+                        f"truncated stream: the input ends inside {inc.what}",
+                        offset=self._buf.end,
+                        section=self._section_name(),
+                        field=inc.field,
+                    )
+                ) from None
             if inc.end - self._buf.offset > self.max_event_size:
-                raise self._fail(StreamError(
-                    f"{inc.what} needs {inc.end - self._buf.offset} bytes, more than the "
-                    f"limit of {self.max_event_size}",
-                    offset=self._buf.offset, section=self._section_name(), field=inc.field)) from None
+                raise self._fail(
+                    StreamError(
+                        f"{inc.what} needs {inc.end - self._buf.offset} bytes, more than the "
+                        f"limit of {self.max_event_size}",
+                        offset=self._buf.offset,
+                        section=self._section_name(),
+                        field=inc.field,
+                    )
+                ) from None
             self._need_end = inc.end
             return NEED_DATA
         except StreamError as exc:
@@ -249,8 +257,9 @@ class Decoder:
         if magic != MAGIC:
             raise StreamError("Not a migration stream", offset=self._buf.offset)
         if version == FILE_VERSION_COMPAT:
-            raise StreamError("SaveVM v2 format is obsolete and don't work anymore",
-                              offset=self._buf.offset + 4)
+            raise StreamError(
+                "SaveVM v2 format is obsolete and don't work anymore", offset=self._buf.offset + 4
+            )
         if version != FILE_VERSION:
             raise StreamError("Unsupported migration stream version", offset=self._buf.offset + 4)
         self._buf.advance(8)
@@ -268,15 +277,19 @@ class Decoder:
             self.state = State.TOP  # an old machine type (<= 2.3) sends no configuration
             return None
         ctx = DecodeContext(section="configuration", base=self._buf.offset - pos)
-        data, end = self._decode_body(lambda v, p: decode_state(CONFIGURATION, LOAD_VERSION, v,
-                                                                  p + 1, ctx), ctx)
+        data, end = self._decode_body(
+            lambda v, p: decode_state(CONFIGURATION, LOAD_VERSION, v, p + 1, ctx), ctx
+        )
         name = data["name"]
         assert isinstance(name, bytes)
         try:
             machine = name.decode()
         except UnicodeDecodeError:
-            raise StreamError(f"machine type {name!r} is not UTF-8", offset=self._buf.offset + 5,
-                              section="configuration") from None
+            raise StreamError(
+                f"machine type {name!r} is not UTF-8",
+                offset=self._buf.offset + 5,
+                section="configuration",
+            ) from None
         self.ignore_shared = "x-ignore-shared" in capabilities(data.subsections)
         self._buf.advance(end)
         self.state = State.TOP
@@ -299,8 +312,9 @@ class Decoder:
             except NeedData as nd:
                 wanted = nd.upto - pos
                 if self._buf.available < wanted:
-                    raise _Incomplete(self._buf.offset + wanted, "a VMState body",
-                                      nd.field) from None
+                    raise _Incomplete(
+                        self._buf.offset + wanted, "a VMState body", nd.field
+                    ) from None
                 view, pos = self._need(wanted, "a VMState body", read_ahead=True)
 
     def _read_top(self) -> Event:
@@ -321,7 +335,9 @@ class Decoder:
         view, pos = self._need(6, "a section header")
         kind, (section_id, length) = view[pos], _ID_LEN.unpack_from(view, pos + 1)
         if length == 0:
-            raise StreamError(f"Unable to read ID string for section {section_id}", offset=start + 5)
+            raise StreamError(
+                f"Unable to read ID string for section {section_id}", offset=start + 5
+            )
         view, pos = self._need(14 + length, "a section header")
         raw = bytes(view[pos + 6 : pos + 6 + length])
         instance_id, version_id = struct.unpack_from(">II", view, pos + 6 + length)
@@ -361,13 +377,16 @@ class Decoder:
         if cmd == Cmd.INVALID or cmd > max(Cmd):
             raise StreamError(f"MIG_CMD 0x{cmd:x} unknown (len 0x{length:x})", offset=start + 1)
         expected = CMD_LENGTHS[Cmd(cmd)]
-        if expected >= 0 and length != expected or cmd == Cmd.POSTCOPY_ADVISE and length not in (
-            0, 16):
-            raise StreamError(f"{Cmd(cmd).name} received with bad length - expecting "
-                              f"{max(expected, 16)}, got {length}", offset=start + 3)
+        if (expected >= 0 and length != expected) or (
+            cmd == Cmd.POSTCOPY_ADVISE and length not in (0, 16)
+        ):
+            raise StreamError(
+                f"{Cmd(cmd).name} received with bad length - expecting "
+                f"{max(expected, 16)}, got {length}",
+                offset=start + 3,
+            )
         if cmd == Cmd.PACKAGED:
-            raise StreamError("packaged (postcopy) command streams are not supported",
-                              offset=start)
+            raise StreamError("packaged (postcopy) command streams are not supported", offset=start)
         view, pos = self._need(5 + length, "a command payload")
         payload = bytes(view[pos + 5 : pos + 5 + length])
         self._buf.advance(5 + length)
@@ -378,8 +397,13 @@ class Decoder:
         while True:
             try:
                 event, end, self.last_block = parse_record(
-                    view, pos, self._buf.offset - pos, self.page_size, self.last_block,
-                    self.ignore_shared)
+                    view,
+                    pos,
+                    self._buf.offset - pos,
+                    self.page_size,
+                    self.last_block,
+                    self.ignore_shared,
+                )
                 break
             except NeedData as nd:
                 view, pos = self._need(nd.upto - pos, nd.field or "a RAM record")
@@ -392,8 +416,10 @@ class Decoder:
         header = self.current
         assert header is not None
         if isinstance(header, SectionStart):
-            raise StreamError(f"iterative section '{header.idstr}' is not supported "
-                              "(only RAM is)", offset=self._buf.offset)
+            raise StreamError(
+                f"iterative section '{header.idstr}' is not supported (only RAM is)",
+                offset=self._buf.offset,
+            )
         if self._schema is None:
             found = None
             if self._resolver is not None:
@@ -403,8 +429,10 @@ class Decoder:
             self._schema = as_section_schema(found)
         schema = self._schema
         ctx = DecodeContext(schema.properties, header.idstr, header.instance_id)
-        data, end = self._decode_body(lambda v, p: decode_section(
-            schema.vmsd, header.idstr, header.version_id, v, p, ctx), ctx)
+        data, end = self._decode_body(
+            lambda v, p: decode_section(schema.vmsd, header.idstr, header.version_id, v, p, ctx),
+            ctx,
+        )
         self._buf.advance(end)
         self.state = State.SECTION_DONE
         return SectionState(data)
@@ -424,8 +452,11 @@ class Decoder:
         view, pos = self._need(5, "a section footer")
         (read,) = _BE32.unpack_from(view, pos + 1)
         if read != self._current_id:
-            raise StreamError(f"Mismatched section id in footer for {name} - read 0x{read:x} "
-                              f"expected 0x{self._current_id:x}", offset=self._buf.offset + 1)
+            raise StreamError(
+                f"Mismatched section id in footer for {name} - read 0x{read:x} "
+                f"expected 0x{self._current_id:x}",
+                offset=self._buf.offset + 1,
+            )
         self.footers = True
         self._buf.advance(5)
         self.state = State.TOP
@@ -443,8 +474,10 @@ class Decoder:
         view, pos = self._need(5, "the vmdesc length")
         (length,) = _BE32.unpack_from(view, pos + 1)
         if length > self.max_vmdesc_size:
-            raise StreamError(f"vmdesc length {length} is more than the limit of "
-                              f"{self.max_vmdesc_size}", offset=self._buf.offset + 1)
+            raise StreamError(
+                f"vmdesc length {length} is more than the limit of {self.max_vmdesc_size}",
+                offset=self._buf.offset + 1,
+            )
         got = self._buf.need(5 + length)
         if got is None:
             raise _Incomplete(self._buf.offset + 5 + length, "the vmdesc")

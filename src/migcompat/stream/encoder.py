@@ -90,8 +90,13 @@ class Encoder:
             self.current_id = event.section_id
             kind = SectionType.START if isinstance(event, SectionStart) else SectionType.FULL
             name = event.idstr.encode()
-            return (bytes((kind,)) + _BE32.pack(event.section_id) + bytes((len(name),)) + name
-                    + struct.pack(">II", event.instance_id, event.version_id))
+            return (
+                bytes((kind,))
+                + _BE32.pack(event.section_id)
+                + bytes((len(name),))
+                + name
+                + struct.pack(">II", event.instance_id, event.version_id)
+            )
         if isinstance(event, SectionPart | SectionEnd):
             self.current_id = event.section_id
             kind = SectionType.PART if isinstance(event, SectionPart) else SectionType.END
@@ -99,7 +104,8 @@ class Encoder:
         if isinstance(event, Footer):
             if event.section_id != self.current_id:
                 raise ProtocolError(
-                    f"footer for section {event.section_id} after section {self.current_id}")
+                    f"footer for section {event.section_id} after section {self.current_id}"
+                )
             return bytes((SectionType.FOOTER,)) + _BE32.pack(event.section_id)
         if isinstance(event, Header):
             return struct.pack(">II", MAGIC, event.version)
@@ -108,12 +114,16 @@ class Encoder:
             return bytes((SectionType.CONFIGURATION,)) + encode_state(state)
         if isinstance(event, Command):
             return struct.pack(">BHH", SectionType.COMMAND, event.cmd, len(event.payload)) + (
-                event.payload)
+                event.payload
+            )
         if isinstance(event, EOF):
             return bytes((SectionType.EOF,))
         assert isinstance(event, VMDescription)
-        return bytes((SectionType.VMDESCRIPTION,)) + _BE32.pack(len(event.json_bytes)) + (
-            event.json_bytes)
+        return (
+            bytes((SectionType.VMDESCRIPTION,))
+            + _BE32.pack(len(event.json_bytes))
+            + (event.json_bytes)
+        )
 
 
 def encode_events(events: Iterable[Event], page_size: int = PAGE_SIZE) -> bytes:

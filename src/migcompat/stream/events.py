@@ -132,7 +132,11 @@ class Command:
     payload: bytes = b""
 
     def __post_init__(self) -> None:
-        if isinstance(self.cmd, bool) or not isinstance(self.cmd, int) or not 0 <= self.cmd < 1 << 16:
+        if (
+            isinstance(self.cmd, bool)
+            or not isinstance(self.cmd, int)
+            or not 0 <= self.cmd < 1 << 16
+        ):
             raise ValueError(f"cmd must be a 16-bit integer, not {self.cmd!r}")
         if not isinstance(self.payload, bytes) or len(self.payload) >= 1 << 16:
             raise ValueError("payload must be bytes shorter than 64 KiB")

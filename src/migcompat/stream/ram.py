@@ -44,7 +44,9 @@ def _name(raw: memoryview, base: int, what: str) -> str:
     try:
         return bytes(raw).decode()
     except UnicodeDecodeError:
-        raise StreamError(f"{what} is not UTF-8: {bytes(raw)!r}", offset=base, section="ram") from None
+        raise StreamError(
+            f"{what} is not UTF-8: {bytes(raw)!r}", offset=base, section="ram"
+        ) from None
 
 
 def parse_record(
@@ -98,11 +100,15 @@ def parse_record(
             encoding = view[p]
             (length,) = _BE16.unpack_from(view, p + 1)
             if encoding != XBZRLE_ENCODING:
-                raise StreamError("Failed to load XBZRLE page - wrong compression!",
-                                  offset=base + p, section="ram")
+                raise StreamError(
+                    "Failed to load XBZRLE page - wrong compression!",
+                    offset=base + p,
+                    section="ram",
+                )
             if length > page_size:
-                raise StreamError("Failed to load XBZRLE page - len overflow!",
-                                  offset=base + p + 1, section="ram")
+                raise StreamError(
+                    "Failed to load XBZRLE page - len overflow!", offset=base + p + 1, section="ram"
+                )
             if p + 3 + length > end:
                 raise NeedData(p + 3 + length, "XBZRLE data")
             data = bytes(view[p + 3 : p + 3 + length])
@@ -111,8 +117,9 @@ def parse_record(
             raise NeedData(p + 4, "compressed page length")
         (length,) = _BE32.unpack_from(view, p)
         if length > COMPRESS_BOUND:
-            raise StreamError(f"Invalid compressed data length: {length}", offset=base + p,
-                              section="ram")
+            raise StreamError(
+                f"Invalid compressed data length: {length}", offset=base + p, section="ram"
+            )
         if p + 4 + length > end:
             raise NeedData(p + 4 + length, "compressed page data")
         data = bytes(view[p + 4 : p + 4 + length])
@@ -123,10 +130,12 @@ def parse_record(
         event, p = _parse_mem_size(view, p, base, addr, ignore_shared)
         return event, p, last_block
     if flags & HOOK:
-        raise StreamError("RAM_SAVE_FLAG_HOOK records (RDMA) are not supported",
-                          offset=base + pos, section="ram")
-    raise StreamError(f"Unknown combination of migration flags: 0x{flags:x}", offset=base + pos,
-                      section="ram")
+        raise StreamError(
+            "RAM_SAVE_FLAG_HOOK records (RDMA) are not supported", offset=base + pos, section="ram"
+        )
+    raise StreamError(
+        f"Unknown combination of migration flags: 0x{flags:x}", offset=base + pos, section="ram"
+    )
 
 
 def _parse_mem_size(
@@ -143,15 +152,18 @@ def _parse_mem_size(
         if stop > end:
             raise NeedData(stop, "RAM block list")
         if length == 0:
-            raise StreamError('Unknown ramblock "", cannot accept migration', offset=base + p,
-                              section="ram")
+            raise StreamError(
+                'Unknown ramblock "", cannot accept migration', offset=base + p, section="ram"
+            )
         idstr = _name(view[p + 1 : p + 1 + length], base + p, "RAM block idstr")
         (used,) = BE64.unpack_from(view, p + 1 + length)
         gpa = BE64.unpack_from(view, p + 9 + length)[0] if ignore_shared else None
         if used > remaining:
             raise StreamError(
                 f"RAM block '{idstr}' (0x{used:x} bytes) overshoots the MEM_SIZE total",
-                offset=base + p + 1 + length, section="ram")
+                offset=base + p + 1 + length,
+                section="ram",
+            )
         remaining -= used
         blocks.append(RamBlockInfo(idstr, used, None, gpa))
         p = stop

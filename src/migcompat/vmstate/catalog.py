@@ -26,7 +26,15 @@ from migcompat.vmstate.schema import (
 
 VMSD_KEYS = ("name", "version_id", "minimum_version_id", "fields", "subsections", "needed")
 FIELD_KEYS = (
-    "name", "type", "size", "count", "version_id", "exists", "struct", "struct_version", "local",
+    "name",
+    "type",
+    "size",
+    "count",
+    "version_id",
+    "exists",
+    "struct",
+    "struct_version",
+    "local",
 )
 MAX_NESTING = 32
 
@@ -54,8 +62,13 @@ def _unknown_keys(d: Mapping[str, Any], allowed: tuple[str, ...], path: str, p: 
     for key in d:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), allowed, n=1)
-            p.add(f"{path}.{key}", "unknown-key", f"unknown key '{key}'", d[key],
-                  f"did you mean '{close[0]}'?" if close else "")
+            p.add(
+                f"{path}.{key}",
+                "unknown-key",
+                f"unknown key '{key}'",
+                d[key],
+                f"did you mean '{close[0]}'?" if close else "",
+            )
 
 
 def _int(d: Mapping[str, Any], key: str, path: str, p: _Problems, default: int | None) -> int:
@@ -98,13 +111,21 @@ def _vmsd(
         name.startswith(subsection_of) and len(name) > len(subsection_of)
     ):
         # QEMU only looks a subsection up when its name extends the parent's (reference §2.7).
-        p.add(f"{path}.name", "subsection-name",
-              f"subsection name must start with the parent's name '{subsection_of}'", name)
+        p.add(
+            f"{path}.name",
+            "subsection-name",
+            f"subsection name must start with the parent's name '{subsection_of}'",
+            name,
+        )
     version = _int(d, "version_id", path, p, None)
     minimum = _int(d, "minimum_version_id", path, p, 0)
     if minimum > version:
-        p.add(f"{path}.minimum_version_id", "version",
-              f"minimum_version_id {minimum} is above version_id {version}", minimum)
+        p.add(
+            f"{path}.minimum_version_id",
+            "version",
+            f"minimum_version_id {minimum} is above version_id {version}",
+            minimum,
+        )
     fields = _fields(d.get("fields", []), f"{path}.fields", p, depth)
     subs: list[VMStateDescription] = []
     raw_subs = d.get("subsections", [])
@@ -116,8 +137,12 @@ def _vmsd(
         sub = _vmsd(raw, f"{path}.subsections[{i}]", p, name, depth + 1)
         if sub is not None:
             if sub.name in seen:
-                p.add(f"{path}.subsections[{i}].name", "duplicate",
-                      f"subsection '{sub.name}' is listed twice", sub.name)
+                p.add(
+                    f"{path}.subsections[{i}].name",
+                    "duplicate",
+                    f"subsection '{sub.name}' is listed twice",
+                    sub.name,
+                )
             seen.add(sub.name)
             subs.append(sub)
     needed = _rule(d["needed"], f"{path}.needed", p) if "needed" in d else ALWAYS
@@ -157,20 +182,20 @@ def _amount(raw: object, path: str, p: _Problems, ints: set[str], what: str) -> 
             multiply = 1
         if not extra and isinstance(raw.get("field"), str) and "property" not in raw:
             if raw["field"] not in ints:
-                p.add(f"{path}.field", "count-field",
-                      f"the {what} must come from an earlier integer field of the same struct",
-                      raw["field"])
+                p.add(
+                    f"{path}.field",
+                    "count-field",
+                    f"the {what} must come from an earlier integer field of the same struct",
+                    raw["field"],
+                )
             return FromField(raw["field"], multiply)
         if not extra and isinstance(raw.get("property"), str) and "field" not in raw:
             return FromProperty(raw["property"], multiply)
-    p.add(path, "type",
-          f"a {what} is an integer, {{\"field\": NAME}} or {{\"property\": NAME}}", raw)
+    p.add(path, "type", f'a {what} is an integer, {{"field": NAME}} or {{"property": NAME}}', raw)
     return 0
 
 
-def _field(
-    d: object, path: str, p: _Problems, depth: int, ints: set[str]
-) -> Field | None:
+def _field(d: object, path: str, p: _Problems, depth: int, ints: set[str]) -> Field | None:
     if not isinstance(d, Mapping):
         p.add(path, "type", "expected an object (a field)", d)
         return None
@@ -187,9 +212,13 @@ def _field(
     spec = lookup(info)
     if info not in INFOS and "size" not in d:
         close = difflib.get_close_matches(info, list(INFOS), n=1)
-        p.add(f"{path}.type", "unknown-type",
-              f"unknown type '{info}': an opaque type needs a fixed 'size'", info,
-              f"did you mean '{close[0]}'?" if close else "")
+        p.add(
+            f"{path}.type",
+            "unknown-type",
+            f"unknown type '{info}': an opaque type needs a fixed 'size'",
+            info,
+            f"did you mean '{close[0]}'?" if close else "",
+        )
     size: Amount = 0
     if "size" in d:
         size = _amount(d["size"], f"{path}.size", p, ints, "size")
@@ -218,8 +247,17 @@ def _field(
     if len(p.items) > before:
         return None
     try:
-        return Field(name, info, size, count, _int(d, "version_id", path, p, 0), exists, struct,
-                     struct_version, local)
+        return Field(
+            name,
+            info,
+            size,
+            count,
+            _int(d, "version_id", path, p, 0),
+            exists,
+            struct,
+            struct_version,
+            local,
+        )
     except SchemaError as exc:
         p.add(path, "field", str(exc))
         return None
@@ -227,9 +265,12 @@ def _field(
 
 def vmsd_to_dict(vmsd: VMStateDescription, *, subsection: bool = False) -> dict[str, Any]:
     """The catalog spelling of ``vmsd`` (inverse of :func:`vmsd_from_dict`)."""
-    out: dict[str, Any] = {"name": vmsd.name, "version_id": vmsd.version_id,
-                           "minimum_version_id": vmsd.minimum_version_id,
-                           "fields": [_field_to_dict(f) for f in vmsd.fields]}
+    out: dict[str, Any] = {
+        "name": vmsd.name,
+        "version_id": vmsd.version_id,
+        "minimum_version_id": vmsd.minimum_version_id,
+        "fields": [_field_to_dict(f) for f in vmsd.fields],
+    }
     if vmsd.subsections:
         out["subsections"] = [vmsd_to_dict(s, subsection=True) for s in vmsd.subsections]
     if subsection and vmsd.needed != ALWAYS:

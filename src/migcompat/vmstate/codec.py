@@ -23,7 +23,6 @@ from migcompat.vmstate.schema import (
     Amount,
     Field,
     FromField,
-    FromProperty,
     VMStateDescription,
 )
 
@@ -34,7 +33,7 @@ MAX_COUNT = 1 << 24  # elements in one array: beyond this a count read from the 
 _BE32 = struct.Struct(">I")
 
 
-class NeedData(Exception):  # noqa: N818 - a signal, not an error
+class NeedData(Exception):
     """The buffer ends before position ``upto``; ``field`` names what was being read."""
 
     def __init__(self, upto: int, field: str | None = None) -> None:
@@ -147,7 +146,10 @@ def _exists(
         return f.exists.evaluate(RuleContext(ctx.properties, known))
     except RuleError as exc:
         raise StreamError(
-            f"field_exists: {exc}", offset=ctx.base + pos, section=ctx.section, field=_where(vmsd, f)
+            f"field_exists: {exc}",
+            offset=ctx.base + pos,
+            section=ctx.section,
+            field=_where(vmsd, f),
         ) from exc
 
 
@@ -189,7 +191,9 @@ def _decode_field(
         n = 1 if f.count is None else resolve_amount(f.count, ctx.properties, known)
         size = resolve_amount(f.element_size(), ctx.properties, known)
     except RuleError as exc:
-        raise StreamError(str(exc), offset=ctx.base + pos, section=ctx.section, field=where) from exc
+        raise StreamError(
+            str(exc), offset=ctx.base + pos, section=ctx.section, field=where
+        ) from exc
     if n < 0 or n > MAX_COUNT or size < 0:
         raise StreamError(
             f"element count {n} x size {size} is out of range",
@@ -268,7 +272,9 @@ def _check_values(
             mask = (1 << (8 * f.spec.width)) - 1
             # QEMU prints the local value first, in hex (vmstate-types.c "equal" infos).
             raise StreamError(
-                f"{local & mask:x} != {got & mask:x}", offset=at, section=ctx.section,
+                f"{local & mask:x} != {got & mask:x}",
+                offset=at,
+                section=ctx.section,
                 field=_where(vmsd, f),
             )
         if f.spec.check is Check.LE and not 0 <= got <= local:

@@ -42,7 +42,7 @@ def schemas_from_dump(data: Mapping[str, Any]) -> VMStateDump:
         for key, value in data.items():
             if key == "vmschkmachine":
                 if not isinstance(value, Mapping) or not isinstance(value.get("Name"), str):
-                    raise DumpFormatError("$.vmschkmachine: expected {\"Name\": MACHINE}")
+                    raise DumpFormatError('$.vmschkmachine: expected {"Name": MACHINE}')
                 machine = value["Name"]
                 continue
             path = f"$[{key!r}]"
@@ -77,11 +77,25 @@ def _vmsd(
         exists = Unknown() if f.get("field_exists") is True else None
         if isinstance(f.get("Description"), Mapping):
             child = _vmsd(f["Description"], f"{fpath}.Description", depth + 1)
-            fields.append(Field(f["field"], "struct", version_id=_int(f, "version_id", fpath),
-                                exists=exists, struct=child))
+            fields.append(
+                Field(
+                    f["field"],
+                    "struct",
+                    version_id=_int(f, "version_id", fpath),
+                    exists=exists,
+                    struct=child,
+                )
+            )
         else:
-            fields.append(Field(f["field"], DUMP_INFO, size=_int(f, "size", fpath),
-                                version_id=_int(f, "version_id", fpath), exists=exists))
+            fields.append(
+                Field(
+                    f["field"],
+                    DUMP_INFO,
+                    size=_int(f, "size", fpath),
+                    version_id=_int(f, "version_id", fpath),
+                    exists=exists,
+                )
+            )
     subs = [
         _vmsd(s, f"{path}.Subsections[{i}]", depth + 1, subsection=True)
         for i, s in enumerate(d.get("Subsections", []))

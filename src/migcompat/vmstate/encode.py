@@ -124,9 +124,13 @@ def _encode_field(
             out.append(1 if item else 0)
         return
     width = f.spec.width
-    lo, hi = (-(1 << (8 * width - 1)), (1 << (8 * width - 1)) - 1) if f.spec.signed else (
-        0,
-        (1 << (8 * width)) - 1,
+    lo, hi = (
+        (-(1 << (8 * width - 1)), (1 << (8 * width - 1)) - 1)
+        if f.spec.signed
+        else (
+            0,
+            (1 << (8 * width)) - 1,
+        )
     )
     for item in items:
         if not isinstance(item, int) or isinstance(item, bool) or not lo <= item <= hi:

@@ -124,10 +124,15 @@ def _same(value: object, expected: object) -> bool:
     # Property values arrive as Python values or as QEMU-style strings ("on", "true", "4").
     if isinstance(expected, bool):
         if isinstance(value, str):
-            return value.lower() in ("on", "true", "yes") if expected else value.lower() in (
-                "off",
-                "false",
-                "no",
+            return (
+                value.lower() in ("on", "true", "yes")
+                if expected
+                else value.lower()
+                in (
+                    "off",
+                    "false",
+                    "no",
+                )
             )
         return bool(value) is expected
     if isinstance(expected, int) and isinstance(value, str):
@@ -154,7 +159,9 @@ def rule_from_data(data: object, path: str, problems: list[tuple[str, str, objec
         if keys == {combinator}:
             items = data[combinator]
             if not isinstance(items, list) or not items:
-                problems.append((f"{path}.{combinator}", "expected a non-empty list of rules", items))
+                problems.append(
+                    (f"{path}.{combinator}", "expected a non-empty list of rules", items)
+                )
                 return NEVER
             parsed = tuple(
                 rule_from_data(item, f"{path}.{combinator}[{i}]", problems)
@@ -178,7 +185,5 @@ def rule_from_data(data: object, path: str, problems: list[tuple[str, str, objec
                 (path, f"a {source} rule takes exactly one of 'equals' or 'nonzero: true'", data)
             )
             return NEVER
-    problems.append(
-        (path, "unknown rule; expected all/any/not/property/field", sorted(keys))
-    )
+    problems.append((path, "unknown rule; expected all/any/not/property/field", sorted(keys)))
     return NEVER

@@ -75,11 +75,11 @@ class Field:
                 raise SchemaError(f"field '{self.name}': info '{self.info}' needs a struct")
         elif self.struct is not None:
             raise SchemaError(f"field '{self.name}': only struct infos take a struct")
-        if spec.kind in (Kind.INT, Kind.BOOL) and isinstance(self.size, int):
-            if self.size not in (0, spec.width):
-                raise SchemaError(
-                    f"field '{self.name}': {self.info} is {spec.width} byte(s), not {self.size}"
-                )
+        sized = spec.kind in (Kind.INT, Kind.BOOL) and isinstance(self.size, int)
+        if sized and self.size not in (0, spec.width):
+            raise SchemaError(
+                f"field '{self.name}': {self.info} is {spec.width} byte(s), not {self.size}"
+            )
         if isinstance(self.size, int) and self.size < 0:
             raise SchemaError(f"field '{self.name}': negative size")
         if isinstance(self.count, int) and self.count < 0:

@@ -47,7 +47,9 @@ class VMDescSchemas:
         return self.devices.get((idstr, instance_id))
 
 
-def schemas_from_vmdesc(vmdesc: Mapping[str, Any] | bytes, offset: int | None = None) -> VMDescSchemas:
+def schemas_from_vmdesc(
+    vmdesc: Mapping[str, Any] | bytes, offset: int | None = None
+) -> VMDescSchemas:
     """Build a resolver from a vmdesc (parsed dict or raw JSON bytes)."""
     data = parse_vmdesc_json(vmdesc, offset) if isinstance(vmdesc, bytes) else vmdesc
     try:
@@ -63,6 +65,7 @@ def schemas_from_vmdesc(vmdesc: Mapping[str, Any] | bytes, offset: int | None = 
             idstr, instance = dev.get("name"), dev.get("instance_id")
             if not isinstance(idstr, str) or not _is_int(instance):
                 raise _Bad(f"{path}: needs a string 'name' and an integer 'instance_id'")
+            assert isinstance(instance, int)
             devices[(idstr, instance)] = _vmsd(dev, path, 0)
         if not _is_int(page_size):
             raise _Bad("$.page_size: expected an integer")
@@ -89,7 +92,12 @@ def _vmsd(d: Mapping[str, Any], path: str, depth: int) -> VMStateDescription:
     if depth > MAX_NESTING:
         raise _Bad(f"{path}: nests deeper than {MAX_NESTING} levels")
     name, version = d.get("vmsd_name"), d.get("version")
-    if not isinstance(name, str) or not name or not _is_int(version):
+    if (
+        not isinstance(name, str)
+        or not name
+        or not isinstance(version, int)
+        or not _is_int(version)
+    ):
         raise _Bad(f"{path}: needs 'vmsd_name' and an integer 'version'")
     fields = _fields(d.get("fields", []), f"{path}.fields", depth)
     subs_raw = d.get("subsections", [])
@@ -133,9 +141,7 @@ def _fields(raw: object, path: str, depth: int) -> list[Field]:
     return out
 
 
-def _field(
-    entries: Sequence[Mapping[str, Any]], path: str, depth: int, count: int | None
-) -> Field:
+def _field(entries: Sequence[Mapping[str, Any]], path: str, depth: int, count: int | None) -> Field:
     first = entries[0]
     name, info = first.get("name"), first.get("type")
     if not isinstance(name, str) or not isinstance(info, str):

@@ -1,0 +1,72 @@
+"""The migration stream: a sans-IO codec (bytes <-> events) and a pure loader.
+
+See docs/stream.md. Nothing here reads files or sockets: feed bytes, take events or state.
+"""
+
+from migcompat.stream.constants import Cmd, RamFlag, SectionType
+from migcompat.stream.decoder import DONE, NEED_DATA, Decoder, unknown_section_error
+from migcompat.stream.encoder import Encoder, ProtocolError, encode_events
+from migcompat.stream.events import (
+    EOF,
+    Command,
+    CompressedPage,
+    Configuration,
+    Event,
+    Footer,
+    Header,
+    MemSize,
+    Page,
+    RamBlockInfo,
+    RamEOS,
+    SectionEnd,
+    SectionFull,
+    SectionPart,
+    SectionStart,
+    SectionState,
+    VMDescription,
+    XbzrlePage,
+    ZeroPage,
+)
+from migcompat.stream.loader import Destination, LoadedState, Loader, RamBlock, load_stream
+from migcompat.stream.states import State
+from migcompat.stream.vmdesc import find_vmdesc, stream_schemas
+
+__all__ = [
+    "DONE",
+    "EOF",
+    "NEED_DATA",
+    "Cmd",
+    "Command",
+    "CompressedPage",
+    "Configuration",
+    "Decoder",
+    "Destination",
+    "Encoder",
+    "Event",
+    "Footer",
+    "Header",
+    "LoadedState",
+    "Loader",
+    "MemSize",
+    "Page",
+    "ProtocolError",
+    "RamBlock",
+    "RamBlockInfo",
+    "RamEOS",
+    "RamFlag",
+    "SectionEnd",
+    "SectionFull",
+    "SectionPart",
+    "SectionStart",
+    "SectionState",
+    "SectionType",
+    "State",
+    "VMDescription",
+    "XbzrlePage",
+    "ZeroPage",
+    "encode_events",
+    "find_vmdesc",
+    "load_stream",
+    "stream_schemas",
+    "unknown_section_error",
+]
