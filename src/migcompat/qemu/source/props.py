@@ -1,0 +1,241 @@
+"""qdev properties: ``Property xxx[] = { DEFINE_PROP_*(...) }`` arrays and PropertyInfo.
+
+Reference §5. Each array element is macro-expanded down to QEMU's designated form
+``{ .name = ..., .info = &(qdev_prop_x), .set_default = true, .defval.u = (T)v, ... }``
+(subsystem macros such as ``DEFINE_VIRTIO_COMMON_FEATURES`` expand to several). The
+PropertyInfo named by ``.info`` gives the kind: the standard ``qdev_prop_*`` infos map
+to our kinds; others map by their QAPI type, an ``enum_table`` makes an enum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from migcompat.qemu.source import cpp
+from migcompat.qemu.source.cinit import FileContext, declarations_of_type, designated
+from migcompat.qemu.source.tree import line_of, node_text
+
+# PropertyInfo variables whose kind is one of ours (reference §5.2).
+STANDARD_KINDS = {
+    "qdev_prop_bit": "bit", "qdev_prop_bit64": "bit64", "qdev_prop_bool": "bool",
+    "qdev_prop_uint8": "uint8", "qdev_prop_uint16": "uint16", "qdev_prop_uint32": "uint32",
+    "qdev_prop_uint64": "uint64", "qdev_prop_int8": "int8", "qdev_prop_int16": "int16",
+    "qdev_prop_int32": "int32", "qdev_prop_int64": "int64", "qdev_prop_size": "size",
+    "qdev_prop_size32": "size32", "qdev_prop_string": "str",
+    "qdev_prop_on_off_auto": "OnOffAuto", "qdev_prop_link": "link",
+    "qdev_prop_arraylen": "array", "qdev_prop_array": "array",
+    "qdev_prop_uint64_checkmask": "uint64", "qdev_prop_on_off_auto_bit64": "OnOffAuto",
+    "qdev_prop_usize": "uint64",
+}  # fmt: skip
+# Integer-typed infos whose text syntax is their own ("06.0" for a PCI slot): kept "str".
+CUSTOM_SYNTAX = {"qdev_prop_pci_devfn", "qdev_prop_pci_host_devaddr"}
+INTEGER_KINDS = {"uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64",
+                 "size", "size32"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class InfoDef:
+    """What we need of one ``PropertyInfo`` definition."""
+
+    var: str
+    qapi_type: str | None
+    enum: str | None
+    set_default: str | None  # the set_default_value function's name
+
+
+def read_infos(ctx: FileContext) -> dict[str, InfoDef]:
+    infos: dict[str, InfoDef] = {}
+    for var, _node, init, _arr in declarations_of_type(ctx, {"PropertyInfo"}):
+        if init.type != "initializer_list":
+            continue
+        fields, _pos = designated(ctx.tokens(node_text(init), line_of(init)))
+        qapi_type: str | None = None
+        for key in ("type", "name"):
+            if key in fields:
+                try:
+                    qapi_type = ctx.string(fields[key])
+                    break
+                except cpp.Unresolved:
+                    pass
+        enum = None
+        if "enum_table" in fields:
+            ident = [t.text for t in fields["enum_table"] if t.kind == "id"]
+            if ident and ident[-1].endswith("_lookup"):
+                enum = ident[-1][: -len("_lookup")]
+        setter = fields.get("set_default_value")
+        infos[var] = InfoDef(var, qapi_type, enum,
+                             setter[-1].text if setter else None)  # fmt: skip
+    return infos
+
+
+@dataclass
+class RawProperty:
+    """One property as read from its array, before PropertyInfo is known."""
+
+    name: str
+    info: str
+    file: str
+    line: int
+    bit: int | None = None
+    word: str | None = None
+    has_default: bool = False
+    default: cpp.Value | None = None
+    unresolved: str | None = None
+    link_type: str | None = None
+    array_info: str | None = None
+
+
+def _ident(tokens: list[cpp.Token]) -> str:
+    names = [t.text for t in tokens if t.kind == "id"]
+    return names[-1] if names else ""
+
+
+def _field_name(tokens: list[cpp.Token]) -> str | None:
+    """The struct field of ``.offset = offsetof(State, field) + ...``."""
+    texts = [t.text for t in tokens]
+    if "offsetof" not in texts:
+        return None
+    start = texts.index("offsetof") + 1
+    args, _end = cpp._collect_args(tokens, start)
+    return cpp.join(args[1]).replace(" ", "") if len(args) > 1 else None
+
+
+def read_arrays(ctx: FileContext) -> dict[str, list[RawProperty]]:
+    """Every file-level ``Property name[]`` array of the file."""
+    arrays: dict[str, list[RawProperty]] = {}
+    for name, _node, init, is_array in declarations_of_type(ctx, {"Property"}):
+        if not is_array or init.type != "initializer_list":
+            continue
+        arrays[name] = read_array(ctx, init)
+    return arrays
+
+
+def read_array(ctx: FileContext, init: Any) -> list[RawProperty]:
+    tokens = ctx.tokens(node_text(init), line_of(init))
+    body = tokens[1:-1] if tokens and tokens[0].text == "{" else tokens
+    out: list[RawProperty] = []
+    for element in cpp.split_top(body):
+        if not element:
+            continue
+        line = element[0].line
+        try:
+            expanded = ctx.expand(element)
+        except cpp.Unresolved:
+            continue
+        for item in cpp.split_top(expanded):
+            if not item or [t.text for t in item] == ["{", "}"]:
+                continue
+            prop = _property(ctx, item, line)
+            if prop is not None:
+                out.append(prop)
+    return out
+
+
+def _property(ctx: FileContext, item: list[cpp.Token], line: int) -> RawProperty | None:
+    fields, _pos = designated(item)
+    if "name" not in fields or "info" not in fields:
+        return None
+    try:
+        name = ctx.string(fields["name"])
+    except cpp.Unresolved:
+        return None
+    prop = RawProperty(name, _ident(fields["info"]), ctx.file.path, line)
+    if "offset" in fields:
+        prop.word = _field_name(fields["offset"])
+    if "bitnr" in fields:
+        try:
+            prop.bit = int(ctx.value(fields["bitnr"]))
+        except cpp.Unresolved as exc:
+            prop.unresolved = f"bit number: {exc}"
+    if "link_type" in fields:
+        try:
+            prop.link_type = ctx.string(fields["link_type"])
+        except cpp.Unresolved:
+            prop.link_type = None
+    if "arrayinfo" in fields:
+        prop.array_info = _ident(fields["arrayinfo"])
+    set_default = False
+    if "set_default" in fields:
+        try:
+            set_default = bool(ctx.value(fields["set_default"]))
+        except cpp.Unresolved:
+            set_default = True
+    if set_default:
+        prop.has_default = True
+        value_tokens = fields.get("defval.u") or fields.get("defval.i") or []
+        if not value_tokens:
+            prop.default = 0  # zero-initialised union: QEMU's default is 0
+        else:
+            try:
+                prop.default = ctx.value(value_tokens)
+            except cpp.Unresolved as exc:
+                prop.unresolved = f"default {cpp.join(value_tokens)}: {exc}"
+    return prop
+
+
+def finish(
+    raw: RawProperty, infos: dict[str, InfoDef], enums: dict[str, list[str]]
+) -> dict[str, Any]:
+    """The catalog form of one property (kind, typed default, provenance)."""
+    info = infos.get(raw.info)
+    kind = STANDARD_KINDS.get(raw.info)
+    out: dict[str, Any] = {}
+    enum_name = info.enum if info else None
+    if kind is None:
+        qapi_type = info.qapi_type if info else None
+        if enum_name:
+            kind = "enum"
+        elif qapi_type in INTEGER_KINDS and raw.info not in CUSTOM_SYNTAX:
+            kind = str(qapi_type)  # e.g. qdev_prop_blocksize is a "size"
+        else:
+            kind = "str"
+    out["kind"] = kind
+    if kind == "enum":
+        out["enum"] = enum_name
+    if kind == "str" or (kind not in STANDARD_KINDS.values() and kind != "enum"):
+        out["qapi_type"] = info.qapi_type if info and info.qapi_type else "str"
+    if kind in ("bit", "bit64") or raw.info == "qdev_prop_on_off_auto_bit64":
+        out["word"] = raw.word
+        out["bit"] = raw.bit
+    if kind == "link" and raw.link_type:
+        out["link_type"] = raw.link_type
+    if raw.unresolved:
+        out["unresolved"] = raw.unresolved
+    elif raw.has_default and raw.default is not None:
+        value = _typed_default(raw, kind, info, enum_name, enums)
+        if isinstance(value, str) and value.startswith("\0"):
+            out["unresolved"] = value[1:]
+        elif value is not None:
+            out["default"] = value
+    out["file"] = raw.file
+    out["line"] = raw.line
+    return out
+
+
+def _typed_default(
+    raw: RawProperty, kind: str, info: InfoDef | None, enum_name: str | None,
+    enums: dict[str, list[str]],
+) -> Any:  # fmt: skip
+    value = raw.default
+    if kind in ("bool", "bit", "bit64"):
+        return bool(value)
+    if kind in INTEGER_KINDS:
+        return int(value) if not isinstance(value, str) else "\0string default for an integer"
+    if kind in ("OnOffAuto", "enum"):
+        members = enums.get(enum_name or "OnOffAuto")
+        if members is None:
+            return f"\0enum {enum_name} is not in qapi/*.json"
+        if isinstance(value, str) or not 0 <= int(value) < len(members):
+            return f"\0{value!r} is not a member of {enum_name or 'OnOffAuto'}"
+        return members[int(value)]
+    if kind == "array":
+        return None  # the length property defaults to 0, elements have none
+    setter = info.set_default if info else None
+    if setter and setter.endswith(("_int", "_uint")):
+        return int(value) if not isinstance(value, str) else value
+    if setter == "set_default_uuid_auto":
+        return "auto"
+    if setter:
+        return f"\0default set by {setter}(), not a plain value"
+    return None
