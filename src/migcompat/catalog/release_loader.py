@@ -28,9 +28,10 @@ TABLE_KEYS = ("file", "line", "entries")
 ENTRY_KEYS = ("driver", "property", "value", "optional", "file", "line")
 FAMILY_KEYS = ("defaults", "sugar", "file", "line", "desc")
 MACHINE_KEYS = ("family", "version", "compat", "alias", "default", "deprecated", "desc",
-                "file", "line")
-RULE_KEYS = ("property", "when", "op", "cap", "source", "add", "value", "file", "line")
-RULE_OPS = ("vcpus", "property", "constant")
+                "file", "line", "fields")
+RULE_KEYS = ("property", "when", "unset", "op", "cap", "source", "add", "floor", "value",
+             "file", "line")
+RULE_OPS = ("vcpus", "property", "machine", "constant")
 
 
 def build_release(data: dict[str, Any], chk: Checker, path: str = "$",
@@ -196,14 +197,15 @@ def _rules(raw: Any, chk: Checker, p: str) -> list[RealizeRule]:
         body = chk.table(body, rp)
         if body is None:
             continue
-        chk.keys(body, rp, RULE_KEYS, ("property", "when", "op"))
+        unset = chk.typed(body, "unset", rp, (bool,), False)
+        chk.keys(body, rp, RULE_KEYS, ("property", "op") if unset else ("property", "when", "op"))
         op = body.get("op")
         if op not in RULE_OPS:
             chk.add(path_key(rp, "op"), "bad-rule", f"unknown realize op {op!r}", op,
                     did_you_mean(str(op), RULE_OPS))
             continue
-        if op == "property" and not isinstance(body.get("source"), str):
-            chk.add(rp, "bad-rule", "a 'property' rule needs 'source' (a property name)")
+        if op in ("property", "machine") and not isinstance(body.get("source"), str):
+            chk.add(rp, "bad-rule", f"a '{op}' rule needs 'source' (a property or field name)")
             continue
         if op == "constant" and "value" not in body:
             chk.add(rp, "bad-rule", "a 'constant' rule needs 'value'")
@@ -212,7 +214,8 @@ def _rules(raw: Any, chk: Checker, p: str) -> list[RealizeRule]:
             prop=str(body.get("property", "")), when=body.get("when"), op=op,
             cap=chk.typed(body, "cap", rp, (int,), 0),
             source=chk.typed(body, "source", rp, (str,), ""),
-            add=chk.typed(body, "add", rp, (int,), 0), value=body.get("value"),
+            add=chk.typed(body, "add", rp, (int,), 0), value=body.get("value"), unset=unset,
+            floor=chk.typed(body, "floor", rp, (int,)),
             file=chk.typed(body, "file", rp, (str,), ""),
             line=chk.typed(body, "line", rp, (int,), 0)))
     return rules
@@ -314,7 +317,8 @@ def _machines(data: dict[str, Any], chk: Checker, path: str, tables: dict[str, C
             deprecated=chk.typed(body, "deprecated", p, (str, type(None))),
             desc=chk.typed(body, "desc", p, (str,), ""),
             file=chk.typed(body, "file", p, (str,), ""),
-            line=chk.typed(body, "line", p, (int,), 0)))
+            line=chk.typed(body, "line", p, (int,), 0),
+            fields=_fields(body, chk, p)))
     names = {m.name for m in out}
     aliases: dict[str, str] = {}
     for m in out:
@@ -329,6 +333,18 @@ def _machines(data: dict[str, Any], chk: Checker, path: str, tables: dict[str, C
         chk.add(mpath, "default-count",
                 f"exactly one machine type must be the default, found {len(defaults)}"
                 + (f": {', '.join(defaults)}" if defaults else ""), defaults)
+    return out
+
+
+def _fields(body: dict[str, Any], chk: Checker, p: str) -> dict[str, bool | int | str]:
+    raw = chk.table(body.get("fields", {}), path_key(p, "fields")) or {}
+    out: dict[str, bool | int | str] = {}
+    for name, value in raw.items():
+        if isinstance(value, bool | int | str):
+            out[name] = value
+        else:
+            chk.add(path_key(path_key(p, "fields"), name), "wrong-type",
+                    "a machine field must be a string, integer or boolean", value)
     return out
 
 

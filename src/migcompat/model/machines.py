@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from migcompat.errors import MachineError
 from migcompat.model.globals import GlobalProperty
@@ -33,6 +33,9 @@ class MachineType:
     desc: str = ""
     file: str = ""
     line: int = 0
+    # Class fields the machine's options function sets that are not compat properties
+    # (reference §3.4), e.g. hw_version; inherited along the version chain.
+    fields: Mapping[str, bool | int | str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,15 @@ class MachineSet:
         for m in self.chain(machine):
             order.extend(m.compat)
         return order
+
+    def field(self, machine: MachineType, name: str) -> bool | int | str | None:
+        """A class field as the machine sees it: each options function of the chain (newest
+        first) may set it, so the one nearest to ``machine`` wins."""
+        value: bool | int | str | None = None
+        for m in self.chain(machine):
+            if name in m.fields:
+                value = m.fields[name]
+        return value
 
     def compat_list(self, machine: MachineType) -> list[GlobalProperty]:
         """The ordered compat list; never deduplicated (later entries must still win)."""

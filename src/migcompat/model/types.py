@@ -14,12 +14,16 @@ from migcompat.model.props import Property
 class RealizeRule:
     """Declarative realize-time resolution of a sentinel ("auto") default.
 
-    When ``prop`` still holds ``when`` at realize, it becomes:
+    When ``prop`` still holds ``when`` at realize (or, with ``unset``, has no value at all:
+    a string property without default that nothing set), it becomes:
     - ``op == "vcpus"``: min(boot vCPUs, ``cap``) (``virtio_pci_optimal_num_queues``);
-    - ``op == "property"``: the value of ``source`` plus ``add`` (vectors = num-queues + 1);
+    - ``op == "property"``: the value of ``source`` plus ``add`` (vectors = num-queues + 1),
+      at least ``floor`` when given; a non-integer source is copied as is (``add`` 0);
+    - ``op == "machine"``: the machine type's class field ``source`` (inherited along the
+      family's version chain like its compat tables), else ``value``;
     - ``op == "constant"``: ``value``.
-    ``on_child`` applies the rule to the proxy's backend child, as QEMU's proxy realize does
-    before it realizes the child.
+    A proxy's rules run before its child's, as QEMU's proxy realize resolves before it
+    realizes the child.
     """
 
     prop: str
@@ -29,6 +33,8 @@ class RealizeRule:
     source: str = ""
     add: int = 0
     value: object = None
+    unset: bool = False
+    floor: int | None = None
     file: str = ""
     line: int = 0
 

@@ -222,7 +222,9 @@ class _Builder:
 
     def apply_rule(self, obj: DeviceObject, rule: RealizeRule) -> None:
         eff = obj.lookup(rule.prop)
-        if eff is None or eff.value != rule.when:
+        if eff is None:
+            return
+        if (eff.value is not None) if rule.unset else (eff.value != rule.when):
             return
         if rule.op == "vcpus":
             value: Value = min(self.config.smp, rule.cap) if rule.cap else self.config.smp
@@ -230,9 +232,19 @@ class _Builder:
         elif rule.op == "property":
             base = obj.value(rule.source)
             if not isinstance(base, int) or isinstance(base, bool):
-                return
-            value = base + rule.add
-            detail = f"{rule.source} + {rule.add}"
+                if rule.add or rule.floor is not None or base is None:
+                    return
+                value, detail = base, rule.source
+            else:
+                value = base + rule.add
+                detail = f"{rule.source} + {rule.add}" if rule.add else rule.source
+                if rule.floor is not None and value < rule.floor:
+                    value, detail = rule.floor, f"max({detail}={value}, {rule.floor})"
+        elif rule.op == "machine":
+            field_value = self.release.machines.field(self.machine, rule.source)
+            value = field_value if field_value is not None else rule.value  # type: ignore[assignment]
+            detail = (f"machine {self.machine.name} {rule.source}" if field_value is not None
+                      else f"{rule.source} not set by {self.machine.name}: default")
         else:
             value = rule.value  # type: ignore[assignment]
             detail = "constant"

@@ -1,0 +1,98 @@
+"""Realize-time rules: unset strings, property copies with a floor, machine class fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from builders import BASE_TYPES, make_release
+from migcompat.catalog.checker import Checker
+from migcompat.catalog.release_loader import build_release
+from migcompat.model.devspec import parse_device
+from migcompat.model.vm import VMConfig, realize_vm
+
+TYPES: dict[str, Any] = {
+    **BASE_TYPES,
+    "disk": {"parent": "bus-device",
+             "properties": {"drive": {"kind": "str"}, "device_id": {"kind": "str"},
+                            "ver": {"kind": "str"}, "romfile": {"kind": "str"},
+                            "lbs": {"kind": "size", "default": 0},
+                            "gran": {"kind": "size32", "default": 4294967295}},
+             "realize": [
+                 {"property": "device_id", "unset": True, "op": "property", "source": "drive"},
+                 {"property": "ver", "unset": True, "op": "machine", "source": "hw_version",
+                  "value": "2.5+"},
+                 {"property": "romfile", "unset": True, "op": "constant", "value": "efi.rom"},
+                 {"property": "gran", "when": 4294967295, "op": "property", "source": "lbs",
+                  "floor": 4096}]},
+}
+MACHINES: dict[str, Any] = {
+    "pc-2.5": {"family": "pc", "version": "2.5", "default": True},
+    "pc-2.4": {"family": "pc", "version": "2.4", "fields": {"hw_version": "2.4.0"}},
+    "pc-2.3": {"family": "pc", "version": "2.3"},
+}
+
+
+def disk(machine: str, spec: str = "disk,id=d,drive=d3") -> dict[str, Any]:
+    rel = make_release(TYPES, machines=MACHINES)
+    vm = realize_vm(VMConfig(rel, machine, [parse_device(spec)]))
+    return {n: e.value for n, e in vm.devices[0].view().items()}
+
+
+def test_unset_string_rules_copy_and_constant() -> None:
+    got = disk("pc-2.5")
+    assert got["device_id"] == "d3"
+    assert got["romfile"] == "efi.rom"
+    assert got["ver"] == "2.5+"
+
+
+def test_unset_rule_leaves_an_explicit_empty_string() -> None:
+    # pc_compat sets vmxnet3 romfile to "": realize keeps it (only NULL takes the class's).
+    assert disk("pc-2.5", "disk,id=d,romfile=")["romfile"] == ""
+    assert disk("pc-2.5", "disk,id=d,drive=x,device_id=y")["device_id"] == "y"
+
+
+def test_unset_copy_of_an_unset_source_does_nothing() -> None:
+    assert disk("pc-2.5", "disk,id=d")["device_id"] is None
+
+
+def test_machine_field_is_inherited_along_the_chain() -> None:
+    assert disk("pc-2.4")["ver"] == "2.4.0"
+    assert disk("pc-2.3")["ver"] == "2.4.0"  # 2.3's options call 2.4's, which set it
+
+
+def test_property_rule_with_floor() -> None:
+    assert disk("pc-2.5")["gran"] == 4096
+    assert disk("pc-2.5", "disk,id=d,lbs=8192")["gran"] == 8192
+
+
+def test_provenance_detail_of_machine_rule() -> None:
+    rel = make_release(TYPES, machines=MACHINES)
+    vm = realize_vm(VMConfig(rel, "pc-2.3", [parse_device("disk,id=d")]))
+    layer = vm.devices[0].view()["ver"].decided_by
+    assert layer.source == "realize"
+    assert layer.detail == "machine pc-2.3 hw_version"
+
+
+@pytest.mark.parametrize("rule, code", [
+    ({"property": "ver", "unset": True, "op": "machine"}, "bad-rule"),
+    ({"property": "ver", "op": "constant", "value": "x"}, "missing-key"),
+    ({"property": "ver", "unset": "yes", "op": "constant", "value": "x"}, "wrong-type"),
+])
+def test_bad_rules_are_reported(rule: dict[str, Any], code: str) -> None:
+    types = {**BASE_TYPES, "disk": {"parent": "bus-device", "realize": [rule],
+                                    "properties": {"ver": {"kind": "str"}}}}
+    chk = Checker("t.json")
+    build_release({"id": "t", "types": types, "families": {"pc": {}},
+                   "machines": {"pc-1": {"family": "pc", "version": "1", "default": True}}},
+                  chk)
+    assert code in [p.code for p in chk.problems]
+
+
+def test_bad_machine_field() -> None:
+    chk = Checker("t.json")
+    build_release({"id": "t", "types": BASE_TYPES, "families": {"pc": {}},
+                   "machines": {"pc-1": {"family": "pc", "version": "1", "default": True,
+                                         "fields": {"hw_version": [1]}}}}, chk)
+    assert [p.code for p in chk.problems] == ["wrong-type"]
