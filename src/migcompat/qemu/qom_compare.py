@@ -1,0 +1,224 @@
+"""Read realized devices' properties from QEMU (``qom-list``/``qom-get``) and compare them
+with the model's effective values.
+
+Which properties are compared: every readable value property of the device object and of its
+virtio backend child, except links and children, run-state flags and values the environment
+assigns at realize (a PCI slot, a MAC address, a USB port, a ROM file's size). Spellings are
+normalised (``on``/``true``, ``0x10``/``16``, an unset string is ``""``), nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from migcompat.errors import PropertyValueError
+from migcompat.model.props import BOOL_KINDS, parse_value
+from migcompat.model.vm import VM, DeviceObject, Effective
+from migcompat.qemu.qmp import QemuProcess, QmpCommandError
+
+PERIPHERAL = "/machine/peripheral"
+CHILD = "virtio-backend"
+
+# Never compared: not a property value, or a value QEMU's environment picks at realize.
+EXCLUDED: dict[str, str] = {
+    "type": "the QOM type name, not a setting",
+    "realized": "run state",
+    "hotplugged": "run state",
+    "hotpluggable": "run state (the bus decides)",
+    "attached": "run state (USB device attached to a port)",
+    "parent_bus": "the bus the device sits on",
+    "addr": "PCI slot assigned by the bus",
+    "legacy-addr": "PCI slot assigned by the bus (legacy text form)",
+    "mac": "NIC MAC address assigned from a host counter when unset",
+    "port": "USB port assigned by the bus when unset",
+}
+# Compared unless the model predicts the sentinel that realize replaces from the environment.
+EXCLUDED_WHEN: dict[str, tuple[object, str]] = {
+    "romsize": (0xFFFFFFFF, "unset ROM size: realize takes the size of the ROM file on the host"),
+    "sas_address": (0, "unset SAS address: megasas derives it from the PCI slot at realize"),
+}
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One property as QEMU reports it: its QOM type and value, or why it is unreadable."""
+
+    qom_type: str
+    value: Any = None
+    error: str = ""
+
+
+@dataclass
+class Comparison:
+    machine: str
+    path: str  # model path: "vb0" or "vb0/virtio-backend"
+    prop: str
+    status: str  # agree | differ | missing-in-model | missing-in-qemu
+    qemu: Any = None
+    model: Any = None
+    kind: str = ""
+    qom_type: str = ""
+    cause: str = ""
+    provenance: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def agrees(self) -> bool:
+        return self.status == "agree"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"device": self.path, "property": self.prop,
+                               "status": self.status, "qemu": self.qemu,
+                               "model": self.model, "kind": self.kind,
+                               "qom_type": self.qom_type, "cause": self.cause}
+        if self.provenance:
+            out["provenance"] = self.provenance
+        return out
+
+
+def observe(proc: QemuProcess, ids: list[str]) -> dict[str, dict[str, Observed]]:
+    """``{model path: {property: Observed}}`` for each device id and its virtio child."""
+    out: dict[str, dict[str, Observed]] = {}
+    paths: list[tuple[str, str]] = []
+    for dev_id in ids:
+        paths += [(dev_id, f"{PERIPHERAL}/{dev_id}"),
+                  (f"{dev_id}/{CHILD}", f"{PERIPHERAL}/{dev_id}/{CHILD}")]
+    listings = proc.batch([("qom-list", {"path": qom}) for _, qom in paths])
+    for (path, qom), listing in zip(paths, listings, strict=True):
+        if isinstance(listing, QmpCommandError):
+            if path.endswith(f"/{CHILD}"):
+                continue  # not a proxy
+            raise listing
+        props = [p for p in listing
+                 if not str(p["type"]).startswith(("link<", "child<"))]
+        values = proc.batch([("qom-get", {"path": qom, "property": p["name"]})
+                             for p in props])
+        out[path] = {
+            p["name"]: (Observed(p["type"], error=v.desc) if isinstance(v, QmpCommandError)
+                        else Observed(p["type"], v))
+            for p, v in zip(props, values, strict=True)
+        }
+    return out
+
+
+def model_objects(vm: VM) -> dict[str, dict[str, Effective]]:
+    """The model's view of every object: a proxy shows its child's aliased properties."""
+    return {obj.path: obj.view() for obj in vm.all_objects()}
+
+
+def same_value(model: Any, kind: str, qemu: Any) -> bool:
+    """Equal up to spelling: typed vs text, on/true, 0x10/16, unset string vs ""."""
+    if model == qemu and type(model) is type(qemu):
+        return True
+    if model is None:
+        return qemu in ("", None)
+    if isinstance(qemu, bool):
+        text = model if isinstance(model, str) else None
+        if text is None:
+            return False
+        try:
+            return parse_value("bool", "v", text) is qemu
+        except PropertyValueError:
+            return False
+    if isinstance(qemu, int):
+        if isinstance(model, bool):
+            return False
+        if isinstance(model, int):
+            return model == qemu
+        if isinstance(model, str):
+            for k in ("uint64", "int64", "size"):
+                try:
+                    if parse_value(k, "v", model) == qemu:
+                        return True
+                except PropertyValueError:
+                    continue
+        return False
+    if isinstance(qemu, str):
+        if isinstance(model, bool):
+            return qemu in (("on", "true", "yes", "y") if model else ("off", "false", "no", "n"))
+        if isinstance(model, int):
+            return qemu == str(model)
+    return False
+
+
+def _excluded(name: str, eff: Effective | None) -> str:
+    if name in EXCLUDED:
+        return EXCLUDED[name]
+    if name in EXCLUDED_WHEN and eff is not None:
+        sentinel, why = EXCLUDED_WHEN[name]
+        if eff.value == sentinel:
+            return why
+    return ""
+
+
+def _model_value(eff: Effective) -> Any:
+    if eff.value is None and eff.prop.kind in BOOL_KINDS:
+        return None
+    return eff.value
+
+
+def _cause(eff: Effective) -> str:
+    last = eff.decided_by
+    if last.detail.startswith("unresolved"):
+        return f"the catalog's default is {last.detail}"
+    where = {"default": "the class default", "compat": f"compat {last.table}[{last.index}]",
+             "realize": f"a realize rule ({last.detail})", "device": "the device option",
+             "global": "a global", "sugar": "a sugar property"}.get(last.source, last.source)
+    return f"the model's value comes from {where}"
+
+
+CauseHook = Callable[[Comparison], str]
+
+
+def compare_machine(machine: str, observed: Mapping[str, Mapping[str, Observed]],
+                    predicted: Mapping[str, Mapping[str, Effective]],
+                    skipped: dict[str, str]) -> list[Comparison]:
+    """Compare every property of every object; fills ``skipped`` ("path.prop" -> reason)."""
+    out: list[Comparison] = []
+    for path in sorted(set(observed) | set(predicted)):
+        seen = observed.get(path, {})
+        model = predicted.get(path, {})
+        if not seen or not model:
+            where = "QEMU" if not seen else "the model"
+            out.append(Comparison(machine, path, "*", "missing-in-model" if not model
+                                  else "missing-in-qemu", cause=f"object absent in {where}"))
+            continue
+        for name in sorted(set(seen) | set(model)):
+            eff = model.get(name)
+            why = _excluded(name, eff)
+            obs = seen.get(name)
+            if not why and obs is not None and obs.error:
+                why = f"not readable: {obs.error}"
+            if not why and eff is not None and eff.prop.kind == "link":
+                why = "a link"
+            if why:
+                skipped.setdefault(f"{path}.{name}", why)
+                continue
+            out.append(_compare_one(machine, path, name, obs, eff))
+    return out
+
+
+def _compare_one(machine: str, path: str, name: str, obs: Observed | None,
+                 eff: Effective | None) -> Comparison:
+    if eff is None:
+        assert obs is not None
+        return Comparison(machine, path, name, "missing-in-model", qemu=obs.value,
+                          qom_type=obs.qom_type,
+                          cause="QEMU has the property; the catalog's type does not")
+    prov = [layer.to_json() for layer in eff.provenance]
+    if obs is None:
+        return Comparison(machine, path, name, "missing-in-qemu", model=eff.value,
+                          kind=eff.prop.kind, provenance=prov,
+                          cause="the catalog's type has the property; QEMU does not")
+    value = _model_value(eff)
+    if same_value(value, eff.prop.kind, obs.value):
+        return Comparison(machine, path, name, "agree", qemu=obs.value, model=value,
+                          kind=eff.prop.kind, qom_type=obs.qom_type)
+    return Comparison(machine, path, name, "differ", qemu=obs.value, model=value,
+                      kind=eff.prop.kind, qom_type=obs.qom_type, provenance=prov,
+                      cause=_cause(eff))
+
+
+def device_ids(objects: list[DeviceObject]) -> list[str]:
+    return [obj.id for obj in objects if obj.id]
