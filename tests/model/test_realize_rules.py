@@ -96,3 +96,24 @@ def test_bad_machine_field() -> None:
                    "machines": {"pc-1": {"family": "pc", "version": "1", "default": True,
                                          "fields": {"hw_version": [1]}}}}, chk)
     assert [p.code for p in chk.problems] == ["wrong-type"]
+
+
+def test_always_rule_overrides_compat_and_options() -> None:
+    types = {**BASE_TYPES, "gpu": {"parent": "bus-device", "properties": {
+        "legacy": {"kind": "OnOffAuto", "default": "auto"}},
+        "realize": [{"property": "legacy", "always": True, "op": "constant", "value": "on"}]}}
+    rel = make_release(types, tables={"t": {"entries": [
+        {"driver": "gpu", "property": "legacy", "value": "off"}]}})
+    vm = realize_vm(VMConfig(rel, "pc-1.0", [parse_device("gpu,id=g,legacy=off")]))
+    eff = vm.devices[0].view()["legacy"]
+    assert eff.value == "on"
+    assert [layer.source for layer in eff.provenance] == ["default", "compat", "device",
+                                                          "realize"]
+
+
+def test_constant_text_is_parsed_by_kind() -> None:
+    types = {**BASE_TYPES, "gpu": {"parent": "bus-device", "properties": {
+        "modern": {"kind": "bool", "default": False}},
+        "realize": [{"property": "modern", "always": True, "op": "constant", "value": "on"}]}}
+    vm = realize_vm(VMConfig(make_release(types), "pc-1.0", [parse_device("gpu,id=g")]))
+    assert vm.devices[0].value("modern") is True

@@ -29,7 +29,7 @@ ENTRY_KEYS = ("driver", "property", "value", "optional", "file", "line")
 FAMILY_KEYS = ("defaults", "sugar", "file", "line", "desc")
 MACHINE_KEYS = ("family", "version", "compat", "alias", "default", "deprecated", "desc",
                 "file", "line", "fields")
-RULE_KEYS = ("property", "when", "unset", "op", "cap", "source", "add", "floor", "value",
+RULE_KEYS = ("property", "when", "unset", "always", "op", "cap", "source", "add", "floor", "value",
              "file", "line")
 RULE_OPS = ("vcpus", "property", "machine", "constant")
 
@@ -198,7 +198,9 @@ def _rules(raw: Any, chk: Checker, p: str) -> list[RealizeRule]:
         if body is None:
             continue
         unset = chk.typed(body, "unset", rp, (bool,), False)
-        chk.keys(body, rp, RULE_KEYS, ("property", "op") if unset else ("property", "when", "op"))
+        always = chk.typed(body, "always", rp, (bool,), False)
+        chk.keys(body, rp, RULE_KEYS,
+                 ("property", "op") if unset or always else ("property", "when", "op"))
         op = body.get("op")
         if op not in RULE_OPS:
             chk.add(path_key(rp, "op"), "bad-rule", f"unknown realize op {op!r}", op,
@@ -215,6 +217,7 @@ def _rules(raw: Any, chk: Checker, p: str) -> list[RealizeRule]:
             cap=chk.typed(body, "cap", rp, (int,), 0),
             source=chk.typed(body, "source", rp, (str,), ""),
             add=chk.typed(body, "add", rp, (int,), 0), value=body.get("value"), unset=unset,
+            always=always,
             floor=chk.typed(body, "floor", rp, (int,)),
             file=chk.typed(body, "file", rp, (str,), ""),
             line=chk.typed(body, "line", rp, (int,), 0)))

@@ -15,7 +15,8 @@ class RealizeRule:
     """Declarative realize-time resolution of a sentinel ("auto") default.
 
     When ``prop`` still holds ``when`` at realize (or, with ``unset``, has no value at all:
-    a string property without default that nothing set), it becomes:
+    a string property without default that nothing set; or, with ``always``, whatever it
+    holds: realize forces it), it becomes:
     - ``op == "vcpus"``: min(boot vCPUs, ``cap``) (``virtio_pci_optimal_num_queues``);
     - ``op == "property"``: the value of ``source`` plus ``add`` (vectors = num-queues + 1),
       at least ``floor`` when given; a non-integer source is copied as is (``add`` 0);
@@ -34,6 +35,7 @@ class RealizeRule:
     add: int = 0
     value: object = None
     unset: bool = False
+    always: bool = False
     floor: int | None = None
     file: str = ""
     line: int = 0

@@ -17,7 +17,7 @@ from migcompat.errors import DeviceError, GlobalPropertyError, PropertyValueErro
 from migcompat.model.devspec import DeviceSpec
 from migcompat.model.globals import GlobalProperty
 from migcompat.model.machines import MachineType
-from migcompat.model.props import Property, Value
+from migcompat.model.props import TEXT_KINDS, Property, Value
 from migcompat.model.release import Release
 from migcompat.model.types import RealizeRule
 
@@ -224,7 +224,9 @@ class _Builder:
         eff = obj.lookup(rule.prop)
         if eff is None:
             return
-        if (eff.value is not None) if rule.unset else (eff.value != rule.when):
+        if rule.always:
+            pass
+        elif (eff.value is not None) if rule.unset else (eff.value != rule.when):
             return
         if rule.op == "vcpus":
             value: Value = min(self.config.smp, rule.cap) if rule.cap else self.config.smp
@@ -248,6 +250,9 @@ class _Builder:
         else:
             value = rule.value  # type: ignore[assignment]
             detail = "constant"
+        if isinstance(value, str) and eff.prop.kind not in TEXT_KINDS:
+            # Data files write constants as QEMU text ("on", "0x10"), like compat entries.
+            value = eff.prop.parse(value)
         eff.set(value, Layer("realize", value, file=rule.file, line=rule.line,
                              driver=obj.type, detail=detail))
 
