@@ -279,6 +279,7 @@ X86_64_LINUX = BuildConfig(
         "CONFIG_SOFTMMU": "1", "CONFIG_SYSTEM_ONLY": "1", "CONFIG_KVM": "1",
         "CONFIG_TCG": "1", "HOST_X86_64": "1", "__GNUC__": "12", "HOST_LONG_BITS": "64",
         "NEED_CPU_H": "1", "COMPILING_PER_TARGET": "1", "CONFIG_I386_DIS": "1",
+        "HAVE_CHARDEV_SERIAL": "1", "HAVE_CHARDEV_PARPORT": "1",  # osdep.h, on Linux
     },
     undefined={
         "CONFIG_USER_ONLY", "CONFIG_MICROVM_DEFAULT", "_WIN32", "CONFIG_WIN32",
@@ -287,7 +288,7 @@ X86_64_LINUX = BuildConfig(
         "CONFIG_FREEBSD", "CONFIG_OPENBSD", "CONFIG_NETBSD", "CONFIG_EMSCRIPTEN",
         "TARGET_AARCH64", "TARGET_ARM", "TARGET_PPC", "TARGET_PPC64", "TARGET_S390X",
         "TARGET_RISCV32", "TARGET_RISCV64", "TARGET_MIPS", "TARGET_SPARC", "COMPILING_SYSTEM_VS_USER",
-        "CONFIG_DEBUG_TCG", "CONFIG_DEBUG_MUTEX", "CONFIG_DEBUG_STACK_USAGE",
+        "CONFIG_DEBUG_TCG", "CONFIG_DEBUG_MUTEX", "CONFIG_DEBUG_STACK_USAGE", "__cplusplus",
     },
 )  # fmt: skip
 
@@ -360,6 +361,64 @@ def select_lines(text: str, config: BuildConfig, first_line: int = 1) -> list[tu
         elif directive == "endif" and stack:
             active = stack.pop()[0]
     return out
+
+
+_CONDITIONALS = {"if", "ifdef", "ifndef", "elif", "else", "endif", "elifdef", "elifndef"}
+
+
+def preselect(text: str, config: BuildConfig) -> str:
+    """``text`` with #if selection done: inactive lines and conditional directives blanked.
+
+    Line numbers are kept (every removed line becomes an empty one), and ``#define``
+    lines of active regions stay. tree-sitter then never sees a conditional: its error
+    recovery on an ``#ifdef`` inside an initializer can swallow the rest of a file.
+    """
+    lines = text.split("\n")
+    out: list[str] = []
+    stack: list[tuple[bool, bool]] = []
+    active = True
+    i = 0
+    while i < len(lines):
+        group = [lines[i]]
+        while group[-1].endswith("\\") and i + len(group) < len(lines):
+            group.append(lines[i + len(group)])
+        i += len(group)
+        stripped = group[0].lstrip()
+        directive = ""
+        if stripped.startswith("#"):
+            toks = tokenize(" ".join(g.rstrip("\\") for g in group).lstrip()[1:])
+            directive = toks[0].text if toks else ""
+            rest = toks[1:]
+        if directive in _CONDITIONALS:
+            if directive in ("if", "ifdef", "ifndef"):
+                if directive == "if":
+                    cond = eval_condition(rest, config)
+                else:
+                    cond = config.is_defined(rest[0].text) if rest else False
+                    cond = cond if directive == "ifdef" else not cond
+                stack.append((active, cond))
+                active = active and cond
+            elif directive == "endif":
+                if stack:
+                    active = stack.pop()[0]
+            elif stack:
+                outer, taken = stack[-1]
+                if directive == "else":
+                    cond = True
+                elif directive in ("elifdef", "elifndef"):
+                    cond = config.is_defined(rest[0].text) if rest else False
+                    cond = cond if directive == "elifdef" else not cond
+                else:
+                    cond = eval_condition(rest, config)
+                now = not taken and cond
+                stack[-1] = (outer, taken or now)
+                active = outer and now
+            out.extend("" for _ in group)
+        elif active:
+            out.extend(group)
+        else:
+            out.extend("" for _ in group)
+    return "\n".join(out)
 
 
 # ---------------------------------------------------------------------------- evaluation
@@ -553,6 +612,20 @@ class _Parser:
             return t.text == "true"
         if t.text == "sizeof":
             raise Unresolved("uses sizeof, which depends on the C ABI")
+        if t.text in ("__builtin_constant_p", "__builtin_choose_expr") and self.peek() \
+                and self.peek().text == "(":  # fmt: skip
+            args, end = _collect_args(self.ts, self.i)
+            self.i = end + 1
+            if t.text == "__builtin_constant_p":
+                try:
+                    evaluate(args[0], self.names)
+                    return 1
+                except Unresolved:
+                    return 0
+            if len(args) != 3:
+                raise Unresolved("malformed __builtin_choose_expr")
+            chosen = args[1] if _num(evaluate(args[0], self.names)) else args[2]
+            return evaluate(chosen, self.names)
         if t.kind == "id":
             known = self.names(t.text)
             if known is not None:

@@ -10,8 +10,15 @@ from typing import Any
 from migcompat.qemu.source import cpp
 from migcompat.qemu.source.cinit import FileContext
 from migcompat.qemu.source.compat import TABLE_FILES, read_tables
+from migcompat.qemu.source.dynamic import dynamic_types
 from migcompat.qemu.source.machines import FAMILIES, read_machines
-from migcompat.qemu.source.props import RawProperty, finish, read_arrays, read_infos
+from migcompat.qemu.source.props import (
+    RawProperty,
+    finish,
+    read_arrays,
+    read_info_copies,
+    read_infos,
+)
 from migcompat.qemu.source.qapi import QapiEnums
 from migcompat.qemu.source.qom import VIRTIO_BACKEND_CHILD, RawType, TypeReader
 from migcompat.qemu.source.tree import SourceTree
@@ -44,6 +51,7 @@ def import_tree(
     names = dict(qapi.constants)
 
     infos: dict[str, Any] = {}
+    copies: dict[str, str] = {}
     arrays: dict[tuple[str, str], list[RawProperty]] = {}
     raw_types: list[RawType] = []
     generic_props: list[tuple[str, str]] = []
@@ -62,12 +70,15 @@ def import_tree(
         ctx = FileContext(tree, f, names)
         if b"PropertyInfo" in f.data:
             infos.update(read_infos(ctx))
+            copies.update(read_info_copies(ctx))
         if b"Property" in f.data:
             for name, props in read_arrays(ctx).items():
                 arrays[(rel, name)] = props
         reader = TypeReader(ctx)
         if b"TypeInfo" in f.data or b"OBJECT_DEFINE_" in f.data:
             raw_types.extend(reader.types())
+            if b"ARRAY_SIZE" in f.data and b"type_register" in f.data:
+                raw_types.extend(dynamic_types(reader))
         if b"VirtioPCIDeviceTypeInfo" in f.data:
             raw_types.extend(reader.virtio_pci_types(generic_props))
         tree.drop(rel)
@@ -92,7 +103,7 @@ def import_tree(
     if progress:
         progress("tables", len(TABLE_FILES), len(TABLE_FILES))
 
-    types = _assemble_types(raw_types, arrays, infos, qapi.members)
+    types = _assemble_types(raw_types, arrays, infos, qapi.members, copies)
     used_enums = sorted({p["enum"] for t in types.values() for p in t["properties"].values()
                          if p["kind"] == "enum"} | {"OnOffAuto"})  # fmt: skip
     catalog: dict[str, Any] = {
@@ -129,6 +140,7 @@ def _assemble_types(
     arrays: dict[tuple[str, str], list[RawProperty]],
     infos: dict[str, Any],
     enums: dict[str, list[str]],
+    copies: dict[str, str],
 ) -> dict[str, dict[str, Any]]:
     by_name: dict[str, list[tuple[str, str]]] = {}
     for key in arrays:
@@ -142,7 +154,7 @@ def _assemble_types(
             if key not in arrays and len(by_name.get(key[1], [])) == 1:
                 key = by_name[key[1]][0]  # defined in another file (cpu.c's cpu_common_props)
             for prop in arrays.get(key, []):
-                props.setdefault(prop.name, finish(prop, infos, enums))
+                props.setdefault(prop.name, finish(prop, infos, enums, copies))
         entry: dict[str, Any] = {
             "parent": raw.parent,
             "interfaces": raw.interfaces,
@@ -154,4 +166,14 @@ def _assemble_types(
             entry["child"] = {"name": VIRTIO_BACKEND_CHILD, "type": raw.child_type}
         entry["properties"] = props
         types[raw.name] = entry
+    for entry in types.values():
+        # qom/object.c: a type with no instance size is abstract, i.e. every interface
+        seen: set[str] = set()
+        parent = entry["parent"]
+        while parent and parent not in seen:
+            seen.add(parent)
+            if parent == "interface":
+                entry["abstract"] = True
+                break
+            parent = types.get(parent, {}).get("parent")
     return types

@@ -14,7 +14,7 @@ from typing import Any
 
 from migcompat.qemu.source import cpp
 from migcompat.qemu.source.cinit import FileContext, declarations_of_type, designated
-from migcompat.qemu.source.tree import line_of, node_text
+from migcompat.qemu.source.tree import find_nodes, line_of, node_text
 
 # PropertyInfo variables whose kind is one of ours (reference §5.2).
 STANDARD_KINDS = {
@@ -67,6 +67,20 @@ def read_infos(ctx: FileContext) -> dict[str, InfoDef]:
         infos[var] = InfoDef(var, qapi_type, enum,
                              setter[-1].text if setter else None)  # fmt: skip
     return infos
+
+
+def read_info_copies(ctx: FileContext) -> dict[str, str]:
+    """``my_info = qdev_prop_uint16;`` in a function: ``my_info`` behaves as the original
+    (e1000e's ``subsys`` properties copy a standard info to change its description)."""
+    copies: dict[str, str] = {}
+    for body in ctx.functions.values():
+        for assign in find_nodes(body, "assignment_expression"):
+            left = assign.child_by_field_name("left")
+            right = assign.child_by_field_name("right")
+            if left is not None and right is not None and left.type == "identifier" \
+                    and right.type == "identifier":  # fmt: skip
+                copies[node_text(left)] = node_text(right)
+    return copies
 
 
 @dataclass
@@ -175,18 +189,25 @@ def _property(ctx: FileContext, item: list[cpp.Token], line: int) -> RawProperty
 
 
 def finish(
-    raw: RawProperty, infos: dict[str, InfoDef], enums: dict[str, list[str]]
+    raw: RawProperty, infos: dict[str, InfoDef], enums: dict[str, list[str]],
+    copies: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The catalog form of one property (kind, typed default, provenance)."""
-    info = infos.get(raw.info)
-    kind = STANDARD_KINDS.get(raw.info)
+    var = raw.info
+    for _ in range(3):
+        alias = copies.get(var) if copies else None
+        if alias is None or var in STANDARD_KINDS:
+            break
+        var = alias
+    info = infos.get(var)
+    kind = STANDARD_KINDS.get(var)
     out: dict[str, Any] = {}
     enum_name = info.enum if info else None
     if kind is None:
         qapi_type = info.qapi_type if info else None
         if enum_name:
             kind = "enum"
-        elif qapi_type in INTEGER_KINDS and raw.info not in CUSTOM_SYNTAX:
+        elif qapi_type in INTEGER_KINDS and var not in CUSTOM_SYNTAX:
             kind = str(qapi_type)  # e.g. qdev_prop_blocksize is a "size"
         else:
             kind = "str"
@@ -195,7 +216,7 @@ def finish(
         out["enum"] = enum_name
     if kind == "str" or (kind not in STANDARD_KINDS.values() and kind != "enum"):
         out["qapi_type"] = info.qapi_type if info and info.qapi_type else "str"
-    if kind in ("bit", "bit64") or raw.info == "qdev_prop_on_off_auto_bit64":
+    if kind in ("bit", "bit64") or var == "qdev_prop_on_off_auto_bit64":
         out["word"] = raw.word
         out["bit"] = raw.bit
     if kind == "link" and raw.link_type:
@@ -220,7 +241,7 @@ def _typed_default(
     value = raw.default
     if kind in ("bool", "bit", "bit64"):
         return bool(value)
-    if kind in INTEGER_KINDS:
+    if kind in INTEGER_KINDS or kind == "array":
         return int(value) if not isinstance(value, str) else "\0string default for an integer"
     if kind in ("OnOffAuto", "enum"):
         members = enums.get(enum_name or "OnOffAuto")
@@ -229,8 +250,6 @@ def _typed_default(
         if isinstance(value, str) or not 0 <= int(value) < len(members):
             return f"\0{value!r} is not a member of {enum_name or 'OnOffAuto'}"
         return members[int(value)]
-    if kind == "array":
-        return None  # the length property defaults to 0, elements have none
     setter = info.set_default if info else None
     if setter and setter.endswith(("_int", "_uint")):
         return int(value) if not isinstance(value, str) else value

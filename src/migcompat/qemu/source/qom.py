@@ -155,7 +155,25 @@ class TypeReader:
         for _name, node, init, is_array in declarations_of_type(self.ctx, {"TypeInfo"}):
             if init.type == "initializer_list":
                 out.extend(self._from_initializer(init, is_array, line_of(node)))
+        out.extend(self._function_local_types())
         out.extend(self._macro_types())
+        return out
+
+    def _function_local_types(self) -> list[RawType]:
+        """``static const TypeInfo x = {...}`` inside a register function (qom/object.c)."""
+        out: list[RawType] = []
+        for body in self.ctx.functions.values():
+            for decl in find_nodes(body, "declaration"):
+                type_node = decl.child_by_field_name("type")
+                if type_node is None or node_text(type_node) != "TypeInfo":
+                    continue
+                for d in decl.children_by_field_name("declarator"):
+                    value = d.child_by_field_name("value") if d.type == "init_declarator" \
+                        else None  # fmt: skip
+                    target = d.child_by_field_name("declarator")
+                    if value is not None and value.type == "initializer_list":
+                        is_array = target is not None and target.type == "array_declarator"
+                        out.extend(self._from_initializer(value, is_array, line_of(decl)))
         return out
 
     def _macro_types(self) -> list[RawType]:

@@ -19,6 +19,7 @@ import tree_sitter_c
 from migcompat.qemu.source import cpp
 
 _LANGUAGE = tree_sitter.Language(tree_sitter_c.language())
+_DEFINE_RE = re.compile(r"([A-Za-z_]\w*)(?:\(([^)]*)\))?\s*(.*)", re.DOTALL)
 
 # Directories whose sources make up the x86_64 system emulator. target/ is limited to
 # i386 (DESIGN.md: x86_64 only); tests, firmware and tooling are never read.
@@ -63,14 +64,20 @@ def line_of(node: tree_sitter.Node) -> int:
 
 @dataclass
 class SourceFile:
+    """One file; ``root`` is its tree-sitter parse after #if selection (``cpp.preselect``)."""
+
     path: str  # relative to the tree root
     data: bytes
+    config: cpp.BuildConfig | None = None
     _tree: tree_sitter.Tree | None = None
 
     @property
     def root(self) -> tree_sitter.Node:
         if self._tree is None:
-            self._tree = tree_sitter.Parser(_LANGUAGE).parse(self.data)
+            data = self.data
+            if self.config is not None and b"#" in data:
+                data = cpp.preselect(self.text, self.config).encode("utf-8")
+            self._tree = tree_sitter.Parser(_LANGUAGE).parse(data)
         return self._tree.root_node
 
     @property
@@ -167,6 +174,19 @@ def collect_defines(
             macro = _macro_from_node(child, path)
             if macro is not None:
                 yield macro
+        elif child.type == "preproc_call":
+            # inside an enum body tree-sitter sees "#define X 3" as a generic directive
+            directive = child.child_by_field_name("directive")
+            argument = child.child_by_field_name("argument")
+            if directive is not None and argument is not None \
+                    and node_text(directive) == "#define":  # fmt: skip
+                match = _DEFINE_RE.match(node_text(argument))
+                if match:
+                    params = match.group(2)
+                    yield cpp.make_macro(
+                        match.group(1), None if params is None else params.split(","),
+                        match.group(3), path, line_of(child),
+                    )  # fmt: skip
         elif child.type in _DEFINE_CONTAINERS:
             yield from collect_defines(child, path, config)
 
@@ -231,7 +251,7 @@ class SourceTree:
     def file(self, rel: str) -> SourceFile:
         f = self._files.get(rel)
         if f is None:
-            f = SourceFile(rel, (self.root / rel).read_bytes())
+            f = SourceFile(rel, (self.root / rel).read_bytes(), self.config)
             self._files[rel] = f
         return f
 
@@ -307,14 +327,13 @@ def _query(name: str) -> tree_sitter.QueryCursor:
     return cursor
 
 
-def _find(node: tree_sitter.Node, kind: str) -> Iterator[tree_sitter.Node]:
-    """All descendants of type ``kind`` (iterative, no recursion limit)."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if n.type == kind:
-            yield n
-        stack.extend(reversed(n.children))
+def _find(node: tree_sitter.Node, kind: str) -> list[tree_sitter.Node]:
+    """All nodes of type ``kind`` in ``node``'s subtree, in document order."""
+    cursor = _COMPILED.get("find:" + kind)
+    if cursor is None:
+        cursor = tree_sitter.QueryCursor(tree_sitter.Query(_LANGUAGE, f"({kind}) @n"))
+        _COMPILED["find:" + kind] = cursor
+    return list(cursor.captures(node).get("n", []))
 
 
 find_nodes = _find
