@@ -117,3 +117,34 @@ def test_constant_text_is_parsed_by_kind() -> None:
         "realize": [{"property": "modern", "always": True, "op": "constant", "value": "on"}]}}
     vm = realize_vm(VMConfig(make_release(types), "pc-1.0", [parse_device("gpu,id=g")]))
     assert vm.devices[0].value("modern") is True
+
+
+def test_instance_init_writes_through_an_alias_after_the_childs_compat() -> None:
+    # nec-usb-xhci's instance_init copies its own flags word over the core's, so the
+    # core's "streams" bit ends up off, whatever the core's compat entries said.
+    types = {**BASE_TYPES,
+             "core": {"parent": "device", "properties": {
+                 "streams": {"kind": "bit", "word": "flags", "bit": 1, "default": True}}},
+             "hcd": {"parent": "bus-device", "child": {"name": "core", "type": "core"}},
+             "nec": {"parent": "hcd", "init": [{"property": "streams", "value": "off"}]}}
+    rel = make_release(types, tables={"t": {"entries": [
+        {"driver": "core", "property": "streams", "value": "on"},
+        {"driver": "nec", "property": "streams", "value": "on"}]}})
+    vm = realize_vm(VMConfig(rel, "pc-1.0", [parse_device("nec,id=n"), parse_device("hcd,id=h")]))
+    nec, hcd = vm.devices
+    assert [(la.source, la.value, la.detail) for la in nec.view()["streams"].provenance] == [
+        ("default", True, ""), ("compat", True, ""),
+        ("default", False, "instance_init of nec"), ("compat", True, "")]
+    assert hcd.value("streams") is True
+    vm = realize_vm(VMConfig(make_release(types), "pc-1.0", [parse_device("nec,id=n")]))
+    assert vm.devices[0].value("streams") is False
+    assert vm.devices[0].child is not None and vm.devices[0].child.value("streams") is False
+
+
+def test_bad_init_is_reported() -> None:
+    types = {**BASE_TYPES, "x": {"parent": "device", "init": [{"property": "p"}]}}
+    chk = Checker("t.json")
+    build_release({"id": "t", "types": types, "families": {"pc": {}},
+                   "machines": {"pc-1": {"family": "pc", "version": "1", "default": True}}},
+                  chk)
+    assert [p.code for p in chk.problems] == ["missing-key"]

@@ -15,12 +15,12 @@ from migcompat.model.globals import GlobalProperty
 from migcompat.model.machines import CompatTable, Family, MachineSet, MachineType, version_key
 from migcompat.model.props import ALL_KINDS, ON_OFF_AUTO, Property, Value, parse_value
 from migcompat.model.release import Release
-from migcompat.model.types import Child, RealizeRule, TypeInfo, TypeRegistry
+from migcompat.model.types import Child, InitValue, RealizeRule, TypeInfo, TypeRegistry
 
 RELEASE_KEYS = ("format", "id", "product", "version", "debian_version", "description",
                 "origin", "extends", "enums", "types", "compat_tables", "families",
                 "machines", "vmstate", "board", "probe")
-TYPE_KEYS = ("parent", "interfaces", "abstract", "properties", "child", "realize",
+TYPE_KEYS = ("parent", "interfaces", "abstract", "properties", "child", "realize", "init",
              "guest_visible", "vmsd", "file", "line", "desc")
 PROP_KEYS = ("kind", "default", "enum", "values", "word", "bit", "unresolved", "qapi_type",
              "file", "line", "desc")
@@ -105,6 +105,7 @@ def _types(data: dict[str, Any], chk: Checker, path: str,
                 if isinstance(cbody.get("name"), str) and isinstance(cbody.get("type"), str):
                     child = Child(cbody["name"], cbody["type"])
         rules = _rules(body.get("realize", []), chk, path_key(p, "realize"))
+        inits = _inits(body.get("init", []), chk, path_key(p, "init"))
         gv = body.get("guest_visible")
         out[name] = TypeInfo(
             name=name,
@@ -114,6 +115,7 @@ def _types(data: dict[str, Any], chk: Checker, path: str,
             properties=props,
             child=child,
             realize=tuple(rules),
+            init=tuple(inits),
             guest_visible=frozenset(chk.str_list(body, "guest_visible", p))
             if gv is not None else None,
             vmsd=chk.typed(body, "vmsd", p, (str,)),
@@ -180,6 +182,8 @@ def _typed_default(kind: str, name: str, raw: object, values: tuple[str, ...]) -
         if kind in ("bool", "bit", "bit64"):
             return raw
     elif isinstance(raw, int):
+        if kind == "array" and raw >= 0:
+            return raw  # the array's length (QEMU's len-PROP counter, 0 by default)
         if kind not in ("bool", "bit", "bit64", "str", "link", "enum", "OnOffAuto"):
             return parse_value(kind, name, str(raw), values)
     elif raw is None and kind in ("str", "link", "array"):
@@ -222,6 +226,24 @@ def _rules(raw: Any, chk: Checker, p: str) -> list[RealizeRule]:
             file=chk.typed(body, "file", rp, (str,), ""),
             line=chk.typed(body, "line", rp, (int,), 0)))
     return rules
+
+
+def _inits(raw: Any, chk: Checker, p: str) -> list[InitValue]:
+    if not isinstance(raw, list):
+        chk.add(p, "wrong-type", "init must be a list of {property, value}", raw)
+        return []
+    out = []
+    for i, body in enumerate(raw):
+        ip = f"{p}[{i}]"
+        body = chk.table(body, ip)
+        if body is None:
+            continue
+        chk.keys(body, ip, ("property", "value"), ("property", "value"))
+        prop = chk.typed(body, "property", ip, (str,))
+        value = chk.typed(body, "value", ip, (str, int, bool))
+        if prop is not None and value is not None:
+            out.append(InitValue(prop, value))
+    return out
 
 
 def _entry(body: Any, chk: Checker, p: str, table: str, index: int,

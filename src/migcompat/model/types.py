@@ -42,6 +42,15 @@ class RealizeRule:
 
 
 @dataclass(frozen=True)
+class InitValue:
+    """A value a type's instance_init writes over the class default, before any compat
+    entry or global (reference §2.2 step 2); may target a child's aliased property."""
+
+    prop: str
+    value: object
+
+
+@dataclass(frozen=True)
 class Child:
     """A child object created in instance_init whose properties are aliased onto the parent."""
 
@@ -58,6 +67,7 @@ class TypeInfo:
     properties: Mapping[str, Property] = field(default_factory=dict)
     child: Child | None = None
     realize: tuple[RealizeRule, ...] = ()
+    init: tuple[InitValue, ...] = ()
     # Names of properties whose value changes the migrated state layout or what the guest
     # sees (checked by `check`; see docs/check.md). None: not stated by the catalog.
     guest_visible: frozenset[str] | None = None
@@ -135,6 +145,15 @@ class TypeRegistry:
             if info is not None:
                 rules.extend(info.realize)
         return rules
+
+    def init_values(self, name: str) -> list[tuple[str, InitValue]]:
+        """(declaring type, value) of every instance_init write, parent types first."""
+        out: list[tuple[str, InitValue]] = []
+        for anc in reversed(self.ancestors(name)):
+            info = self._types.get(anc)
+            if info is not None:
+                out.extend((anc, v) for v in info.init)
+        return out
 
     def child_of(self, name: str) -> Child | None:
         for anc in self.ancestors(name):

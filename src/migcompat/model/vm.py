@@ -169,8 +169,22 @@ class _Builder:
             obj.child_name = child.name
             # ...then all of its properties are aliased onto the proxy.
             obj.aliases = frozenset(n for n in obj.child.view() if n not in props)
+        self.instance_init(obj)
         self.post_init(obj)
         return obj
+
+    def instance_init(self, obj: DeviceObject) -> None:
+        # Values instance_init writes over class defaults (after the child exists, so a
+        # write through an alias lands on the child, overriding its compat entries).
+        for owner, init in self.types.init_values(obj.type):
+            eff = obj.lookup(init.prop)
+            if eff is None:
+                continue
+            value = init.value
+            if isinstance(value, str) and eff.prop.kind not in TEXT_KINDS:
+                value = eff.prop.parse(value)
+            eff.set(value, Layer("default", value, driver=owner,  # type: ignore[arg-type]
+                                 detail=f"instance_init of {owner}"))
 
     def post_init(self, obj: DeviceObject) -> None:
         # device_post_init: compat lists (machine, then sugar), then the user's globals.
