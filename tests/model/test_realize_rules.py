@@ -148,3 +148,15 @@ def test_bad_init_is_reported() -> None:
                    "machines": {"pc-1": {"family": "pc", "version": "1", "default": True}}},
                   chk)
     assert [p.code for p in chk.problems] == ["missing-key"]
+
+
+def test_if_condition_on_another_property() -> None:
+    types = {**BASE_TYPES, "bridge": {"parent": "bus-device", "properties": {
+        "shpc": {"kind": "bool", "default": True},
+        "msi": {"kind": "OnOffAuto", "default": "auto"}},
+        "realize": [{"property": "msi", "always": True, "if": {"shpc": "off"},
+                     "op": "constant", "value": "off"}]}}
+    rel = make_release(types)
+    vm = realize_vm(VMConfig(rel, "pc-1.0", [parse_device("bridge,id=a"),
+                                             parse_device("bridge,id=b,shpc=off")]))
+    assert [d.value("msi") for d in vm.devices] == ["auto", "off"]

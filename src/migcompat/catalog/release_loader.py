@@ -29,8 +29,8 @@ ENTRY_KEYS = ("driver", "property", "value", "optional", "file", "line")
 FAMILY_KEYS = ("defaults", "sugar", "file", "line", "desc")
 MACHINE_KEYS = ("family", "version", "compat", "alias", "default", "deprecated", "desc",
                 "file", "line", "fields")
-RULE_KEYS = ("property", "when", "unset", "always", "op", "cap", "source", "add", "floor", "value",
-             "file", "line")
+RULE_KEYS = ("property", "when", "unset", "always", "if", "op", "cap", "source", "add",
+             "floor", "value", "file", "line")
 RULE_OPS = ("vcpus", "property", "machine", "constant")
 
 
@@ -217,11 +217,16 @@ def _rules(raw: Any, chk: Checker, p: str) -> list[RealizeRule]:
             chk.add(rp, "bad-rule", "a 'constant' rule needs 'value'")
             continue
         rules.append(RealizeRule(
+        require = chk.table(body.get("if", {}), path_key(rp, "if")) or {}
+        if not all(isinstance(v, bool | int | str) for v in require.values()):
+            chk.add(path_key(rp, "if"), "bad-rule", "'if' values must be strings, integers "
+                    "or booleans", require)
+            continue
             prop=str(body.get("property", "")), when=body.get("when"), op=op,
             cap=chk.typed(body, "cap", rp, (int,), 0),
             source=chk.typed(body, "source", rp, (str,), ""),
             add=chk.typed(body, "add", rp, (int,), 0), value=body.get("value"), unset=unset,
-            always=always,
+            always=always, require=tuple(require.items()),
             floor=chk.typed(body, "floor", rp, (int,)),
             file=chk.typed(body, "file", rp, (str,), ""),
             line=chk.typed(body, "line", rp, (int,), 0)))

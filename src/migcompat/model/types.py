@@ -16,7 +16,8 @@ class RealizeRule:
 
     When ``prop`` still holds ``when`` at realize (or, with ``unset``, has no value at all:
     a string property without default that nothing set; or, with ``always``, whatever it
-    holds: realize forces it), it becomes:
+    holds: realize forces it), and every property in ``require`` holds its value (``if`` in
+    data files, e.g. pci-bridge's msi is forced off only when shpc is off), it becomes:
     - ``op == "vcpus"``: min(boot vCPUs, ``cap``) (``virtio_pci_optimal_num_queues``);
     - ``op == "property"``: the value of ``source`` plus ``add`` (vectors = num-queues + 1),
       at least ``floor`` when given; a non-integer source is copied as is (``add`` 0);
@@ -36,6 +37,7 @@ class RealizeRule:
     value: object = None
     unset: bool = False
     always: bool = False
+    require: tuple[tuple[str, object], ...] = ()
     floor: int | None = None
     file: str = ""
     line: int = 0

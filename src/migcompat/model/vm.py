@@ -180,10 +180,8 @@ class _Builder:
             eff = obj.lookup(init.prop)
             if eff is None:
                 continue
-            value = init.value
-            if isinstance(value, str) and eff.prop.kind not in TEXT_KINDS:
-                value = eff.prop.parse(value)
-            eff.set(value, Layer("default", value, driver=owner,  # type: ignore[arg-type]
+            value = _typed(eff, init.value)
+            eff.set(value, Layer("default", value, driver=owner,
                                  detail=f"instance_init of {owner}"))
 
     def post_init(self, obj: DeviceObject) -> None:
@@ -242,6 +240,10 @@ class _Builder:
             pass
         elif (eff.value is not None) if rule.unset else (eff.value != rule.when):
             return
+        for name, expected in rule.require:
+            other = obj.lookup(name)
+            if other is None or other.value != _typed(other, expected):
+                return
         if rule.op == "vcpus":
             value: Value = min(self.config.smp, rule.cap) if rule.cap else self.config.smp
             detail = f"min(vCPUs={self.config.smp}, {rule.cap})" if rule.cap else "vCPUs"
@@ -264,11 +266,19 @@ class _Builder:
         else:
             value = rule.value  # type: ignore[assignment]
             detail = "constant"
-        if isinstance(value, str) and eff.prop.kind not in TEXT_KINDS:
-            # Data files write constants as QEMU text ("on", "0x10"), like compat entries.
-            value = eff.prop.parse(value)
+        # Data files write constants as QEMU text ("on", "0x10"), like compat entries.
+        value = _typed(eff, value)
         eff.set(value, Layer("realize", value, file=rule.file, line=rule.line,
                              driver=obj.type, detail=detail))
+
+
+def _typed(eff: Effective, value: object) -> Value:
+    """A value written in a data file, typed by the property's kind (text is parsed)."""
+    if isinstance(value, str) and eff.prop.kind not in TEXT_KINDS:
+        return eff.prop.parse(value)
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    raise PropertyValueError(f"unsupported value {value!r}", eff.prop.name)
 
 
 def _with_type(exc: PropertyValueError, type_name: str) -> str:
