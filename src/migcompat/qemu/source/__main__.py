@@ -28,8 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     try:
         with terminal_progress() as progress:
-            catalog = import_tree(args.tree, debian_version=args.debian_version,
-                                  progress=progress)  # fmt: skip
+            catalog = import_tree(args.tree, debian_version=args.debian_version, progress=progress)
     except MigcompatError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -41,8 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         tmp.replace(args.output)
     else:
         sys.stdout.write(text + "\n")
-    print(f"imported {args.tree} (QEMU {catalog['version']}) in "
-          f"{time.monotonic() - start:.1f}s", file=sys.stderr)  # fmt: skip
+    print(
+        f"imported {args.tree} (QEMU {catalog['version']}) in {time.monotonic() - start:.1f}s",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 from migcompat.errors import MigcompatError
-from migcompat.qemu.source.fetch import fetch, is_orig_only, load_pins
+from migcompat.qemu.source.fetch import fetch, is_orig_only
 from migcompat.qemu.source.importer import import_tree, release_id
+from migcompat.qemu.source.lock import load_pins
 from migcompat.qemu.source.progress import terminal_progress
 
 
@@ -37,15 +38,19 @@ def build(out: Path, ids: list[str] | None = None, lock: Path | None = None) -> 
         text = json.dumps(catalog, separators=(",", ":"), ensure_ascii=False) + "\n"
         path.write_text(text, encoding="utf-8")
         note = " (upstream tarball, no Debian patches)" if is_orig_only(tree) else ""
-        print(f"{path}: QEMU {catalog['version']}{note}, {len(text) // 1024} KiB, "
-              f"imported in {time.monotonic() - start:.1f}s", file=sys.stderr)  # fmt: skip
+        print(
+            f"{path}: QEMU {catalog['version']}{note}, {len(text) // 1024} KiB, "
+            f"imported in {time.monotonic() - start:.1f}s",
+            file=sys.stderr,
+        )
         written.append(path)
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m migcompat.qemu.source.catalogs",
-                                     description=__doc__.splitlines()[0])  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m migcompat.qemu.source.catalogs", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("ids", nargs="*", help="release ids (default: every pin)")
     parser.add_argument("--out", type=Path, required=True, help="directory for <id>.json")
     parser.add_argument("--lock", type=Path, help="lock file (default: the repository's)")

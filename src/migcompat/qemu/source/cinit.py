@@ -2,7 +2,7 @@
 
 Shared by the compat-table, type and property readers. Text is first passed through
 ``#if`` selection, then tokenized, macro-expanded with the file's macro table and
-evaluated; anything that is not a compile-time constant raises ``cpp.Unresolved``
+evaluated; anything that is not a compile-time constant raises ``cexpr.Unresolved``
 with a reason.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import tree_sitter
 
-from migcompat.qemu.source import cpp
+from migcompat.qemu.source import cexpr, cond, cpp
 from migcompat.qemu.source.tree import MacroTable, SourceFile, SourceTree, line_of, node_text
 
 
@@ -29,7 +29,7 @@ class FileContext:
         self.extra_names = extra_names
         self._functions: dict[str, tree_sitter.Node] | None = None
 
-    def names(self, name: str) -> cpp.Value | None:
+    def names(self, name: str) -> cexpr.Value | None:
         if name in self.local_enums:
             return self.local_enums[name]
         value = self.tree.enum_values.get(name)
@@ -40,7 +40,7 @@ class FileContext:
     def tokens(self, text: str, line: int) -> list[cpp.Token]:
         """Tokens of a source fragment starting at ``line``, after #if selection."""
         tokens: list[cpp.Token] = []
-        for lineno, source_line in cpp.select_lines(text, self.tree.config, line):
+        for lineno, source_line in cond.select_lines(text, self.tree.config, line):
             tokens.extend(cpp.tokenize(source_line, lineno))
         return tokens
 
@@ -48,18 +48,18 @@ class FileContext:
         try:
             return self.expander.expand(tokens)
         except cpp.ExpansionError as exc:
-            raise cpp.Unresolved(f"macro expansion failed: {exc}") from exc
+            raise cexpr.Unresolved(f"macro expansion failed: {exc}") from exc
 
-    def value(self, tokens: list[cpp.Token]) -> cpp.Value:
-        return cpp.evaluate(self.expand(tokens), self.names)
+    def value(self, tokens: list[cpp.Token]) -> cexpr.Value:
+        return cexpr.evaluate(self.expand(tokens), self.names)
 
-    def node_value(self, node: tree_sitter.Node) -> cpp.Value:
+    def node_value(self, node: tree_sitter.Node) -> cexpr.Value:
         return self.value(self.tokens(node_text(node), line_of(node)))
 
     def string(self, tokens: list[cpp.Token]) -> str:
         value = self.value(tokens)
         if not isinstance(value, str):
-            raise cpp.Unresolved(f"'{cpp.join(tokens)}' is not a string")
+            raise cexpr.Unresolved(f"'{cpp.join(tokens)}' is not a string")
         return value
 
     @property
@@ -80,7 +80,7 @@ class FileContext:
         return self._functions
 
 
-def _walk_top(node: tree_sitter.Node, config: cpp.BuildConfig) -> Iterator[tree_sitter.Node]:
+def _walk_top(node: tree_sitter.Node, config: cond.BuildConfig) -> Iterator[tree_sitter.Node]:
     from migcompat.qemu.source.tree import active_children
 
     for child in active_children(node, config):

@@ -12,7 +12,7 @@ from typing import Any
 
 import tree_sitter
 
-from migcompat.qemu.source import cpp
+from migcompat.qemu.source import cexpr, cpp
 from migcompat.qemu.source.cinit import FileContext, declarations_of_type, designated
 from migcompat.qemu.source.tree import line_of, node_text
 
@@ -52,12 +52,15 @@ def _entry(ctx: FileContext, item: list[cpp.Token], line: int, table_file: str) 
     missing = [k for k in names if k not in values]
     if missing:
         raise CompatError(f"{ctx.file.path}:{line}: compat entry without {', '.join(missing)}")
-    entry: dict[str, Any] = {"driver": values["driver"], "property": values["property"],
-                             "value": values["value"]}  # fmt: skip
+    entry: dict[str, Any] = {
+        "driver": values["driver"],
+        "property": values["property"],
+        "value": values["value"],
+    }
     if "optional" in fields:
         try:
             optional = ctx.value(fields["optional"])
-        except cpp.Unresolved as exc:
+        except cexpr.Unresolved as exc:
             raise CompatError(f"{ctx.file.path}:{line}: .optional: {exc}") from exc
         if optional:
             entry["optional"] = True
@@ -70,7 +73,7 @@ def _entry(ctx: FileContext, item: list[cpp.Token], line: int, table_file: str) 
 def _string(ctx: FileContext, tokens: list[cpp.Token], line: int) -> str:
     try:
         return ctx.string(tokens)
-    except cpp.Unresolved as exc:
+    except cexpr.Unresolved as exc:
         raise CompatError(f"{ctx.file.path}:{line}: {exc}") from exc
 
 

@@ -14,7 +14,7 @@ import re
 
 import tree_sitter
 
-from migcompat.qemu.source import cpp
+from migcompat.qemu.source import cexpr, cpp
 from migcompat.qemu.source.cinit import designated, walk_top
 from migcompat.qemu.source.qom import RawType, TypeReader, _fn_name, _interfaces
 from migcompat.qemu.source.tree import find_nodes, line_of, node_text
@@ -96,6 +96,16 @@ def _from_element(tokens: list[cpp.Token], element: dict[str, list[cpp.Token]]) 
     return tokens
 
 
+def _truth(reader: TypeReader, element: dict[str, list[cpp.Token]], key: str) -> bool:
+    """An element's field as a C truth value; an absent field is zero-initialised."""
+    if key not in element:
+        return False
+    try:
+        return bool(reader.ctx.value(element[key]))
+    except cexpr.Unresolved:
+        return True
+
+
 def _expand_table(
     reader: TypeReader, fields: dict[str, list[cpp.Token]], table: str, fn: str
 ) -> list[RawType]:
@@ -106,18 +116,20 @@ def _expand_table(
             continue
         try:
             name = ctx.string(_from_element(fields["name"], element))
-        except cpp.Unresolved:
+        except cexpr.Unresolved:
             continue
         t = RawType(name, ctx.file.path, line)
         if "parent" in fields:
             try:
                 t.parent = ctx.string(_from_element(fields["parent"], element))
-            except cpp.Unresolved:
+            except cexpr.Unresolved:
                 t.parent = None
         if "interfaces" in fields:
             t.interfaces = _interfaces(ctx, _from_element(fields["interfaces"], element))
         class_init = _fn_name(fields.get("class_init", []))
-        for array in reader.props_of_class_init(class_init):
+        for array, condition in reader.conditional_props(class_init):
+            if condition is not None and _truth(reader, element, condition[0]) != condition[1]:
+                continue
             if "->" in array or "." in array:
                 key = re.split(r"->|\.", array)[-1]
                 array = _fn_name(element.get(key, [])) or array
@@ -125,4 +137,3 @@ def _expand_table(
         t.child_type = reader.child_of_instance_init(_fn_name(fields.get("instance_init", [])))
         out.append(t)
     return out
-

@@ -28,79 +28,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from migcompat.errors import EnvironmentProblem, UsageError
-
-DEFAULT_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-STAMP = ".migcompat-tree"
-
-
-class FetchError(EnvironmentProblem):
-    """A pinned source package could not be had (gone from the archive, no network...)."""
-
-
-@dataclass(frozen=True)
-class Pin:
-    """One pinned source package from the lock file."""
-
-    id: str
-    package: str
-    version: str
-    suite: str
-    uri: str
-    keyring: str = DEFAULT_KEYRING
-    components: tuple[str, ...] = ("main",)
-    dsc_sha256: str | None = None
-    # "orig": when the .dsc is gone but the upstream tarball is still in the pool, use the
-    # tarball alone (no Debian patch layer). Set only where the lock file says so.
-    fallback: str | None = None
-    orig_sha256: str | None = None
-
-    @property
-    def slug(self) -> str:
-        """File-system name: Debian's own file naming drops the epoch (``1:``)."""
-        version = self.version.split(":", 1)[-1]
-        return f"{self.package}_{version}"
-
-
-def find_lock_file(start: Path | None = None) -> Path:
-    """The lock file of the repository containing ``start`` (default: this package)."""
-    here = (start or Path(__file__)).resolve()
-    for parent in [here, *here.parents]:
-        candidate = parent / "catalogs.lock.toml"
-        if candidate.is_file():
-            return candidate
-    raise UsageError("catalogs.lock.toml not found (run from a migcompat checkout)")
-
-
-def load_pins(lock_file: Path | None = None) -> dict[str, Pin]:
-    """Read the pins, keyed by release id, in file order."""
-    path = lock_file or find_lock_file()
-    with path.open("rb") as f:
-        data = tomllib.load(f)
-    archive = data.get("archive", {})
-    keyring = str(archive.get("keyring", DEFAULT_KEYRING))
-    components = tuple(str(c) for c in archive.get("components", ["main"]))
-    pins: dict[str, Pin] = {}
-    for entry in data.get("release", []):
-        pin = Pin(
-            id=str(entry["id"]),
-            package=str(entry.get("package", "qemu")),
-            version=str(entry["version"]),
-            suite=str(entry["suite"]),
-            uri=str(entry["uri"]),
-            keyring=str(entry.get("keyring", keyring)),
-            components=tuple(str(c) for c in entry.get("components", components)),
-            dsc_sha256=entry.get("dsc_sha256"),
-            fallback=entry.get("fallback"),
-            orig_sha256=entry.get("orig_sha256"),
-        )
-        pins[pin.id] = pin
-    return pins
+from migcompat.errors import UsageError
+from migcompat.qemu.source.apt import PrivateApt
+from migcompat.qemu.source.lock import STAMP, FetchError, Pin, load_pins
 
 
 def cache_root() -> Path:
@@ -131,59 +64,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-class PrivateApt:
-    """apt-get/apt-cache run against our own files for one suite, never /etc/apt."""
-
-    def __init__(self, pin: Pin, root: Path) -> None:
-        self.pin = pin
-        self.dir = root / "apt" / pin.suite
-        self.sources = self.dir / "sources.list"
-        self.lists = self.dir / "lists"
-        self.cache = self.dir / "cache"
-
-    def options(self) -> list[str]:
-        return [
-            "-o", f"Dir::Etc::SourceList={self.sources}",
-            "-o", "Dir::Etc::SourceParts=/nonexistent",
-            "-o", f"Dir::State::Lists={self.lists}",
-            "-o", f"Dir::Cache={self.cache}",
-            "-o", "APT::Get::List-Cleanup=false",
-        ]  # fmt: skip
-
-    def prepare(self) -> None:
-        (self.lists / "partial").mkdir(parents=True, exist_ok=True)
-        (self.cache / "archives" / "partial").mkdir(parents=True, exist_ok=True)
-        line = (
-            f"deb-src [signed-by={self.pin.keyring}] {self.pin.uri} {self.pin.suite} "
-            + " ".join(self.pin.components)
-            + "\n"
-        )
-        if not self.sources.is_file() or self.sources.read_text() != line:
-            self.sources.write_text(line)
-
-    def run(self, tool: str, *args: str, cwd: Path | None = None) -> str:
-        if shutil.which(tool) is None:
-            raise FetchError(f"{tool} not found: fetching Debian sources needs apt")
-        cmd = [tool, *self.options(), *args]
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            # apt's first "E:" line names the real cause (e.g. a 404); the last is a summary.
-            lines = proc.stderr.strip().splitlines() or ["no output"]
-            detail = next((line for line in lines if line.startswith("E:")), lines[-1])
-            raise FetchError(f"{' '.join([tool, *args])} failed: {detail}")
-        return proc.stdout
-
-    def update(self) -> None:
-        self.run("apt-get", "-q", "update")
-
-    def has_version(self) -> bool:
-        out = self.run("apt-cache", "showsrc", self.pin.package)
-        versions = {
-            line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Version:")
-        }
-        return self.pin.version in versions
 
 
 def _say(message: str, quiet: bool) -> None:
@@ -220,8 +100,14 @@ def download(pin: Pin, root: Path | None = None, *, quiet: bool = False) -> Path
     try:
         _say(f"downloading {pin.package} {pin.version} from {pin.suite}", quiet)
         try:
-            apt.run("apt-get", "-q", "source", "--download-only",
-                    f"{pin.package}={pin.version}", cwd=partial)  # fmt: skip
+            apt.run(
+                "apt-get",
+                "-q",
+                "source",
+                "--download-only",
+                f"{pin.package}={pin.version}",
+                cwd=partial,
+            )
         except FetchError as exc:
             if "404" in str(exc):
                 raise FetchError(
@@ -275,11 +161,15 @@ def download_orig(pin: Pin, root: Path | None = None, *, quiet: bool = False) ->
         _say(f"downloading {name} (upstream tarball only) from {pin.suite}", quiet)
         proc = subprocess.run(
             [str(helper), *apt.options(), "download-file", uri, str(partial / name), digest],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if proc.returncode != 0 or not (partial / name).is_file():
-            raise FetchError(f"could not download {name} from {pin.suite}: "
-                             + (proc.stderr.strip().splitlines() or ["no output"])[-1])
+            raise FetchError(
+                f"could not download {name} from {pin.suite}: "
+                + (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            )
         if pool.exists():
             shutil.rmtree(pool)
         pool.parent.mkdir(parents=True, exist_ok=True)
@@ -339,8 +229,10 @@ def unpack_orig(pin: Pin, tarball: Path, root: Path | None = None, *, quiet: boo
     try:
         _say(f"unpacking {tarball.name}", quiet)
         (work / "tree").mkdir()
-        _run_unpacker(["tar", "-xf", str(tarball), "-C", str(work / "tree"),
-                       "--strip-components=1"], tarball.name)  # fmt: skip
+        _run_unpacker(
+            ["tar", "-xf", str(tarball), "-C", str(work / "tree"), "--strip-components=1"],
+            tarball.name,
+        )
         return _install_tree(work / "tree", tree, digest)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -387,8 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("ids", nargs="*", help="release ids to fetch (default: all pinned)")
     parser.add_argument("--lock", type=Path, help="lock file (default: the repository's)")
     parser.add_argument("--print-path", action="store_true", help="print each tree's path")
-    parser.add_argument("--print-sha256", action="store_true",
-                        help="print each .dsc digest, to pin it in the lock file")  # fmt: skip
+    parser.add_argument(
+        "--print-sha256",
+        action="store_true",
+        help="print each .dsc digest, to pin it in the lock file",
+    )
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
     try:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from migcompat.qemu.source import cpp
+from migcompat.qemu.source import cexpr, cpp
 from migcompat.qemu.source.cinit import FileContext
 from migcompat.qemu.source.compat import TABLE_FILES, read_tables
 from migcompat.qemu.source.dynamic import dynamic_types
@@ -57,8 +57,10 @@ def import_tree(
     generic_props: list[tuple[str, str]] = []
     if (root / VIRTIO_PCI_FILE).is_file():
         ctx = FileContext(tree, tree.file(VIRTIO_PCI_FILE), names)
-        generic_props = [(VIRTIO_PCI_FILE, a) for a in
-                         TypeReader(ctx).props_of_class_init("virtio_pci_generic_class_init")]  # fmt: skip
+        generic_props = [
+            (VIRTIO_PCI_FILE, a)
+            for a in TypeReader(ctx).props_of_class_init("virtio_pci_generic_class_init")
+        ]
     total = len(tree.c_files)
     for i, rel in enumerate(tree.c_files):
         if progress and i % 25 == 0:
@@ -104,8 +106,10 @@ def import_tree(
         progress("tables", len(TABLE_FILES), len(TABLE_FILES))
 
     types = _assemble_types(raw_types, arrays, infos, qapi.members, copies)
-    used_enums = sorted({p["enum"] for t in types.values() for p in t["properties"].values()
-                         if p["kind"] == "enum"} | {"OnOffAuto"})  # fmt: skip
+    used_enums = sorted(
+        {p["enum"] for t in types.values() for p in t["properties"].values() if p["kind"] == "enum"}
+        | {"OnOffAuto"}
+    )
     catalog: dict[str, Any] = {
         "format": 1,
         "id": release_id(tree.version),
@@ -114,14 +118,16 @@ def import_tree(
     }
     if debian_version:
         catalog["debian_version"] = debian_version
-    catalog.update({
-        "origin": "import-source",
-        "enums": {name: qapi.members[name] for name in used_enums if name in qapi.members},
-        "types": types,
-        "compat_tables": compat_tables,
-        "families": families,
-        "machines": machines,
-    })  # fmt: skip
+    catalog.update(
+        {
+            "origin": "import-source",
+            "enums": {name: qapi.members[name] for name in used_enums if name in qapi.members},
+            "types": types,
+            "compat_tables": compat_tables,
+            "families": families,
+            "machines": machines,
+        }
+    )
     return catalog
 
 
@@ -130,7 +136,7 @@ def _machine_types(ctx: FileContext, machines: dict[str, dict[str, Any]]) -> lis
     try:
         parent: str | None = ctx.string(cpp.tokenize("TYPE_PC_MACHINE"))
         suffix = ctx.string(cpp.tokenize("TYPE_MACHINE_SUFFIX"))
-    except cpp.Unresolved:
+    except cexpr.Unresolved:
         parent, suffix = None, "-machine"
     return [RawType(name + suffix, m["file"], m["line"], parent) for name, m in machines.items()]
 

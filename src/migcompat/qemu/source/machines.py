@@ -16,7 +16,7 @@ from typing import Any
 
 import tree_sitter
 
-from migcompat.qemu.source import cpp
+from migcompat.qemu.source import cexpr, cpp
 from migcompat.qemu.source.cinit import FileContext
 from migcompat.qemu.source.compat import read_entries
 from migcompat.qemu.source.tree import active_children, find_nodes, line_of, node_text
@@ -53,8 +53,12 @@ def _invocations(ctx: FileContext, prefix: str) -> list[Invocation]:
     i = 0
     while i < len(tokens):
         t = tokens[i]
-        if t.kind == "id" and wanted.match(t.text) and i + 1 < len(tokens) \
-                and tokens[i + 1].text == "(":  # fmt: skip
+        if (
+            t.kind == "id"
+            and wanted.match(t.text)
+            and i + 1 < len(tokens)
+            and tokens[i + 1].text == "("
+        ):
             depth = 0
             for j in range(i + 1, len(tokens)):
                 if tokens[j].text == "(":
@@ -80,9 +84,9 @@ class _Runner:
     def run(self, fn: str, state: _State, depth: int = 0) -> None:
         body = self.ctx.functions.get(fn)
         if body is None:
-            raise cpp.Unresolved(f"options function {fn} not found in {self.ctx.file.path}")
+            raise cexpr.Unresolved(f"options function {fn} not found in {self.ctx.file.path}")
         if depth > 100:
-            raise cpp.Unresolved(f"options functions recurse through {fn}")
+            raise cexpr.Unresolved(f"options functions recurse through {fn}")
         local_tables = self._local_tables(fn, body)
         for stmt in self._statements(body):
             for call in find_nodes(stmt, "call_expression"):
@@ -116,13 +120,20 @@ class _Runner:
                 names[node_text(target)] = qualified
                 if qualified not in self.tables:
                     self.tables[qualified] = {
-                        "file": self.ctx.file.path, "line": line_of(decl),
+                        "file": self.ctx.file.path,
+                        "line": line_of(decl),
                         "entries": read_entries(self.ctx, value, self.ctx.file.path),
-                    }  # fmt: skip
+                    }
         return names
 
-    def _call(self, fn: str, call: tree_sitter.Node, state: _State, depth: int,
-              local_tables: dict[str, str]) -> None:  # fmt: skip
+    def _call(
+        self,
+        fn: str,
+        call: tree_sitter.Node,
+        state: _State,
+        depth: int,
+        local_tables: dict[str, str],
+    ) -> None:
         callee = node_text(call.child_by_field_name("function") or call)
         args_node = call.child_by_field_name("arguments")
         args = [a for a in (args_node.named_children if args_node else []) if a.type != "comment"]
@@ -146,7 +157,7 @@ class _Runner:
         if name not in ("alias", "is_default", "deprecation_reason"):
             return
         tokens = self.ctx.expand(self.ctx.tokens(node_text(right), line_of(right)))
-        value = cpp.evaluate(tokens, self.ctx.names) if tokens else None
+        value = cexpr.evaluate(tokens, self.ctx.names) if tokens else None
         if name == "is_default":
             state.is_default = bool(value)
         else:
@@ -169,9 +180,9 @@ def _expired(version: tuple[int, int, int], cutoff: int, major: int, minor: int)
     return False
 
 
-def read_machines(ctx: FileContext, tables: dict[str, dict[str, Any]]) -> tuple[
-    dict[str, dict[str, Any]], dict[str, Any]
-]:  # fmt: skip
+def read_machines(
+    ctx: FileContext, tables: dict[str, dict[str, Any]]
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """(machines, family) of one board file; ``tables`` receives function-local tables."""
     prefix, family, base_fn = FAMILIES[ctx.file.path]
     runner = _Runner(ctx, tables)
@@ -194,10 +205,15 @@ def read_machines(ctx: FileContext, tables: dict[str, dict[str, Any]]) -> tuple[
             state.alias = plan["alias"]
         base = base or state.base
         machines[plan["name"]] = {
-            "family": family, "version": plan["version"], "compat": state.own,
-            "alias": state.alias, "default": state.is_default,
-            "deprecated": state.deprecation_reason, "file": ctx.file.path, "line": inv.line,
-        }  # fmt: skip
+            "family": family,
+            "version": plan["version"],
+            "compat": state.own,
+            "alias": state.alias,
+            "default": state.is_default,
+            "deprecated": state.deprecation_reason,
+            "file": ctx.file.path,
+            "line": inv.line,
+        }
     defaults = list(dict.fromkeys(table for _fn, table in base))
     body = ctx.functions.get(base[0][0] if base else base_fn)
     line = line_of(body.parent) if body is not None and body.parent is not None else 1
@@ -206,34 +222,35 @@ def read_machines(ctx: FileContext, tables: dict[str, dict[str, Any]]) -> tuple[
 
 def _plan(ctx: FileContext, inv: Invocation) -> dict[str, Any]:
     """Name, version, options function and the macro-level settings of one invocation."""
-    first = inv.args[0] if inv.args else []
     second = inv.args[1] if len(inv.args) > 1 else []
     if second and second[0].kind == "str":
         # <= 9.0: DEFINE_Q35_MACHINE(v7_2, "pc-q35-7.2", compatfn, optionsfn)
         name = ctx.string(second)
         match = _VERSION_RE.search(name)
         if match is None:
-            raise cpp.Unresolved(f"machine name {name!r} has no version")
+            raise cexpr.Unresolved(f"machine name {name!r} has no version")
         return {"name": name, "version": match.group(0), "options": cpp.join(inv.args[-1])}
     # >= 9.1: DEFINE_Q35_MACHINE(major, minor[, micro]) via DEFINE_PC_VER_MACHINE
     version = [int(ctx.value(a)) for a in inv.args]
     local = ctx.macros.get(inv.macro)
     if local is None:
-        raise cpp.Unresolved(f"{inv.macro} is not defined")
-    body = ctx.expander._subst(local, dict(zip(local.params or (), inv.args, strict=False)),
-                               frozenset(), inv.line)  # fmt: skip
+        raise cexpr.Unresolved(f"{inv.macro} is not defined")
+    body = ctx.expander._subst(
+        local, dict(zip(local.params or (), inv.args, strict=False)), frozenset(), inv.line
+    )
     inner = ctx.macros.get(body[0].text) if body else None
     if inner is None or inner.params is None:
-        raise cpp.Unresolved(f"{inv.macro} does not expand to a known machine macro")
+        raise cexpr.Unresolved(f"{inv.macro} does not expand to a known machine macro")
     args, _end = cpp._collect_args(body, 1)
     bound = dict(zip(inner.params, args, strict=False))
     namesym = cpp.join(bound["namesym"])
     namestr = ctx.string(bound["namestr"])
     ver = ".".join(str(v) for v in version)
     plan: dict[str, Any] = {
-        "name": f"{namestr}-{ver}", "version": ver,
+        "name": f"{namestr}-{ver}",
+        "version": ver,
         "options": f"{namesym}_machine_{'_'.join(str(v) for v in version)}_options",
-    }  # fmt: skip
+    }
     if "isdefault" in bound and "malias" in bound:
         plan["is_default"] = bool(ctx.value(bound["isdefault"]))
         alias = ctx.value(bound["malias"])
@@ -248,4 +265,3 @@ def _plan(ctx: FileContext, inv: Invocation) -> dict[str, Any]:
         if _expired(ctx.tree.version_tuple, cutoff, major, minor):
             plan["deprecated"] = ctx.string(cpp.tokenize("MACHINE_VER_DEPRECATION_MSG"))
     return plan
-

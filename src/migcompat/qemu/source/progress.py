@@ -8,8 +8,11 @@ from collections.abc import Iterator
 
 from migcompat.qemu.source.importer import Progress
 
-_LABELS = {"headers": "reading headers", "sources": "reading sources",
-           "tables": "compat tables and machines"}  # fmt: skip
+_LABELS = {
+    "headers": "reading headers",
+    "sources": "reading sources",
+    "tables": "compat tables and machines",
+}
 
 
 @contextlib.contextmanager
@@ -19,11 +22,15 @@ def terminal_progress(force: bool | None = None) -> Iterator[Progress | None]:
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress
-    from rich.progress import TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as RichProgress
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())  # fmt: skip
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with RichProgress(*columns, console=Console(stderr=True), transient=True) as bar:
         tasks: dict[str, int] = {}
 

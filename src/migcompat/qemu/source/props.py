@@ -12,26 +12,48 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from migcompat.qemu.source import cpp
+from migcompat.qemu.source import cexpr, cpp
 from migcompat.qemu.source.cinit import FileContext, declarations_of_type, designated
 from migcompat.qemu.source.tree import find_nodes, line_of, node_text
 
 # PropertyInfo variables whose kind is one of ours (reference §5.2).
 STANDARD_KINDS = {
-    "qdev_prop_bit": "bit", "qdev_prop_bit64": "bit64", "qdev_prop_bool": "bool",
-    "qdev_prop_uint8": "uint8", "qdev_prop_uint16": "uint16", "qdev_prop_uint32": "uint32",
-    "qdev_prop_uint64": "uint64", "qdev_prop_int8": "int8", "qdev_prop_int16": "int16",
-    "qdev_prop_int32": "int32", "qdev_prop_int64": "int64", "qdev_prop_size": "size",
-    "qdev_prop_size32": "size32", "qdev_prop_string": "str",
-    "qdev_prop_on_off_auto": "OnOffAuto", "qdev_prop_link": "link",
-    "qdev_prop_arraylen": "array", "qdev_prop_array": "array",
-    "qdev_prop_uint64_checkmask": "uint64", "qdev_prop_on_off_auto_bit64": "OnOffAuto",
+    "qdev_prop_bit": "bit",
+    "qdev_prop_bit64": "bit64",
+    "qdev_prop_bool": "bool",
+    "qdev_prop_uint8": "uint8",
+    "qdev_prop_uint16": "uint16",
+    "qdev_prop_uint32": "uint32",
+    "qdev_prop_uint64": "uint64",
+    "qdev_prop_int8": "int8",
+    "qdev_prop_int16": "int16",
+    "qdev_prop_int32": "int32",
+    "qdev_prop_int64": "int64",
+    "qdev_prop_size": "size",
+    "qdev_prop_size32": "size32",
+    "qdev_prop_string": "str",
+    "qdev_prop_on_off_auto": "OnOffAuto",
+    "qdev_prop_link": "link",
+    "qdev_prop_arraylen": "array",
+    "qdev_prop_array": "array",
+    "qdev_prop_uint64_checkmask": "uint64",
+    "qdev_prop_on_off_auto_bit64": "OnOffAuto",
     "qdev_prop_usize": "uint64",
-}  # fmt: skip
+}
 # Integer-typed infos whose text syntax is their own ("06.0" for a PCI slot): kept "str".
 CUSTOM_SYNTAX = {"qdev_prop_pci_devfn", "qdev_prop_pci_host_devaddr"}
-INTEGER_KINDS = {"uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64",
-                 "size", "size32"}  # fmt: skip
+INTEGER_KINDS = {
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "size",
+    "size32",
+}
 
 
 @dataclass(frozen=True)
@@ -56,7 +78,7 @@ def read_infos(ctx: FileContext) -> dict[str, InfoDef]:
                 try:
                     qapi_type = ctx.string(fields[key])
                     break
-                except cpp.Unresolved:
+                except cexpr.Unresolved:
                     pass
         enum = None
         if "enum_table" in fields:
@@ -64,8 +86,7 @@ def read_infos(ctx: FileContext) -> dict[str, InfoDef]:
             if ident and ident[-1].endswith("_lookup"):
                 enum = ident[-1][: -len("_lookup")]
         setter = fields.get("set_default_value")
-        infos[var] = InfoDef(var, qapi_type, enum,
-                             setter[-1].text if setter else None)  # fmt: skip
+        infos[var] = InfoDef(var, qapi_type, enum, setter[-1].text if setter else None)
     return infos
 
 
@@ -77,8 +98,12 @@ def read_info_copies(ctx: FileContext) -> dict[str, str]:
         for assign in find_nodes(body, "assignment_expression"):
             left = assign.child_by_field_name("left")
             right = assign.child_by_field_name("right")
-            if left is not None and right is not None and left.type == "identifier" \
-                    and right.type == "identifier":  # fmt: skip
+            if (
+                left is not None
+                and right is not None
+                and left.type == "identifier"
+                and right.type == "identifier"
+            ):
                 copies[node_text(left)] = node_text(right)
     return copies
 
@@ -94,7 +119,7 @@ class RawProperty:
     bit: int | None = None
     word: str | None = None
     has_default: bool = False
-    default: cpp.Value | None = None
+    default: cexpr.Value | None = None
     unresolved: str | None = None
     link_type: str | None = None
     array_info: str | None = None
@@ -135,7 +160,7 @@ def read_array(ctx: FileContext, init: Any) -> list[RawProperty]:
         line = element[0].line
         try:
             expanded = ctx.expand(element)
-        except cpp.Unresolved:
+        except cexpr.Unresolved:
             continue
         for item in cpp.split_top(expanded):
             if not item or [t.text for t in item] == ["{", "}"]:
@@ -152,7 +177,7 @@ def _property(ctx: FileContext, item: list[cpp.Token], line: int) -> RawProperty
         return None
     try:
         name = ctx.string(fields["name"])
-    except cpp.Unresolved:
+    except cexpr.Unresolved:
         return None
     prop = RawProperty(name, _ident(fields["info"]), ctx.file.path, line)
     if "offset" in fields:
@@ -160,12 +185,12 @@ def _property(ctx: FileContext, item: list[cpp.Token], line: int) -> RawProperty
     if "bitnr" in fields:
         try:
             prop.bit = int(ctx.value(fields["bitnr"]))
-        except cpp.Unresolved as exc:
+        except cexpr.Unresolved as exc:
             prop.unresolved = f"bit number: {exc}"
     if "link_type" in fields:
         try:
             prop.link_type = ctx.string(fields["link_type"])
-        except cpp.Unresolved:
+        except cexpr.Unresolved:
             prop.link_type = None
     if "arrayinfo" in fields:
         prop.array_info = _ident(fields["arrayinfo"])
@@ -173,7 +198,7 @@ def _property(ctx: FileContext, item: list[cpp.Token], line: int) -> RawProperty
     if "set_default" in fields:
         try:
             set_default = bool(ctx.value(fields["set_default"]))
-        except cpp.Unresolved:
+        except cexpr.Unresolved:
             set_default = True
     if set_default:
         prop.has_default = True
@@ -183,13 +208,15 @@ def _property(ctx: FileContext, item: list[cpp.Token], line: int) -> RawProperty
         else:
             try:
                 prop.default = ctx.value(value_tokens)
-            except cpp.Unresolved as exc:
+            except cexpr.Unresolved as exc:
                 prop.unresolved = f"default {cpp.join(value_tokens)}: {exc}"
     return prop
 
 
 def finish(
-    raw: RawProperty, infos: dict[str, InfoDef], enums: dict[str, list[str]],
+    raw: RawProperty,
+    infos: dict[str, InfoDef],
+    enums: dict[str, list[str]],
     copies: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The catalog form of one property (kind, typed default, provenance)."""
@@ -224,9 +251,9 @@ def finish(
     if raw.unresolved:
         out["unresolved"] = raw.unresolved
     elif raw.has_default and raw.default is not None:
-        value = _typed_default(raw, kind, info, enum_name, enums)
-        if isinstance(value, str) and value.startswith("\0"):
-            out["unresolved"] = value[1:]
+        value, reason = _typed_default(raw.default, kind, info, enum_name, enums)
+        if reason is not None:
+            out["unresolved"] = reason
         elif value is not None:
             out["default"] = value
     out["file"] = raw.file
@@ -235,26 +262,32 @@ def finish(
 
 
 def _typed_default(
-    raw: RawProperty, kind: str, info: InfoDef | None, enum_name: str | None,
+    value: cexpr.Value,
+    kind: str,
+    info: InfoDef | None,
+    enum_name: str | None,
     enums: dict[str, list[str]],
-) -> Any:  # fmt: skip
-    value = raw.default
+) -> tuple[Any, str | None]:
+    """(typed default, None), or (None, the reason it cannot be given)."""
     if kind in ("bool", "bit", "bit64"):
-        return bool(value)
+        return bool(value), None
     if kind in INTEGER_KINDS or kind == "array":
-        return int(value) if not isinstance(value, str) else "\0string default for an integer"
+        if isinstance(value, str):
+            return None, f"string default {value!r} for an integer"
+        return int(value), None
     if kind in ("OnOffAuto", "enum"):
-        members = enums.get(enum_name or "OnOffAuto")
+        enum = enum_name or "OnOffAuto"
+        members = enums.get(enum)
         if members is None:
-            return f"\0enum {enum_name} is not in qapi/*.json"
+            return None, f"enum {enum} is not in qapi/*.json"
         if isinstance(value, str) or not 0 <= int(value) < len(members):
-            return f"\0{value!r} is not a member of {enum_name or 'OnOffAuto'}"
-        return members[int(value)]
+            return None, f"{value!r} is not a member of {enum}"
+        return members[int(value)], None
     setter = info.set_default if info else None
     if setter and setter.endswith(("_int", "_uint")):
-        return int(value) if not isinstance(value, str) else value
+        return (value if isinstance(value, str) else int(value)), None
     if setter == "set_default_uuid_auto":
-        return "auto"
+        return "auto", None
     if setter:
-        return f"\0default set by {setter}(), not a plain value"
-    return None
+        return None, f"default set by {setter}(), not a plain value"
+    return None, None

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from migcompat.qemu.source.cpp import BuildConfig
+from migcompat.qemu.source.cond import BuildConfig
 
 
 def _strip_comments(text: str) -> str:
@@ -72,6 +72,7 @@ def _cond(cond: Any, config: BuildConfig) -> bool:
             return any(_cond(c, config) for c in cond["any"])
         if "not" in cond:
             return not _cond(cond["not"], config)
+        return True
     return True
 
 
@@ -86,8 +87,11 @@ def camel_to_upper_old(value: str) -> str:
         return s
     out = ""
     for i, ch in enumerate(s):
-        if ch.isupper() and i > 0 and s[i - 1] != "_" and (
-            (i < len(s) - 1 and s[i + 1].islower()) or s[i - 1].isdigit()
+        if (
+            ch.isupper()
+            and i > 0
+            and s[i - 1] != "_"
+            and ((i < len(s) - 1 and s[i + 1].islower()) or s[i - 1].isdigit())
         ):
             out += "_"
         out += ch
@@ -101,10 +105,16 @@ def camel_to_upper_new(value: str) -> str:
         return s
     out = ""
     for i, ch in enumerate(s):
-        if ch.isupper() and i > 0 and s[i - 1] != "_" and (
-            s[i - 1].islower() or s[i - 1].isdigit()
-            or (i < len(s) - 1 and s[i + 1].islower() and s[i - 1].isupper())
-        ):  # fmt: skip
+        if (
+            ch.isupper()
+            and i > 0
+            and s[i - 1] != "_"
+            and (
+                s[i - 1].islower()
+                or s[i - 1].isdigit()
+                or (i < len(s) - 1 and s[i + 1].islower() and s[i - 1].isupper())
+            )
+        ):
             out += "_"
         out += ch
     return out.lstrip("_").upper()
@@ -134,9 +144,11 @@ class QapiEnums:
             else:
                 members.append(str(item))
         self.members[name] = members
-        prefixes = {expr["prefix"]} if "prefix" in expr else {
-            camel_to_upper_old(name), camel_to_upper_new(name)
-        }  # fmt: skip
+        prefixes = (
+            {expr["prefix"]}
+            if "prefix" in expr
+            else {camel_to_upper_old(name), camel_to_upper_new(name)}
+        )
         for prefix in prefixes:
             for index, member in enumerate(members):
                 self.constants.setdefault(f"{prefix}_{c_name(member).upper()}", index)

@@ -9,15 +9,35 @@ child ``virtio-backend`` of type ``TYPE_X``, see reference §2.3).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import tree_sitter
 
-from migcompat.qemu.source import cpp
+from migcompat.qemu.source import cexpr, cpp
 from migcompat.qemu.source.cinit import FileContext, declarations_of_type, designated, walk_top
 from migcompat.qemu.source.tree import find_nodes, line_of, node_text, parse_c
 
 VIRTIO_BACKEND_CHILD = "virtio-backend"
+_FIELD_TEST = re.compile(r"^\(\s*(!?)\s*\w+\s*->\s*(\w+)\s*\)$")
+
+Condition = tuple[str, bool] | None
+"""(class_data field, the truth value it must have), or None when unconditional."""
+
+
+def _condition(node: tree_sitter.Node, stop: tree_sitter.Node) -> Condition:
+    """The ``if (info->x)`` / ``if (!info->x)`` around ``node``, when that is its form."""
+    child, parent = node, node.parent
+    while parent is not None and parent != stop:
+        if parent.type == "if_statement":
+            cond = parent.child_by_field_name("condition")
+            match = _FIELD_TEST.match(node_text(cond)) if cond is not None else None
+            if match:
+                in_else = child == parent.child_by_field_name("alternative")
+                return match.group(2), (match.group(1) != "!") != in_else
+            return None
+        child, parent = parent, parent.parent
+    return None
 
 
 @dataclass
@@ -51,7 +71,7 @@ def _interfaces(ctx: FileContext, tokens: list[cpp.Token]) -> list[str]:
         if value:
             try:
                 names.append(ctx.string(value))
-            except cpp.Unresolved:
+            except cexpr.Unresolved:
                 continue
     return names
 
@@ -61,33 +81,39 @@ class TypeReader:
 
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
-        self._class_cache: dict[str, list[str]] = {}
+        self._class_cache: dict[str, list[tuple[str, Condition]]] = {}
         self._child_cache: dict[str, str | None] = {}
 
     def props_of_class_init(self, fn: str | None, depth: int = 0) -> list[str]:
         """Property arrays installed by class_init ``fn`` (following same-file calls)."""
+        return [array for array, _cond in self.conditional_props(fn, depth)]
+
+    def conditional_props(self, fn: str | None, depth: int = 0) -> list[tuple[str, Condition]]:
+        """Like :meth:`props_of_class_init`, with the class_data condition of each array:
+        ``if (!info->unplug) set_props(a) else set_props(b)`` gives
+        ``[(a, ("unplug", False)), (b, ("unplug", True))]`` (hw/usb/hcd-uhci.c)."""
         if fn is None or depth > 5:
             return []
         if fn in self._class_cache:
             return self._class_cache[fn]
         body = self.ctx.functions.get(fn)
-        arrays: list[str] = []
+        arrays: list[tuple[str, Condition]] = []
         if body is not None:
             for call in find_nodes(body, "call_expression"):
                 callee = node_text(call.child_by_field_name("function") or call)
                 args_node = call.child_by_field_name("arguments")
                 args = args_node.named_children if args_node else []
                 if callee.startswith("device_class_set_props") and len(args) >= 2:
-                    arrays.append(node_text(args[1]).strip("&() "))
+                    arrays.append((node_text(args[1]).strip("&() "), _condition(call, body)))
                 elif callee in self.ctx.functions and callee != fn:
-                    arrays.extend(self.props_of_class_init(callee, depth + 1))
+                    arrays.extend(self.conditional_props(callee, depth + 1))
             for assign in find_nodes(body, "assignment_expression"):
                 left = assign.child_by_field_name("left")
                 right = assign.child_by_field_name("right")
                 if left is not None and right is not None and left.type == "field_expression":
                     member = left.child_by_field_name("field")
                     if member is not None and node_text(member) in ("props", "props_"):
-                        arrays.append(node_text(right).strip("&() "))
+                        arrays.append((node_text(right).strip("&() "), _condition(assign, body)))
         self._class_cache[fn] = arrays
         return arrays
 
@@ -105,9 +131,10 @@ class TypeReader:
                 args = args_node.named_children if args_node else []
                 if callee == "virtio_instance_init_common" and len(args) >= 4:
                     try:
-                        child = self.ctx.string(self.ctx.tokens(node_text(args[3]),
-                                                                line_of(args[3])))  # fmt: skip
-                    except cpp.Unresolved:
+                        child = self.ctx.string(
+                            self.ctx.tokens(node_text(args[3]), line_of(args[3]))
+                        )
+                    except cexpr.Unresolved:
                         child = None
         self._child_cache[fn] = child
         return child
@@ -117,23 +144,25 @@ class TypeReader:
             return None
         try:
             name = self.ctx.string(fields["name"])
-        except cpp.Unresolved:
+        except cexpr.Unresolved:
             return None
         t = RawType(name, self.ctx.file.path, line)
         if "parent" in fields:
             try:
                 t.parent = self.ctx.string(fields["parent"])
-            except cpp.Unresolved:
+            except cexpr.Unresolved:
                 t.parent = None
         if "abstract" in fields:
             try:
                 t.abstract = bool(self.ctx.value(fields["abstract"]))
-            except cpp.Unresolved:
+            except cexpr.Unresolved:
                 t.abstract = False
         if "interfaces" in fields:
             t.interfaces = _interfaces(self.ctx, fields["interfaces"])
-        t.prop_arrays = [(self.ctx.file.path, a) for a in
-                         self.props_of_class_init(_fn_name(fields.get("class_init", [])))]  # fmt: skip
+        t.prop_arrays = [
+            (self.ctx.file.path, a)
+            for a in self.props_of_class_init(_fn_name(fields.get("class_init", [])))
+        ]
         t.child_type = self.child_of_instance_init(_fn_name(fields.get("instance_init", [])))
         return t
 
@@ -168,8 +197,7 @@ class TypeReader:
                 if type_node is None or node_text(type_node) != "TypeInfo":
                     continue
                 for d in decl.children_by_field_name("declarator"):
-                    value = d.child_by_field_name("value") if d.type == "init_declarator" \
-                        else None  # fmt: skip
+                    value = d.child_by_field_name("value") if d.type == "init_declarator" else None
                     target = d.child_by_field_name("declarator")
                     if value is not None and value.type == "initializer_list":
                         is_array = target is not None and target.type == "array_declarator"
@@ -186,7 +214,7 @@ class TypeReader:
                 continue
             try:
                 expanded = cpp.join(self.ctx.expand(self.ctx.tokens(text, line_of(node))))
-            except cpp.Unresolved:
+            except cexpr.Unresolved:
                 continue
             root = parse_c(expanded)
             for decl in find_nodes(root, "declaration"):
@@ -206,7 +234,7 @@ class TypeReader:
     def _macro_string(self, macro: str, fallback: str) -> str:
         try:
             return self.ctx.string(cpp.tokenize(macro))
-        except cpp.Unresolved:
+        except cexpr.Unresolved:
             return fallback
 
     def virtio_pci_types(self, generic_props: list[tuple[str, str]]) -> list[RawType]:
@@ -222,44 +250,73 @@ class TypeReader:
             line = line_of(node)
             fields, _pos = designated(self.ctx.expand(self.ctx.tokens(node_text(init), line)))
 
-            def name_of(key: str) -> str | None:
+            def name_of(key: str, fields: dict[str, list[cpp.Token]] = fields) -> str | None:
                 if key not in fields:
                     return None
                 try:
                     return self.ctx.string(fields[key])
-                except cpp.Unresolved:
+                except cexpr.Unresolved:
                     return None
 
             base, generic = name_of("base_name"), name_of("generic_name")
             parent = name_of("parent") or "virtio-pci"
-            own_props = [(self.ctx.file.path, a) for a in
-                         self.props_of_class_init(_fn_name(fields.get("class_init", [])))]  # fmt: skip
+            own_props = [
+                (self.ctx.file.path, a)
+                for a in self.props_of_class_init(_fn_name(fields.get("class_init", [])))
+            ]
             child = self.child_of_instance_init(_fn_name(fields.get("instance_init", [])))
             ifaces = _interfaces(self.ctx, fields["interfaces"]) if "interfaces" in fields else []
             pcie = self._macro_string("INTERFACE_PCIE_DEVICE", "pci-express-device")
-            conventional = self._macro_string("INTERFACE_CONVENTIONAL_PCI_DEVICE",
-                                              "conventional-pci-device")  # fmt: skip
+            conventional = self._macro_string(
+                "INTERFACE_CONVENTIONAL_PCI_DEVICE", "conventional-pci-device"
+            )
             both = [pcie, conventional]
             if base is None and generic is not None:
                 # no base: "<generic>-base-type" carries the generic properties
                 base = f"{generic}-base-type"
-                out.append(RawType(base, self.ctx.file.path, line, parent, ifaces, True,
-                                   list(generic_props), child))  # fmt: skip
-                out.append(RawType(generic, self.ctx.file.path, line, base, list(both), False,
-                                   own_props, child))  # fmt: skip
+                out.append(
+                    RawType(
+                        base,
+                        self.ctx.file.path,
+                        line,
+                        parent,
+                        ifaces,
+                        True,
+                        list(generic_props),
+                        child,
+                    )
+                )
+                out.append(
+                    RawType(
+                        generic, self.ctx.file.path, line, base, list(both), False, own_props, child
+                    )
+                )
                 continue
             if base is None:
                 continue
-            out.append(RawType(base, self.ctx.file.path, line, parent, ifaces, True,
-                               own_props, child))  # fmt: skip
+            out.append(
+                RawType(base, self.ctx.file.path, line, parent, ifaces, True, own_props, child)
+            )
             if generic:
-                out.append(RawType(generic, self.ctx.file.path, line, base, list(both), False,
-                                   list(generic_props), child))  # fmt: skip
+                out.append(
+                    RawType(
+                        generic,
+                        self.ctx.file.path,
+                        line,
+                        base,
+                        list(both),
+                        False,
+                        list(generic_props),
+                        child,
+                    )
+                )
             nt, tr = name_of("non_transitional_name"), name_of("transitional_name")
             if nt:
-                out.append(RawType(nt, self.ctx.file.path, line, base, list(both), False, [],
-                                   child))  # fmt: skip
+                out.append(
+                    RawType(nt, self.ctx.file.path, line, base, list(both), False, [], child)
+                )
             if tr:
-                out.append(RawType(tr, self.ctx.file.path, line, base,
-                                   [conventional], False, [], child))  # fmt: skip
+                out.append(
+                    RawType(tr, self.ctx.file.path, line, base, [conventional], False, [], child)
+                )
         return out

@@ -1,7 +1,7 @@
 """A QEMU source tree parsed with tree-sitter: files, macros, enum constants.
 
 Macros are read from ``#define`` nodes of the headers (and of each ``.c`` file for its
-local ones), choosing ``#if`` branches for the x86_64 Linux build (``cpp.BuildConfig``).
+local ones), choosing ``#if`` branches for the x86_64 Linux build (``cond.BuildConfig``).
 When a name is defined in several headers, the first in a fixed order wins (``include/``
 first, then the device directories, then ``target/i386``), and the choice is recorded.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import tree_sitter
 import tree_sitter_c
 
-from migcompat.qemu.source import cpp
+from migcompat.qemu.source import cexpr, cond, cpp
 
 _LANGUAGE = tree_sitter.Language(tree_sitter_c.language())
 _DEFINE_RE = re.compile(r"([A-Za-z_]\w*)(?:\(([^)]*)\))?\s*(.*)", re.DOTALL)
@@ -24,34 +24,79 @@ _DEFINE_RE = re.compile(r"([A-Za-z_]\w*)(?:\(([^)]*)\))?\s*(.*)", re.DOTALL)
 # Directories whose sources make up the x86_64 system emulator. target/ is limited to
 # i386 (DESIGN.md: x86_64 only); tests, firmware and tooling are never read.
 SOURCE_DIRS = (
-    "include", "hw", "target/i386", "qom", "backends", "net", "block", "chardev",
-    "migration", "accel", "ui", "audio", "system", "softmmu", "crypto", "io", "authz",
-    "iothread.c", "event-loop-base.c", "block.c", "blockdev.c", "job.c", "dump",
-    "replay", "scsi", "fsdev", "gdbstub", "monitor", "util", "ebpf", "cpu.c",
-)  # fmt: skip
+    "include",
+    "hw",
+    "target/i386",
+    "qom",
+    "backends",
+    "net",
+    "block",
+    "chardev",
+    "migration",
+    "accel",
+    "ui",
+    "audio",
+    "system",
+    "softmmu",
+    "crypto",
+    "io",
+    "authz",
+    "iothread.c",
+    "event-loop-base.c",
+    "block.c",
+    "blockdev.c",
+    "job.c",
+    "dump",
+    "replay",
+    "scsi",
+    "fsdev",
+    "gdbstub",
+    "monitor",
+    "util",
+    "ebpf",
+    "cpu.c",
+)
 SKIP_DIRS = {".pc", "tests", "roms", "subprojects", "debian", "linux-user", "bsd-user"}
 
 # Values of standard-library and GLib macros that QEMU's headers take from the system.
 BUILTIN_MACROS: dict[str, tuple[tuple[str, ...] | None, str]] = {
-    "UINT8_MAX": (None, "255"), "UINT16_MAX": (None, "65535"),
-    "UINT32_MAX": (None, "4294967295U"), "UINT64_MAX": (None, "18446744073709551615ULL"),
-    "INT8_MAX": (None, "127"), "INT16_MAX": (None, "32767"),
-    "INT32_MAX": (None, "2147483647"), "INT64_MAX": (None, "9223372036854775807LL"),
-    "INT8_MIN": (None, "(-128)"), "INT16_MIN": (None, "(-32768)"),
-    "INT32_MIN": (None, "(-2147483647-1)"), "INT64_MIN": (None, "(-9223372036854775807LL-1)"),
-    "SIZE_MAX": (None, "18446744073709551615ULL"), "INT_MAX": (None, "2147483647"),
-    "UINT_MAX": (None, "4294967295U"), "LONG_MAX": (None, "9223372036854775807L"),
-    "G_MAXUINT8": (None, "255"), "G_MAXUINT16": (None, "65535"),
-    "G_MAXUINT32": (None, "4294967295U"), "G_MAXUINT64": (None, "18446744073709551615ULL"),
-    "G_MAXINT32": (None, "2147483647"), "G_MAXINT64": (None, "9223372036854775807LL"),
-    "G_MAXUINT": (None, "4294967295U"), "G_MAXINT": (None, "2147483647"),
-    "G_MAXSIZE": (None, "18446744073709551615ULL"), "NULL": (None, "0"),
-    "INT64_C": (("x",), "x ## LL"), "UINT64_C": (("x",), "x ## ULL"),
-    "INT32_C": (("x",), "x"), "UINT32_C": (("x",), "x ## U"),
-    "INT16_C": (("x",), "x"), "UINT16_C": (("x",), "x"),
-    "INT8_C": (("x",), "x"), "UINT8_C": (("x",), "x"),
-    "TRUE": (None, "1"), "FALSE": (None, "0"),
-}  # fmt: skip
+    "UINT8_MAX": (None, "255"),
+    "UINT16_MAX": (None, "65535"),
+    "UINT32_MAX": (None, "4294967295U"),
+    "UINT64_MAX": (None, "18446744073709551615ULL"),
+    "INT8_MAX": (None, "127"),
+    "INT16_MAX": (None, "32767"),
+    "INT32_MAX": (None, "2147483647"),
+    "INT64_MAX": (None, "9223372036854775807LL"),
+    "INT8_MIN": (None, "(-128)"),
+    "INT16_MIN": (None, "(-32768)"),
+    "INT32_MIN": (None, "(-2147483647-1)"),
+    "INT64_MIN": (None, "(-9223372036854775807LL-1)"),
+    "SIZE_MAX": (None, "18446744073709551615ULL"),
+    "INT_MAX": (None, "2147483647"),
+    "UINT_MAX": (None, "4294967295U"),
+    "LONG_MAX": (None, "9223372036854775807L"),
+    "G_MAXUINT8": (None, "255"),
+    "G_MAXUINT16": (None, "65535"),
+    "G_MAXUINT32": (None, "4294967295U"),
+    "G_MAXUINT64": (None, "18446744073709551615ULL"),
+    "G_MAXINT32": (None, "2147483647"),
+    "G_MAXINT64": (None, "9223372036854775807LL"),
+    "G_MAXUINT": (None, "4294967295U"),
+    "G_MAXINT": (None, "2147483647"),
+    "G_MAXSIZE": (None, "18446744073709551615ULL"),
+    "NULL": (None, "0"),
+    "INT64_C": (("x",), "x ## LL"),
+    "UINT64_C": (("x",), "x ## ULL"),
+    "INT32_C": (("x",), "x"),
+    "UINT32_C": (("x",), "x ## U"),
+    "INT16_C": (("x",), "x"),
+    "UINT16_C": (("x",), "x"),
+    "INT8_C": (("x",), "x"),
+    "UINT8_C": (("x",), "x"),
+    "TRUE": (None, "1"),
+    "FALSE": (None, "0"),
+}
 
 
 def node_text(node: tree_sitter.Node) -> str:
@@ -64,11 +109,11 @@ def line_of(node: tree_sitter.Node) -> int:
 
 @dataclass
 class SourceFile:
-    """One file; ``root`` is its tree-sitter parse after #if selection (``cpp.preselect``)."""
+    """One file; ``root`` is its tree-sitter parse after #if selection (``cond.preselect``)."""
 
     path: str  # relative to the tree root
     data: bytes
-    config: cpp.BuildConfig | None = None
+    config: cond.BuildConfig | None = None
     _tree: tree_sitter.Tree | None = None
 
     @property
@@ -76,7 +121,7 @@ class SourceFile:
         if self._tree is None:
             data = self.data
             if self.config is not None and b"#" in data:
-                data = cpp.preselect(self.text, self.config).encode("utf-8")
+                data = cond.preselect(self.text, self.config).encode("utf-8")
             self._tree = tree_sitter.Parser(_LANGUAGE).parse(data)
         return self._tree.root_node
 
@@ -90,7 +135,7 @@ def parse_c(text: str) -> tree_sitter.Node:
     return tree_sitter.Parser(_LANGUAGE).parse(text.encode()).root_node
 
 
-def active_children(node: tree_sitter.Node, config: cpp.BuildConfig) -> Iterator[tree_sitter.Node]:
+def active_children(node: tree_sitter.Node, config: cond.BuildConfig) -> Iterator[tree_sitter.Node]:
     """Children of ``node``, descending into the taken branch of each #if/#ifdef."""
     for child in node.children:
         if child.type in ("preproc_ifdef", "preproc_if"):
@@ -99,21 +144,24 @@ def active_children(node: tree_sitter.Node, config: cpp.BuildConfig) -> Iterator
             yield child
 
 
-def _taken_branch(node: tree_sitter.Node, config: cpp.BuildConfig) -> Iterator[tree_sitter.Node]:
+def _taken_branch(node: tree_sitter.Node, config: cond.BuildConfig) -> Iterator[tree_sitter.Node]:
     if node.type == "preproc_ifdef" or node.type == "preproc_elifdef":
         name = node.child_by_field_name("name")
         keyword = node.children[0].type if node.children else "#ifdef"
-        cond = config.is_defined(node_text(name)) if name is not None else False
+        taken = config.is_defined(node_text(name)) if name is not None else False
         if keyword in ("#ifndef", "#elifndef"):
-            cond = not cond
+            taken = not taken
     elif node.type in ("preproc_if", "preproc_elif"):
         condition = node.child_by_field_name("condition")
-        cond = cpp.eval_condition(cpp.tokenize(node_text(condition)), config) \
-            if condition is not None else False  # fmt: skip
+        taken = (
+            cond.eval_condition(cpp.tokenize(node_text(condition)), config)
+            if condition is not None
+            else False
+        )
     else:  # preproc_else
-        cond = True
+        taken = True
     alternative = node.child_by_field_name("alternative")
-    if cond:
+    if taken:
         for i, child in enumerate(node.children):
             if node.field_name_for_child(i) in ("name", "condition", "alternative"):
                 continue
@@ -136,9 +184,11 @@ def _macro_from_node(node: tree_sitter.Node, path: str) -> cpp.Macro | None:
     params: list[str] | None = None
     if node.type == "preproc_function_def":
         pnode = node.child_by_field_name("parameters")
-        params = [] if pnode is None else [
-            node_text(c) for c in pnode.children if c.type not in ("(", ")", ",")
-        ]  # fmt: skip
+        params = (
+            []
+            if pnode is None
+            else [node_text(c) for c in pnode.children if c.type not in ("(", ")", ",")]
+        )
         # "args..." is parsed as identifier followed by "..."
         merged: list[str] = []
         for p in params:
@@ -160,14 +210,21 @@ def _has_comma_before_dots(pnode: tree_sitter.Node) -> bool:
 
 # Nodes that may hold #define lines: QEMU defines *_BITNR macros inside enum bodies.
 _DEFINE_CONTAINERS = {
-    "linkage_specification", "declaration_list", "enum_specifier", "enumerator_list",
-    "type_definition", "declaration", "struct_specifier", "union_specifier",
-    "field_declaration_list", "ERROR",
-}  # fmt: skip
+    "linkage_specification",
+    "declaration_list",
+    "enum_specifier",
+    "enumerator_list",
+    "type_definition",
+    "declaration",
+    "struct_specifier",
+    "union_specifier",
+    "field_declaration_list",
+    "ERROR",
+}
 
 
 def collect_defines(
-    node: tree_sitter.Node, path: str, config: cpp.BuildConfig
+    node: tree_sitter.Node, path: str, config: cond.BuildConfig
 ) -> Iterator[cpp.Macro]:
     for child in active_children(node, config):
         if child.type in ("preproc_def", "preproc_function_def"):
@@ -178,15 +235,17 @@ def collect_defines(
             # inside an enum body tree-sitter sees "#define X 3" as a generic directive
             directive = child.child_by_field_name("directive")
             argument = child.child_by_field_name("argument")
-            if directive is not None and argument is not None \
-                    and node_text(directive) == "#define":  # fmt: skip
+            if directive is not None and argument is not None and node_text(directive) == "#define":
                 match = _DEFINE_RE.match(node_text(argument))
                 if match:
                     params = match.group(2)
                     yield cpp.make_macro(
-                        match.group(1), None if params is None else params.split(","),
-                        match.group(3), path, line_of(child),
-                    )  # fmt: skip
+                        match.group(1),
+                        None if params is None else params.split(","),
+                        match.group(3),
+                        path,
+                        line_of(child),
+                    )
         elif child.type in _DEFINE_CONTAINERS:
             yield from collect_defines(child, path, config)
 
@@ -211,20 +270,23 @@ class SourceTree:
     def __init__(
         self,
         root: Path,
-        config: cpp.BuildConfig | None = None,
+        config: cond.BuildConfig | None = None,
         progress: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.root = root
-        self.config = config or cpp.BuildConfig(
-            dict(cpp.X86_64_LINUX.defined), set(cpp.X86_64_LINUX.undefined)
+        self.config = config or cond.BuildConfig(
+            dict(cond.X86_64_LINUX.defined), set(cond.X86_64_LINUX.undefined)
         )
         self.progress = progress
         self._files: dict[str, SourceFile] = {}
         self.version = (root / "VERSION").read_text().strip()
         major, minor, micro = (int(x) for x in re.findall(r"\d+", self.version)[:3])
         self.version_tuple = (major, minor, micro)
-        for name, value in (("QEMU_VERSION_MAJOR", major), ("QEMU_VERSION_MINOR", minor),
-                            ("QEMU_VERSION_MICRO", micro)):  # fmt: skip
+        for name, value in (
+            ("QEMU_VERSION_MAJOR", major),
+            ("QEMU_VERSION_MINOR", minor),
+            ("QEMU_VERSION_MICRO", micro),
+        ):
             self.config.defined[name] = str(value)
         self.c_files, self.h_files = self._list()
         self.headers: dict[str, cpp.Macro] = {}
@@ -296,9 +358,11 @@ class SourceTree:
                 if value_node is not None:
                     try:
                         expr = table.expander().expand(cpp.tokenize(node_text(value_node)))
-                        value = cpp.evaluate(expr, lambda n: target.get(n, self.enum_values.get(n)))
+                        value = cexpr.evaluate(
+                            expr, lambda n: target.get(n, self.enum_values.get(n))
+                        )
                         nxt = int(value) if not isinstance(value, str) else nxt
-                    except (cpp.Unresolved, cpp.ExpansionError):
+                    except (cexpr.Unresolved, cpp.ExpansionError):
                         nxt = -(1 << 70)  # unknown: later ones too
                 if nxt > -(1 << 69):
                     target.setdefault(node_text(name_node), nxt)
@@ -306,7 +370,7 @@ class SourceTree:
         for node in _query("typedef_names").captures(f.root).get("name", []):
             self.typedef_names.add(node_text(node))
 
-    def value_of(self, name: str, local: dict[str, int] | None = None) -> cpp.Value | None:
+    def value_of(self, name: str, local: dict[str, int] | None = None) -> cexpr.Value | None:
         if local and name in local:
             return local[name]
         return self.enum_values.get(name)
@@ -333,7 +397,7 @@ def _find(node: tree_sitter.Node, kind: str) -> list[tree_sitter.Node]:
     if cursor is None:
         cursor = tree_sitter.QueryCursor(tree_sitter.Query(_LANGUAGE, f"({kind}) @n"))
         _COMPILED["find:" + kind] = cursor
-    return list(cursor.captures(node).get("n", []))
+    return sorted(cursor.captures(node).get("n", []), key=lambda n: n.start_byte)
 
 
 find_nodes = _find
