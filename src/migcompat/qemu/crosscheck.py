@@ -19,18 +19,23 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from migcompat.catalog.load import open_catalog
-from migcompat.errors import EXIT_INCOMPATIBLE, EXIT_OK, MigcompatError
+from migcompat.catalog.checker import Checker
+from migcompat.catalog.load import Catalog, open_catalog, read_data
+from migcompat.catalog.release_loader import build_release
+from migcompat.errors import EXIT_INCOMPATIBLE, EXIT_OK, CatalogError, MigcompatError
 from migcompat.model.devspec import DeviceSpec, parse_device
 from migcompat.model.release import Release
 from migcompat.model.vm import Effective, VMConfig, realize_vm
+from migcompat.qemu.overlay import apply_overlay, load_overlay
 from migcompat.qemu.qmp import QemuProcess, find_qemu
 from migcompat.qemu.qom_compare import (
+    CHILD,
     Comparison,
     Observed,
     compare_machine,
@@ -77,7 +82,7 @@ DEVICES: tuple[str, ...] = (
     "ich9-usb-ehci1,id=ehci",
     "piix3-usb-uhci,id=uhci",
     "intel-hda,id=hda",
-    "ahci,id=ahci",
+    "ich9-ahci,id=ahci",
     "pci-bridge,id=br,chassis_nr=1",
     "usb-ehci,id=uehci,bus=br,addr=0x1",
     "ne2k_pci,id=ne2k,bus=br,addr=0x2",
@@ -191,10 +196,21 @@ def predict(release: Release, machine: str) -> tuple[dict[str, dict[str, Effecti
     return objects, failed
 
 
-def _observe(binary: str, machine: str) -> dict[str, dict[str, Observed]]:
+def _observe(binary: str, machine: str,
+             children: Collection[str]) -> dict[str, dict[str, Observed]]:
     ids = [str(parse_device(d).id) for d in DEVICES]
     with QemuProcess(qemu_args(machine), binary=binary) as proc:
-        return observe(proc, ids)
+        return observe(proc, ids, children)
+
+
+def child_names(release: Release) -> set[str]:
+    """Every child name the release's types declare, and virtio's in any case."""
+    names = {CHILD}
+    for name in release.types.names():
+        child = release.types[name].child
+        if child is not None:
+            names.add(child.name)
+    return names
 
 
 def list_machines(binary: str) -> tuple[list[str], str, str]:
@@ -206,24 +222,44 @@ def list_machines(binary: str) -> tuple[list[str], str, str]:
         return names, f"{major}.{minor}.{micro}", proc.package()
 
 
+def load_release(catalog: str, rid: str, overlay: Path | None = None) -> tuple[Catalog, Release]:
+    """The release as shipped, or with an overlay file merged onto its data first (to try
+    overlay changes before the catalogs are rebuilt with them)."""
+    cat = open_catalog(catalog)
+    if overlay is None:
+        return cat, cat.release(rid)
+    cat.release(rid)  # validates the id and the file as shipped
+    ref = cat.refs[rid]
+    data = apply_overlay(ref.data if ref.data is not None else read_data(ref.file),
+                         load_overlay(overlay))
+    data.pop("format", None)
+    data.pop("extends", None)
+    chk = Checker(str(overlay))
+    release = build_release(data, chk, ref.path, rid)
+    if chk.problems or release is None:
+        raise CatalogError(chk.problems)
+    return cat, release
+
+
 def run_crosscheck(binary: str | None = None, catalog: str = "qemu",
                    release_id: str | None = None, machines: Sequence[str] | None = None,
-                   jobs: int = 2, progress: Progress | None = None) -> Report:
+                   jobs: int = 2, progress: Progress | None = None,
+                   overlay: Path | None = None) -> Report:
     started = time.monotonic()
     path = find_qemu(binary)
     names, version, package = list_machines(path)
     if machines:
         names = [m for m in names if m in machines]
     rid = release_id or ".".join(version.split(".")[:2])
-    cat = open_catalog(catalog)
-    release = cat.release(rid)
+    cat, release = load_release(catalog, rid, overlay)
     report = Report(path, version, package, cat.name, rid)
     results = {name: MachineResult(name) for name in names}
+    children = child_names(release)
 
     def work(name: str) -> tuple[str, dict[str, dict[str, Observed]] | str, float]:
         t0 = time.monotonic()
         try:
-            return name, _observe(path, name), time.monotonic() - t0
+            return name, _observe(path, name, children), time.monotonic() - t0
         except MigcompatError as exc:
             return name, str(exc), time.monotonic() - t0
 
@@ -296,12 +332,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--release", help="release id (default: the binary's MAJOR.MINOR)")
     ap.add_argument("--machine", action="append", help="only this machine type (repeatable)")
     ap.add_argument("--jobs", type=int, default=2, help="QEMU processes at once (default 2)")
+    ap.add_argument("--overlay", type=Path, help="merge this overlay file onto the release "
+                    "first (to try overlay changes before rebuilding the catalogs)")
     ap.add_argument("--format", choices=("text", "json"), default="text")
     args = ap.parse_args(argv)
     step, stop = _tty_progress()
     try:
         report = run_crosscheck(args.qemu, args.catalog, args.release, args.machine,
-                                args.jobs, step)
+                                args.jobs, step, args.overlay)
     except MigcompatError as exc:
         stop()
         print(f"error: {exc}", file=sys.stderr)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from migcompat.catalog.load import DATA_DIR, merge, read_data
+from migcompat.errors import UsageError
 
 OVERLAY_PATH = DATA_DIR / "qemu" / "overlay.toml"
 OVERLAY_KEYS = ("format", "description", "releases")
@@ -39,8 +40,8 @@ def load_overlay(path: Path | None = None) -> dict[str, Any]:
     """The overlay file as a dict (``format`` checked)."""
     data = read_data(path or OVERLAY_PATH)
     if data.get("format") != 1:
-        raise ValueError(f"{path or OVERLAY_PATH}: unsupported overlay format "
-                         f"{data.get('format')!r}")
+        raise UsageError(f"{path or OVERLAY_PATH}: unsupported overlay format "
+                         f"{data.get('format')!r}; this migcompat reads format 1")
     return data
 
 

@@ -9,7 +9,7 @@ normalised (``on``/``true``, ``0x10``/``16``, an unset string is ``""``), nothin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,11 +33,23 @@ EXCLUDED: dict[str, str] = {
     "legacy-addr": "PCI slot assigned by the bus (legacy text form)",
     "mac": "NIC MAC address assigned from a host counter when unset",
     "port": "USB port assigned by the bus when unset",
+    "guest-stats": "a runtime statistics report, not a setting",
 }
 # Compared unless the model predicts the sentinel that realize replaces from the environment.
-EXCLUDED_WHEN: dict[str, tuple[object, str]] = {
-    "romsize": (0xFFFFFFFF, "unset ROM size: realize takes the size of the ROM file on the host"),
-    "sas_address": (0, "unset SAS address: megasas derives it from the PCI slot at realize"),
+_BLOCK = "realize probes it from the drive's backend"
+_GEOMETRY = "realize guesses the disk geometry from the backend's size"
+EXCLUDED_WHEN: dict[str, tuple[tuple[object, ...], str]] = {
+    "romsize": ((0xFFFFFFFF,), "realize takes the size of the ROM file found on the host"),
+    "sas_address": ((0,), "megasas derives it from the PCI slot at realize"),
+    "logical_block_size": ((0,), _BLOCK),
+    "physical_block_size": ((0,), _BLOCK),
+    "cyls": ((0,), _GEOMETRY),
+    "heads": ((0,), _GEOMETRY),
+    "secs": ((0,), _GEOMETRY),
+    "lun": ((-1, 0xFFFFFFFF), "the SCSI bus assigns the first free LUN"),
+    "scsi-id": ((-1, 0xFFFFFFFF), "the SCSI bus assigns the first free target id"),
+    "len-reserved-regions": ((0,), "the x86 board's pre-plug hook adds the MSI window "
+                                   "(virtio-iommu)"),
 }
 
 
@@ -77,18 +89,20 @@ class Comparison:
         return out
 
 
-def observe(proc: QemuProcess, ids: list[str]) -> dict[str, dict[str, Observed]]:
-    """``{model path: {property: Observed}}`` for each device id and its virtio child."""
+def observe(proc: QemuProcess, ids: list[str],
+            children: Collection[str] = (CHILD,)) -> dict[str, dict[str, Observed]]:
+    """``{model path: {property: Observed}}`` for each device id and the children of it
+    named in ``children`` that exist (a virtio proxy's backend, an xhci core...)."""
     out: dict[str, dict[str, Observed]] = {}
-    paths: list[tuple[str, str]] = []
+    paths: list[tuple[str, str, bool]] = []
     for dev_id in ids:
-        paths += [(dev_id, f"{PERIPHERAL}/{dev_id}"),
-                  (f"{dev_id}/{CHILD}", f"{PERIPHERAL}/{dev_id}/{CHILD}")]
-    listings = proc.batch([("qom-list", {"path": qom}) for _, qom in paths])
-    for (path, qom), listing in zip(paths, listings, strict=True):
+        paths.append((dev_id, f"{PERIPHERAL}/{dev_id}", False))
+        paths += [(f"{dev_id}/{c}", f"{PERIPHERAL}/{dev_id}/{c}", True) for c in children]
+    listings = proc.batch([("qom-list", {"path": qom}) for _, qom, _ in paths])
+    for (path, qom, is_child), listing in zip(paths, listings, strict=True):
         if isinstance(listing, QmpCommandError):
-            if path.endswith(f"/{CHILD}"):
-                continue  # not a proxy
+            if is_child:
+                continue  # the device has no such child
             raise listing
         props = [p for p in listing
                  if not str(p["type"]).startswith(("link<", "child<"))]
@@ -146,9 +160,11 @@ def _excluded(name: str, eff: Effective | None) -> str:
     if name in EXCLUDED:
         return EXCLUDED[name]
     if name in EXCLUDED_WHEN and eff is not None:
-        sentinel, why = EXCLUDED_WHEN[name]
-        if eff.value == sentinel:
-            return why
+        sentinels, why = EXCLUDED_WHEN[name]
+        if eff.value in sentinels and not isinstance(eff.value, bool):
+            return f"{why} (the model has the unset value {eff.value})"
+    if name.endswith("]") and "[" in name:
+        return "an array element (the model keeps an array property as its length)"
     return ""
 
 
