@@ -91,6 +91,9 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
                                                  "op": "vcpu"}]),
      "$.releases.r1.types.widget.realize[0].op"),
     ("unknown-release", {**GOOD_RELEASE, "extends": "r9"}, "$.releases.r1.extends"),
+    ("bad-vmstate", {**GOOD_RELEASE, "vmstate": {"w": {"version_id": 1, "fields": [
+        {"name": "a", "type": "uint8"}, {"name": "b", "type": "no-such-info"}]}}},
+     "$.releases.r1.vmstate.w.fields[1].type"),
     ("format-version", {}, "$.format"),
     ("syntax", {}, "$"),
     ("unreadable", {}, "$"),

@@ -33,6 +33,7 @@ CODES = {
     "bad-rule": "a realize rule that cannot be applied",
     "unknown-release": "a release extends or names a release not in the catalog",
     "id-mismatch": "a release file's id differs from the id the catalog gives it",
+    "bad-vmstate": "a device-state schema or board section that does not validate",
 }
 
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from migcompat.catalog.checker import Checker, did_you_mean, path_key
+from migcompat.catalog.state_loader import load_board, load_vmstate
 from migcompat.errors import PropertyValueError
 from migcompat.model.globals import GlobalProperty
 from migcompat.model.machines import CompatTable, Family, MachineSet, MachineType, version_key
@@ -48,8 +49,8 @@ def build_release(data: dict[str, Any], chk: Checker, path: str = "$",
     machines = _machines(data, chk, path, tables, families)
     registry = TypeRegistry(types.values())
     _check_types(registry, chk, path)
-    vmstate = chk.table(data.get("vmstate", {}), path_key(path, "vmstate")) or {}
-    board = chk.table(data.get("board", {}), path_key(path, "board")) or {}
+    vmstate = load_vmstate(data, chk, path)
+    board = load_board(data, chk, path, vmstate)
     return Release(
         id=rid,
         types=registry,
@@ -216,12 +217,12 @@ def _rules(raw: Any, chk: Checker, p: str) -> list[RealizeRule]:
         if op == "constant" and "value" not in body:
             chk.add(rp, "bad-rule", "a 'constant' rule needs 'value'")
             continue
-        rules.append(RealizeRule(
         require = chk.table(body.get("if", {}), path_key(rp, "if")) or {}
         if not all(isinstance(v, bool | int | str) for v in require.values()):
             chk.add(path_key(rp, "if"), "bad-rule", "'if' values must be strings, integers "
                     "or booleans", require)
             continue
+        rules.append(RealizeRule(
             prop=str(body.get("property", "")), when=body.get("when"), op=op,
             cap=chk.typed(body, "cap", rp, (int,), 0),
             source=chk.typed(body, "source", rp, (str,), ""),

@@ -32,9 +32,9 @@ def cli() -> None:
 
 def _register() -> None:
     # Imported here so that `migcompat --help` stays fast and modules stay independent.
-    from migcompat.cli import catalog_cmds, check_cmd, props
+    from migcompat.cli import catalog_cmds, check_cmd, demo, migrate_cmds, props
 
-    for module in (catalog_cmds, props, check_cmd):
+    for module in (catalog_cmds, props, check_cmd, migrate_cmds, demo):
         for command in module.COMMANDS:
             cli.add_command(command)
 

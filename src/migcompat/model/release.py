@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from migcompat.model.machines import MachineSet
 from migcompat.model.types import TypeRegistry
+from migcompat.vmstate.schema import VMStateDescription
+
+
+@dataclass(frozen=True)
+class BoardSection:
+    """A section the board itself sends: one per vCPU (``per_cpu``) or one in all."""
+
+    vmsd: str
+    per_cpu: bool = False
+    idstr: str = ""
 
 
 @dataclass
@@ -22,10 +31,10 @@ class Release:
     origin: str = ""
     file: str = ""
     enums: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    # Device-state schemas by vmsd name; filled by the vmstate layer (migration issue).
-    vmstate: Mapping[str, Any] = field(default_factory=dict)
-    # Sections every VM of this release sends besides its devices' (e.g. timer, ram).
-    board: Mapping[str, Any] = field(default_factory=dict)
+    # Device-state schemas by vmsd name.
+    vmstate: Mapping[str, VMStateDescription] = field(default_factory=dict)
+    # Sections every VM of this release sends besides its devices' (cpu, timer...).
+    board: tuple[BoardSection, ...] = ()
 
     def label(self) -> str:
         return f"{self.product} {self.version}".strip() if self.version else self.id

@@ -146,6 +146,11 @@ class Loader:
         self.result.bytes_read = self.decoder.offset
         return self.result
 
+    @property
+    def done(self) -> bool:
+        """True once the stream has ended (EOF and its description): no more input needed."""
+        return self._done
+
     def _pump(self) -> None:
         dec = self.decoder
         while not self._done:

@@ -1,0 +1,105 @@
+"""A live VM: a realized configuration plus its device state and RAM.
+
+Sections follow QEMU's naming: a device on the PCI bus sends ``<pci address>/<vmsd>``
+(``0000:00:02.0/virtio-blk``), its slot given by its position on the command line as in
+QEMU's automatic slot assignment; board sections (``timer``, one ``cpu`` per vCPU) use the
+plain vmsd name and the instance id. A proxy device sends its backend child's state under
+its own address, with the proxy's view of the properties (the child's are aliased onto it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from migcompat.migration.devstate import seeded_state
+from migcompat.model.ram import GuestRAM, empty_ram, seeded_ram
+from migcompat.model.vm import VM, DeviceObject, VMConfig, realize_vm
+from migcompat.stream import Destination, RamBlock
+from migcompat.vmstate.data import VMStateData
+from migcompat.vmstate.schema import SectionSchema, VMStateDescription
+
+FIRST_SLOT = 2  # slots 0 and 1 belong to the host bridge and the ISA bridge
+
+
+@dataclass
+class Section:
+    idstr: str
+    instance_id: int
+    vmsd: VMStateDescription
+    properties: Mapping[str, object]
+    device: str | None = None  # the device path, for messages
+    state: VMStateData | None = None
+
+
+@dataclass
+class LiveVM:
+    vm: VM
+    ram: GuestRAM
+    sections: list[Section] = field(default_factory=list)
+
+    @property
+    def config(self) -> VMConfig:
+        return self.vm.config
+
+    @property
+    def machine(self) -> str:
+        return self.vm.machine.name
+
+    def section(self, idstr: str, instance_id: int) -> Section | None:
+        for s in self.sections:
+            if s.idstr == idstr and s.instance_id == instance_id:
+                return s
+        return None
+
+    def destination(self) -> Destination:
+        """What this VM knows when it receives a migration (its own schemas, QEMU's rule)."""
+        def resolve(idstr: str, instance_id: int, version_id: int) -> SectionSchema | None:
+            s = self.section(idstr, instance_id)
+            return None if s is None else SectionSchema(s.vmsd, s.properties)
+        return Destination(
+            resolver=resolve,
+            machine=self.machine,
+            ram_blocks=[RamBlock(idstr, size) for idstr, size in self.ram.layout()],
+            sections=[(s.idstr, s.instance_id) for s in self.sections],
+        )
+
+
+def _device_vmsd(vm: VM, dev: DeviceObject) -> VMStateDescription | None:
+    types = vm.release.types
+    name = types.vmsd_of(dev.child.type) if dev.child is not None else None
+    name = name or types.vmsd_of(dev.type)
+    return vm.release.vmstate.get(name) if name else None
+
+
+def plan_sections(vm: VM) -> list[Section]:
+    rel = vm.release
+    sections: list[Section] = []
+    for board in rel.board:
+        vmsd = rel.vmstate[board.vmsd]
+        for instance in range(vm.config.smp if board.per_cpu else 1):
+            sections.append(Section(board.idstr or vmsd.name, instance, vmsd, {}))
+    for n, dev in enumerate(vm.devices):
+        dev_vmsd = _device_vmsd(vm, dev)
+        if dev_vmsd is None:
+            continue
+        props = {name: eff.value for name, eff in dev.view().items()}
+        address = f"0000:00:{FIRST_SLOT + n:02x}.0"
+        sections.append(Section(f"{address}/{dev_vmsd.name}", 0, dev_vmsd, props,
+                                device=dev.path))
+    return sections
+
+
+def build(config: VMConfig, seed: int = 0, ram_data: int | None = None) -> LiveVM:
+    """Realize ``config`` and give it seeded device state and RAM (a source VM)."""
+    vm = realize_vm(config)
+    live = LiveVM(vm, seeded_ram(config.mem, seed, ram_data), plan_sections(vm))
+    for s in live.sections:
+        s.state = seeded_state(s.vmsd, s.properties, seed, f"{s.idstr}#{s.instance_id}")
+    return live
+
+
+def build_empty(config: VMConfig) -> LiveVM:
+    """Realize ``config`` with zeroed RAM and no state yet (a destination before the load)."""
+    vm = realize_vm(config)
+    return LiveVM(vm, empty_ram(config.mem), plan_sections(vm))

@@ -1,0 +1,84 @@
+"""Loading a stream into a destination VM, all or nothing (pure: bytes in, a VM out).
+
+The destination decodes with its **own** release's schemas, as QEMU does, so whether a
+migration works comes out of the same rules as in QEMU. Nothing is applied to the VM until
+the whole stream has loaded and the digest the source computed matches what arrived.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from migcompat.errors import StreamError
+from migcompat.migration.devstate import seeded_state
+from migcompat.migration.live import LiveVM
+from migcompat.migration.savevm import state_digest
+from migcompat.model.ram import GuestRAM, RamBlock
+from migcompat.stream import LoadedState, Loader
+from migcompat.vmstate.encode import encode_state
+
+RESET_SEED = -1  # the state of a device that received nothing (QEMU: its reset state)
+
+
+@dataclass
+class LoadResult:
+    live: LiveVM
+    digest: str
+    source_digest: str | None
+    bytes_read: int
+    warnings: list[str] = field(default_factory=list)
+
+
+class IncomingLoad:
+    """Feed the stream's bytes; ``done`` says when it has ended; ``finish`` gives the VM."""
+
+    def __init__(self, target: LiveVM) -> None:
+        self.target = target
+        self.loader = Loader(target.destination(), ram="dense")
+
+    @property
+    def done(self) -> bool:
+        return self.loader.done
+
+    def feed(self, data: bytes) -> None:
+        self.loader.feed(data)
+
+    def finish(self) -> LoadResult:
+        loaded = self.loader.close()
+        return apply(self.target, loaded)
+
+
+def _source_digest(loaded: LoadedState, warnings: list[str]) -> str | None:
+    if loaded.vmdesc is None:
+        return None
+    try:
+        doc = loaded.vmdesc.parsed
+    except StreamError as exc:
+        warnings.append(f"the stream description is unreadable: {exc}")
+        return None
+    info = doc.get("migcompat") if isinstance(doc, dict) else None
+    digest = info.get("digest") if isinstance(info, dict) else None
+    return digest if isinstance(digest, str) else None
+
+
+def apply(target: LiveVM, loaded: LoadedState) -> LoadResult:
+    """Check the digest, then build the loaded VM; ``target`` itself is never modified."""
+    warnings = list(loaded.warnings)
+    received = [(idstr, inst, encode_state(data))
+                for (idstr, inst), data in loaded.sections.items()]
+    blocks = [RamBlock(idstr, loaded.ram.get(idstr, bytearray(size)))
+              for idstr, size in target.ram.layout()]
+    digest = state_digest(received, [(b.idstr, b.data) for b in blocks])
+    source = _source_digest(loaded, warnings)
+    if source is None:
+        warnings.append("the stream carries no migcompat digest; state not cross-checked")
+    elif source != digest:
+        raise StreamError(f"state digest mismatch: the source sent {source}, "
+                          f"the destination holds {digest}", offset=loaded.bytes_read)
+    live = LiveVM(target.vm, GuestRAM(blocks), [])
+    for s in target.sections:
+        state = loaded.sections.get((s.idstr, s.instance_id))
+        if state is None:
+            state = seeded_state(s.vmsd, s.properties, RESET_SEED, s.idstr)
+        live.sections.append(replace(s, state=state))
+    return LoadResult(live, digest, source, loaded.bytes_read, warnings)

@@ -1,0 +1,157 @@
+"""Moving a live VM between processes: the source side and the destination side.
+
+The source streams the VM and, on tcp/unix, waits for the destination's verdict on the
+return channel. Its VM is never touched, so a failed migration can simply be retried. The
+destination loads all or nothing; on failure it sends its verdict, stops writing, and drains
+what the source still sends so that the verdict is not lost to a connection reset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from migcompat.errors import MigcompatError, StreamError
+from migcompat.migration.live import LiveVM
+from migcompat.migration.loadvm import IncomingLoad, LoadResult
+from migcompat.migration.returnpath import Verdict, read_verdict
+from migcompat.migration.savevm import live_digest, save
+from migcompat.migration.transport import (
+    FileReader,
+    FileWriter,
+    Listener,
+    SocketTransport,
+    Transport,
+    TransportClosed,
+    connect,
+)
+from migcompat.migration.uri import URI
+
+READ_SIZE = 1 << 20
+DRAIN_SECONDS = 5.0
+
+
+@dataclass
+class SendResult:
+    ok: bool | None  # None: no return channel (file:), so no verdict
+    error: str | None
+    digest: str
+    bytes_sent: int
+    seconds: float
+    dest_digest: str | None = None
+
+
+class MigrationFailed(MigcompatError):
+    """The destination could not load the stream (exit 1)."""
+
+    exit_code = 1
+
+
+def send_stream(live: LiveVM, transport: Transport) -> tuple[int, str]:
+    """Write the whole stream; returns (bytes, digest). Raises TransportClosed on a drop."""
+    digest = live_digest(live)
+    sent = 0
+    for chunk in save(live, digest):
+        transport.write(chunk)
+        sent += len(chunk)
+    return sent, digest
+
+
+def migrate(live: LiveVM, uri: URI, retry_for: float = 5.0) -> SendResult:
+    """Send ``live`` to ``uri``. The VM is left intact whatever happens."""
+    start = time.perf_counter()
+    if uri.scheme == "file":
+        writer = FileWriter(uri.path)
+        try:
+            sent, digest = send_stream(live, writer)
+        except BaseException:
+            writer.abort()
+            raise
+        writer.commit()
+        return SendResult(None, None, digest, sent, time.perf_counter() - start)
+    conn = connect(uri, retry_for)
+    try:
+        try:
+            sent, digest = send_stream(live, conn)
+        except TransportClosed as exc:
+            # The destination may have failed early and said why before closing.
+            verdict = _try_verdict(conn)
+            error = verdict.error if verdict and verdict.error else str(exc)
+            return SendResult(False, error, live_digest(live), 0,
+                              time.perf_counter() - start)
+        verdict = _try_verdict(conn)
+        elapsed = time.perf_counter() - start
+        if verdict is None:
+            return SendResult(False, "the destination closed the connection without a verdict",
+                              digest, sent, elapsed)
+        return SendResult(verdict.ok, verdict.error, digest, sent, elapsed, verdict.digest)
+    finally:
+        conn.close()
+
+
+def _try_verdict(conn: SocketTransport) -> Verdict | None:
+    try:
+        return read_verdict(conn)
+    except (StreamError, OSError):
+        return None
+
+
+def receive(target: LiveVM, transport: Transport,
+            on_progress: Callable[[int], None] | None = None) -> LoadResult:
+    """Load from ``transport`` into a copy of ``target``; raises StreamError on failure."""
+    incoming = IncomingLoad(target)
+    total = 0
+    reader = getattr(transport, "recv_into", None)
+    buf = bytearray(READ_SIZE)
+    view = memoryview(buf)
+    while not incoming.done:
+        if reader is not None:
+            n = reader(view)
+            chunk = bytes(view[:n])
+        else:
+            chunk = transport.read(READ_SIZE)
+        if not chunk:
+            break
+        total += len(chunk)
+        incoming.feed(chunk)
+        if on_progress is not None:
+            on_progress(total)
+    return incoming.finish()
+
+
+def serve_incoming(target: LiveVM, listener: Listener, accept_timeout: float | None = None
+                   ) -> LoadResult:
+    """Accept one source on ``listener``, load, and answer on the return channel."""
+    conn = listener.accept(accept_timeout)
+    try:
+        try:
+            result = receive(target, conn)
+        except MigcompatError as exc:
+            _fail(conn, str(exc))
+            raise
+        conn.write(Verdict(True, None, result.digest).encode())
+        conn.shutdown_write()
+        return result
+    finally:
+        conn.close()
+
+
+def _fail(conn: SocketTransport, message: str) -> None:
+    with contextlib.suppress(MigcompatError, OSError):
+        conn.write(Verdict(False, message).encode())
+        conn.shutdown_write()
+        # Drain what the source still sends, so it reads our verdict rather than a reset.
+        conn.sock.settimeout(DRAIN_SECONDS)
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while time.monotonic() < deadline and conn.read(READ_SIZE):
+            pass
+
+
+def load_file(target: LiveVM, path: str) -> LoadResult:
+    reader = FileReader(path)
+    try:
+        return receive(target, reader)
+    finally:
+        reader.close()
