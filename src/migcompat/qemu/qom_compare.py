@@ -21,36 +21,62 @@ from migcompat.qemu.qmp import QemuProcess, QmpCommandError
 PERIPHERAL = "/machine/peripheral"
 CHILD = "virtio-backend"
 
-# Never compared: not a property value, or a value QEMU's environment picks at realize.
-EXCLUDED: dict[str, str] = {
-    "type": "the QOM type name, not a setting",
-    "realized": "run state",
-    "hotplugged": "run state",
-    "hotpluggable": "run state (the bus decides)",
-    "attached": "run state (USB device attached to a port)",
-    "parent_bus": "the bus the device sits on",
-    "addr": "PCI slot assigned by the bus",
-    "legacy-addr": "PCI slot assigned by the bus (legacy text form)",
-    "mac": "NIC MAC address assigned from a host counter when unset",
-    "port": "USB port assigned by the bus when unset",
-    "guest-stats": "a runtime statistics report, not a setting",
-}
-# Compared unless the model predicts the sentinel that realize replaces from the environment.
+@dataclass(frozen=True)
+class Exclusion:
+    """A property never compared (``unset`` None), or not compared while the model holds one
+    of the ``unset`` values that realize replaces from the environment; ``types`` limits it
+    to objects that are one of those types."""
+
+    prop: str
+    reason: str
+    unset: tuple[object, ...] | None = None
+    types: tuple[str, ...] = ()
+
+
 _BLOCK = "realize probes it from the drive's backend"
 _GEOMETRY = "realize guesses the disk geometry from the backend's size"
-EXCLUDED_WHEN: dict[str, tuple[tuple[object, ...], str]] = {
-    "romsize": ((0xFFFFFFFF,), "realize takes the size of the ROM file found on the host"),
-    "sas_address": ((0,), "megasas derives it from the PCI slot at realize"),
-    "logical_block_size": ((0,), _BLOCK),
-    "physical_block_size": ((0,), _BLOCK),
-    "cyls": ((0,), _GEOMETRY),
-    "heads": ((0,), _GEOMETRY),
-    "secs": ((0,), _GEOMETRY),
-    "lun": ((-1, 0xFFFFFFFF), "the SCSI bus assigns the first free LUN"),
-    "scsi-id": ((-1, 0xFFFFFFFF), "the SCSI bus assigns the first free target id"),
-    "len-reserved-regions": ((0,), "the x86 board's pre-plug hook adds the MSI window "
-                                   "(virtio-iommu)"),
-}
+_IDE = ("ide-device",)
+EXCLUSIONS: tuple[Exclusion, ...] = (
+    Exclusion("type", "the QOM type name, not a setting"),
+    Exclusion("realized", "run state"),
+    Exclusion("hotplugged", "run state"),
+    Exclusion("hotpluggable", "run state (the bus decides)"),
+    Exclusion("attached", "run state (USB device attached to a port)"),
+    Exclusion("parent_bus", "the bus the device sits on"),
+    Exclusion("addr", "PCI slot assigned by the bus"),
+    Exclusion("legacy-addr", "PCI slot assigned by the bus (legacy text form)"),
+    Exclusion("mac", "NIC MAC address assigned from a host counter when unset"),
+    Exclusion("port", "USB port assigned by the bus when unset"),
+    Exclusion("guest-stats", "a runtime statistics report, not a setting"),
+    Exclusion("romsize", "realize takes the size of the ROM file found on the host",
+              (0xFFFFFFFF,)),
+    Exclusion("sas_address", "megasas derives it from the PCI slot at realize", (0,)),
+    Exclusion("logical_block_size", _BLOCK, (0,)),
+    Exclusion("physical_block_size", _BLOCK, (0,)),
+    Exclusion("cyls", _GEOMETRY, (0,)),
+    Exclusion("heads", _GEOMETRY, (0,)),
+    Exclusion("secs", _GEOMETRY, (0,)),
+    Exclusion("bios-chs-trans", _GEOMETRY, ("auto",)),
+    Exclusion("lun", "the SCSI bus assigns the first free LUN", (-1, 0xFFFFFFFF)),
+    Exclusion("scsi-id", "the SCSI bus assigns the first free target id", (-1, 0xFFFFFFFF)),
+    Exclusion("unit", "the IDE bus assigns the first free unit", (-1, 0xFFFFFFFF), _IDE),
+    Exclusion("serial", "IDE numbers drives QM%05d from a global counter when unset",
+              (None,), _IDE),
+    Exclusion("nr", "the virtio-serial bus assigns the first free port number",
+              (0xFFFFFFFF,), ("virtio-serial-port",)),
+    Exclusion("index", "ISA serial ports are numbered from a global counter", (0xFFFFFFFF,),
+              ("isa-serial",)),
+    Exclusion("iobase", "the standard I/O base of the port's index", (0xFFFFFFFF,),
+              ("isa-serial",)),
+    Exclusion("irq", "the standard IRQ of the port's index", (0xFFFFFFFF,), ("isa-serial",)),
+    Exclusion("len-reserved-regions", "the x86 board's pre-plug hook adds the MSI window "
+              "(virtio-iommu)", (0, None)),
+)
+_BY_NAME: dict[str, list[Exclusion]] = {}
+for _ex in EXCLUSIONS:
+    _BY_NAME.setdefault(_ex.prop, []).append(_ex)
+
+IsA = Callable[[str, str], bool]
 
 
 @dataclass(frozen=True)
@@ -156,13 +182,15 @@ def same_value(model: Any, kind: str, qemu: Any) -> bool:
     return False
 
 
-def _excluded(name: str, eff: Effective | None) -> str:
-    if name in EXCLUDED:
-        return EXCLUDED[name]
-    if name in EXCLUDED_WHEN and eff is not None:
-        sentinels, why = EXCLUDED_WHEN[name]
-        if eff.value in sentinels and not isinstance(eff.value, bool):
-            return f"{why} (the model has the unset value {eff.value})"
+def _excluded(name: str, eff: Effective | None, is_a: IsA) -> str:
+    owner = eff.provenance[0].driver if eff is not None else ""
+    for ex in _BY_NAME.get(name, ()):
+        if ex.types and not (owner and any(is_a(owner, t) for t in ex.types)):
+            continue
+        if ex.unset is None:
+            return ex.reason
+        if eff is not None and not isinstance(eff.value, bool) and eff.value in ex.unset:
+            return f"{ex.reason} (the model has the unset value {eff.value})"
     if name.endswith("]") and "[" in name:
         return "an array element (the model keeps an array property as its length)"
     return ""
@@ -184,12 +212,10 @@ def _cause(eff: Effective) -> str:
     return f"the model's value comes from {where}"
 
 
-CauseHook = Callable[[Comparison], str]
-
 
 def compare_machine(machine: str, observed: Mapping[str, Mapping[str, Observed]],
                     predicted: Mapping[str, Mapping[str, Effective]],
-                    skipped: dict[str, str]) -> list[Comparison]:
+                    skipped: dict[str, str], is_a: IsA) -> list[Comparison]:
     """Compare every property of every object; fills ``skipped`` ("path.prop" -> reason)."""
     out: list[Comparison] = []
     for path in sorted(set(observed) | set(predicted)):
@@ -202,7 +228,7 @@ def compare_machine(machine: str, observed: Mapping[str, Mapping[str, Observed]]
             continue
         for name in sorted(set(seen) | set(model)):
             eff = model.get(name)
-            why = _excluded(name, eff)
+            why = _excluded(name, eff, is_a)
             obs = seen.get(name)
             if not why and obs is not None and obs.error:
                 why = f"not readable: {obs.error}"
