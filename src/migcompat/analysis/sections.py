@@ -1,8 +1,144 @@
-"""Section-level checks for ``check``: what the source will send against what the
-destination can load (filled in with the device-state schemas)."""
+"""Section-level rules for ``check``: what the source will send against what the destination
+can load, from the two releases' schemas (never by running the migration).
+
+For each section the source sends: the destination must have it (idstr and instance), accept
+its version (reference §2.6), know every subsection the source's properties make it send,
+and expect the same layout: the same fields with the same element sizes and counts, and the
+same values in "equal" fields. Counts and sizes come from each side's own properties, which
+is how a forgotten compat entry shows up as a layout difference.
+"""
 
 from __future__ import annotations
 
-from migcompat.analysis.check import SectionRule
+from collections.abc import Mapping
 
-SECTION_RULES: tuple[SectionRule, ...] = ()
+from migcompat.analysis.check import Reason
+from migcompat.migration.devstate import StateError
+from migcompat.migration.live import Section, plan_sections
+from migcompat.model.vm import VM
+from migcompat.vmstate.rules import RuleContext, RuleError
+from migcompat.vmstate.schema import Amount, FromField, VMStateDescription
+
+Shape = tuple[str, str, int, int]  # field, info, element size, count
+
+
+def _amount(a: Amount | None, props: Mapping[str, object]) -> int | None:
+    if a is None or isinstance(a, int):
+        return a
+    if isinstance(a, FromField):
+        return None  # known only from the data; the loader checks it
+    value = props.get(a.property)
+    return value * a.multiply if isinstance(value, int) else None
+
+
+def _shape(vmsd: VMStateDescription, version: int, props: Mapping[str, object]) -> list[Shape]:
+    shape: list[Shape] = []
+    for f in vmsd.fields:
+        if f.version_id > version:
+            continue
+        count = _amount(f.count, props)
+        size = -1 if f.struct is not None else (_amount(f.element_size(), props) or -1)
+        shape.append((f.name, f.info, size, 1 if f.count is None else (count or -1)))
+        if f.struct is not None:
+            sv = f.struct_version if f.struct_version is not None else f.struct.version_id
+            shape += [(f"{f.name}.{n}", i, s, c) for n, i, s, c in _shape(f.struct, sv, props)]
+    return shape
+
+
+def _locals(vmsd: VMStateDescription, props: Mapping[str, object]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for f in vmsd.fields:
+        if f.local is not None:
+            out[f.name] = f.local if isinstance(f.local, int) else props.get(f.local.property)
+    return out
+
+
+def _needed(vmsd: VMStateDescription, props: Mapping[str, object]) -> list[VMStateDescription]:
+    ctx = RuleContext(props, {})
+    needed = []
+    for sub in vmsd.subsections:
+        try:
+            if sub.needed.evaluate(ctx):
+                needed.append(sub)
+        except RuleError:
+            needed.append(sub)  # depends on state values: assume it may be sent
+    return needed
+
+
+def compare_section(src: Section, dst: Section) -> list[Reason]:
+    sv, dv = src.vmsd, dst.vmsd
+    name = src.idstr
+    if sv.version_id > dv.version_id:
+        return [Reason("section-version", f"savevm: unsupported version {sv.version_id} for "
+                       f"'{name}' v{dv.version_id}", section=name)]
+    if sv.version_id < dv.minimum_version_id:
+        return [Reason("section-version", f"{dv.name}: incoming version_id {sv.version_id} is "
+                       f"too old for local minimum version_id  {dv.minimum_version_id}",
+                       section=name)]
+    reasons = _compare_layout(name, sv, dv, sv.version_id, src.properties, dst.properties)
+    for sub in _needed(sv, src.properties):
+        mine = dv.subsection(sub.name)
+        if mine is None:
+            reasons.append(Reason("unknown-subsection",
+                                  f"the source sends subsection '{sub.name}', which the "
+                                  "destination does not know (the load fails with ENOENT)",
+                                  section=name))
+        elif sub.version_id > mine.version_id or sub.version_id < mine.minimum_version_id:
+            reasons.append(Reason("subsection-version",
+                                  f"{sub.name}: incoming version_id {sub.version_id} is not "
+                                  f"within {mine.minimum_version_id}..{mine.version_id}",
+                                  section=name))
+        else:
+            reasons += _compare_layout(name, sub, mine, sub.version_id, src.properties,
+                                       dst.properties)
+    return reasons
+
+
+def _compare_layout(name: str, sv: VMStateDescription, dv: VMStateDescription, version: int,
+                    sp: Mapping[str, object], dp: Mapping[str, object]) -> list[Reason]:
+    a, b = _shape(sv, version, sp), _shape(dv, version, dp)
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            return [Reason("layout-differs",
+                           f"{sv.name}: the source sends {x[0]} as {_fmt(x)}, the destination "
+                           f"expects {y[0]} as {_fmt(y)}", section=name,
+                           detail={"field": x[0]})]
+    if len(a) != len(b):
+        return [Reason("layout-differs", f"{sv.name}: the source sends {len(a)} fields, the "
+                       f"destination expects {len(b)}", section=name)]
+    la, lb = _locals(sv, sp), _locals(dv, dp)
+    for field, value in la.items():
+        if field in lb and lb[field] != value:
+            return [Reason("equal-check", f"{sv.name}:{field}: the destination requires "
+                           f"{lb[field]}, the source sends {value}", section=name,
+                           detail={"field": field})]
+    return []
+
+
+def _fmt(shape: Shape) -> str:
+    _, info, size, count = shape
+    what = info if size < 0 else f"{info} of {size} bytes"
+    return what if count == 1 else f"{count} x {what}"
+
+
+def section_rule(src: VM, dst: VM) -> list[Reason]:
+    try:
+        mine, theirs = plan_sections(src), plan_sections(dst)
+    except (KeyError, StateError) as exc:
+        return [Reason("schema-missing", f"cannot plan device state: {exc}", breaking=False)]
+    by_key = {(s.idstr, s.instance_id): s for s in theirs}
+    reasons: list[Reason] = []
+    for s in mine:
+        other = by_key.get((s.idstr, s.instance_id))
+        if other is None:
+            reasons.append(Reason(
+                "unknown-section",
+                f"Unknown savevm section or instance '{s.idstr}' {s.instance_id}. Make sure "
+                "that your current VM setup matches your saved VM setup, including any "
+                "hotplugged devices", section=s.idstr))
+            continue
+        reasons += compare_section(s, other)
+    return reasons
+
+
+SECTION_RULES = (section_rule,)
