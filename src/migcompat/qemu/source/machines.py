@@ -220,6 +220,36 @@ def read_machines(
     return machines, {"defaults": defaults, "file": ctx.file.path, "line": line}
 
 
+def _gates(ctx: FileContext, macro_name: str) -> bool:
+    """Extra conditions inside ``MACHINE_VER_DELETION``/``..._DEPRECATION`` besides the age
+    test. QEMU 10.0 gates deletion on ``getenv("QEMU_DELETE_MACHINES")`` or a version
+    >= 10.1; we model the default environment, where the variable is unset."""
+    macro = ctx.macros.get(macro_name)
+    if macro is None:
+        return True
+    body = list(macro.body)
+    for i, tok in enumerate(body):
+        if tok.text != "if" or i + 1 >= len(body) or body[i + 1].text != "(":
+            continue
+        args, _end = cpp._collect_args(body, i + 1)
+        condition = [t for arg in args for t in arg]
+        if any(t.text.startswith("MACHINE_VER_") for t in condition):
+            continue  # the age test itself, computed by _expired
+        tokens: list[cpp.Token] = []
+        j = 0
+        while j < len(condition):
+            if condition[j].text == "getenv" and j + 1 < len(condition):
+                _args, end = cpp._collect_args(condition, j + 1)
+                tokens.append(cpp.Token("num", "0"))
+                j = end + 1
+                continue
+            tokens.append(condition[j])
+            j += 1
+        if not ctx.value(tokens):
+            return False
+    return True
+
+
 def _plan(ctx: FileContext, inv: Invocation) -> dict[str, Any]:
     """Name, version, options function and the macro-level settings of one invocation."""
     second = inv.args[1] if len(inv.args) > 1 else []
@@ -259,9 +289,13 @@ def _plan(ctx: FileContext, inv: Invocation) -> dict[str, Any]:
     major, minor = version[0], version[1]
     if "MACHINE_VER_DELETION" in inner_text:
         cutoff = int(ctx.value(cpp.tokenize("MACHINE_VER_DELETION_MAJOR")))
-        plan["deleted"] = _expired(ctx.tree.version_tuple, cutoff, major, minor)
+        plan["deleted"] = _expired(ctx.tree.version_tuple, cutoff, major, minor) and _gates(
+            ctx, "MACHINE_VER_DELETION"
+        )
     if "MACHINE_VER_DEPRECATION" in inner_text:
         cutoff = int(ctx.value(cpp.tokenize("MACHINE_VER_DEPRECATION_MAJOR")))
-        if _expired(ctx.tree.version_tuple, cutoff, major, minor):
+        if _expired(ctx.tree.version_tuple, cutoff, major, minor) and _gates(
+            ctx, "MACHINE_VER_DEPRECATION"
+        ):
             plan["deprecated"] = ctx.string(cpp.tokenize("MACHINE_VER_DEPRECATION_MSG"))
     return plan

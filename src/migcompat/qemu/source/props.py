@@ -251,7 +251,12 @@ def finish(
     if raw.unresolved:
         out["unresolved"] = raw.unresolved
     elif raw.has_default and raw.default is not None:
-        value, reason = _typed_default(raw.default, kind, info, enum_name, enums)
+        value: Any
+        reason: str | None
+        if var == "qdev_prop_array":
+            value, reason = [], None  # a >= 8.2 list property: QEMU reports an empty list
+        else:
+            value, reason = _typed_default(raw.default, kind, info, enum_name, enums)
         if reason is not None:
             out["unresolved"] = reason
         elif value is not None:

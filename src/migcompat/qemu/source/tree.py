@@ -325,6 +325,9 @@ class SourceTree:
         """Read every header's macros and enum constants."""
         for name, (params, body) in BUILTIN_MACROS.items():
             self.headers[name] = cpp.make_macro(name, params, body, "<builtin>")
+        for name in ("QEMU_VERSION_MAJOR", "QEMU_VERSION_MINOR", "QEMU_VERSION_MICRO"):
+            # config-host.h is generated from VERSION at build time
+            self.headers[name] = cpp.make_macro(name, None, self.config.defined[name], "VERSION")
         total = len(self.h_files)
         for i, rel in enumerate(self.h_files):
             f = self.file(rel)
