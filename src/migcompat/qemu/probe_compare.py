@@ -1,0 +1,144 @@
+"""Compare a probed release with a source-imported one: device types, property kinds and
+static defaults, each difference with a likely cause.
+
+    python -m migcompat.qemu.probe_compare PROBE.json [--catalog qemu] [--format json]
+
+QMP cannot tell some things apart, so these are the same here: ``bit``/``bit64``/``bool``,
+``size32``/``size``, and a probed ``str`` standing for a backend reference, a MAC or PCI
+address, a UUID or another type QMP names but the model approximates (``qapi_type``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from migcompat.catalog.load import find_release, open_catalog
+from migcompat.model.props import Property
+from migcompat.model.release import Release
+
+_SAME_KIND = {"bit": "bool", "bit64": "bool", "size32": "size"}
+
+
+@dataclass(frozen=True)
+class Difference:
+    type: str
+    prop: str
+    code: str  # type-only-in-probe | type-only-in-source | only-in-probe | only-in-source
+    #            | kind | default
+    probe: Any = None
+    source: Any = None
+    cause: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "property": self.prop, "code": self.code,
+                "probe": self.probe, "source": self.source, "cause": self.cause}
+
+
+def _kind(prop: Property) -> str:
+    return _SAME_KIND.get(prop.kind, prop.kind)
+
+
+def _default(prop: Property) -> Any:
+    return prop.default if prop.has_default else "<none>"
+
+
+def compare_releases(probed: Release, source: Release) -> list[Difference]:
+    out: list[Difference] = []
+    pdev = set(probed.types.device_types)
+    sdev = set(source.types.device_types)
+    out += [Difference(t, "*", "type-only-in-probe", cause=_only_probe_type_cause(t))
+            for t in sorted(pdev - sdev)]
+    out += [Difference(t, "*", "type-only-in-source", cause="not built into this binary "
+                       "(another target, or a disabled CONFIG_)") for t in sorted(sdev - pdev)]
+    for t in sorted(pdev & sdev):
+        pp, sp = probed.types.properties(t), source.types.properties(t)
+        child_p = probed.types.child_of(t)
+        if child_p is not None and child_p.type in probed.types:
+            pp = {**probed.types.properties(child_p.type), **pp}
+        child_s = source.types.child_of(t)
+        if child_s is not None and child_s.type in source.types:
+            sp = {**source.types.properties(child_s.type), **sp}
+        for name in sorted(set(pp) - set(sp)):
+            out.append(Difference(t, name, "only-in-probe", probe=_default(pp[name]),
+                                  cause=_only_probe_cause(pp[name])))
+        for name in sorted(set(sp) - set(pp)):
+            out.append(Difference(t, name, "only-in-source", source=_default(sp[name]),
+                                  cause="conditional property array, or a property QEMU "
+                                  "removes at instance_init"))
+        for name in sorted(set(pp) & set(sp)):
+            a, b = pp[name], sp[name]
+            if _kind(a) != _kind(b) and not (a.qapi_type and a.kind == "str"):
+                out.append(Difference(t, name, "kind", a.kind + _q(a), b.kind + _q(b),
+                                      "QMP reports another type name"))
+            elif _default(a) != _default(b) and not b.unresolved:
+                out.append(Difference(t, name, "default", _default(a), _default(b),
+                                      _default_cause(a, b)))
+            elif b.unresolved and a.has_default:
+                out.append(Difference(t, name, "default", _default(a), "<unresolved>",
+                                      f"the importer could not compute it: {b.unresolved}"))
+    return out
+
+
+def _only_probe_type_cause(name: str) -> str:
+    if name.endswith("-x86_64-cpu"):
+        return "a CPU model, registered by a loop over the model table (out of scope)"
+    return "a type the importer did not find (registered by code it cannot follow?)"
+
+
+def _q(prop: Property) -> str:
+    return f" ({prop.qapi_type})" if prop.qapi_type else ""
+
+
+def _only_probe_cause(prop: Property) -> str:
+    if not prop.has_default:
+        return "an instance property (object_property_add in instance_init) or an alias"
+    return "a class property the importer did not find"
+
+
+def _default_cause(a: Property, b: Property) -> str:
+    if not b.has_default:
+        return "the importer found no static default"
+    if not a.has_default:
+        return "QMP reports no default-value (a custom PropertyInfo without set_default)"
+    return "different static default: importer evaluation, or a class_init override"
+
+
+def format_text(diffs: list[Difference]) -> str:
+    counts: dict[str, int] = {}
+    for d in diffs:
+        counts[d.code] = counts.get(d.code, 0) + 1
+    lines = [f"{len(diffs)} differences: " + ", ".join(f"{k} {v}" for k, v in
+                                                       sorted(counts.items()))]
+    for d in diffs:
+        lines.append(f"  {d.code:20} {d.type}.{d.prop}: probe={d.probe!r} "
+                     f"source={d.source!r} -- {d.cause}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m migcompat.qemu.probe_compare",
+                                 description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("probe", help="a probed release file (JSON)")
+    ap.add_argument("--catalog", default=None, help="catalog of the source import "
+                    "(default: the bundled ones)")
+    ap.add_argument("--format", choices=("text", "json"), default="text")
+    args = ap.parse_args(argv)
+    pcat = open_catalog(args.probe)
+    probed = pcat.release(pcat.release_ids()[0])
+    _, source = find_release(probed.id, args.catalog)
+    diffs = compare_releases(probed, source)
+    if args.format == "json":
+        print(json.dumps({"schema": 1, "command": "probe-compare", "release": probed.id,
+                          "differences": [d.to_json() for d in diffs]}, indent=1))
+    else:
+        print(format_text(diffs))
+    return 0 if not diffs else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
