@@ -67,9 +67,11 @@ def compare_releases(probed: Release, source: Release) -> list[Difference]:
             out.append(Difference(t, name, "only-in-probe", probe=_default(pp[name]),
                                   cause=_only_probe_cause(pp[name])))
         for name in sorted(set(sp) - set(pp)):
+            cause = ("device-list-properties hides every property named legacy-*"
+                     if name.startswith("legacy-") else "conditional property array, or a "
+                     "property QEMU removes at instance_init")
             out.append(Difference(t, name, "only-in-source", source=_default(sp[name]),
-                                  cause="conditional property array, or a property QEMU "
-                                  "removes at instance_init"))
+                                  cause=cause))
         for name in sorted(set(pp) & set(sp)):
             a, b = pp[name], sp[name]
             if _kind(a) != _kind(b) and not (a.qapi_type and a.kind == "str"):
@@ -77,7 +79,7 @@ def compare_releases(probed: Release, source: Release) -> list[Difference]:
                                       "QMP reports another type name"))
             elif _default(a) != _default(b) and not b.unresolved:
                 out.append(Difference(t, name, "default", _default(a), _default(b),
-                                      _default_cause(a, b)))
+                                      _default_cause(name, a, b)))
             elif b.unresolved and a.has_default:
                 out.append(Difference(t, name, "default", _default(a), "<unresolved>",
                                       f"the importer could not compute it: {b.unresolved}"))
@@ -100,9 +102,12 @@ def _only_probe_cause(prop: Property) -> str:
     return "a class property the importer did not find"
 
 
-def _default_cause(a: Property, b: Property) -> str:
+def _default_cause(name: str, a: Property, b: Property) -> str:
     if not b.has_default:
         return "the importer found no static default"
+    if not a.has_default and name.startswith("legacy-"):
+        return ("device-list-properties, the only command reporting defaults, hides "
+                "legacy-* properties")
     if not a.has_default:
         return "QMP reports no default-value (a custom PropertyInfo without set_default)"
     return "different static default: importer evaluation, or a class_init override"
