@@ -41,8 +41,9 @@ _BATCH = 64
 class _Session:
     """A probing QEMU that is restarted if a command kills it."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, env: dict[str, str] | None = None) -> None:
         self.binary = binary
+        self.env = env
         self.proc: QemuProcess | None = None
         self.restarts = 0
 
@@ -58,7 +59,7 @@ class _Session:
     def start(self) -> QemuProcess:
         if self.proc is not None:
             self.proc.close()
-        self.proc = QemuProcess([], binary=self.binary, base_args=PROBE_ARGS)
+        self.proc = QemuProcess([], binary=self.binary, env=self.env, base_args=PROBE_ARGS)
         self.proc.start()
         return self.proc
 
@@ -91,15 +92,17 @@ class _Session:
 
 
 def probe(binary: str | None = None, machines: Sequence[str] | None = None,
-          progress: Progress | None = None) -> dict[str, Any]:
+          progress: Progress | None = None,
+          env: dict[str, str] | None = None) -> dict[str, Any]:
     """The binary's release as a catalog dict (format 1, ``origin = "probe"``).
 
     ``machines`` limits the machine types recorded (the default machine is always kept,
-    as a release needs exactly one).
+    as a release needs exactly one). ``env`` is QEMU's environment, e.g. LD_LIBRARY_PATH
+    and QEMU_MODULE_DIR for a build unpacked into a private prefix.
     """
     path = find_qemu(binary)
     warnings: list[str] = []
-    with _Session(path) as session:
+    with _Session(path, env) as session:
         ver = session.cmd("query-version")
         major, minor, micro = (int(ver["qemu"][k]) for k in ("major", "minor", "micro"))
         package = str(ver.get("package", "")).strip()

@@ -29,7 +29,7 @@ class Difference:
     type: str
     prop: str
     code: str  # type-only-in-probe | type-only-in-source | only-in-probe | only-in-source
-    #            | kind | default
+    #            | kind | default | machine-only-in-* | machine | compat-list
     probe: Any = None
     source: Any = None
     cause: str = ""
@@ -86,6 +86,44 @@ def compare_releases(probed: Release, source: Release) -> list[Difference]:
     return out
 
 
+def compare_machines(probed: Release, source: Release) -> list[Difference]:
+    """Machine types, aliases, the default, and (when the probe has them: QEMU >= 9.1) each
+    machine's whole compat list as QEMU applies it."""
+    out: list[Difference] = []
+    pm, sm = probed.machines.machines, source.machines.machines
+    for name in sorted(set(pm) - set(sm)):
+        out.append(Difference(name, "*", "machine-only-in-probe",
+                              cause="a board the importer does not read (isapc, microvm...)"
+                              if not name.startswith(("pc-q35-", "pc-i440fx-")) else
+                              "a versioned machine the importer missed"))
+    for name in sorted(set(sm) - set(pm)):
+        out.append(Difference(name, "*", "machine-only-in-source",
+                              cause="not registered by this build"))
+    compat = bool(probed.machines.tables)
+    for name in sorted(set(pm) & set(sm)):
+        a, b = pm[name], sm[name]
+        for field in ("alias", "is_default"):
+            if getattr(a, field) != getattr(b, field):
+                out.append(Difference(name, field, "machine", getattr(a, field),
+                                      getattr(b, field), "machine registration differs"))
+        if bool(a.deprecated) != bool(b.deprecated):
+            out.append(Difference(name, "deprecated", "machine", a.deprecated, b.deprecated,
+                                  "deprecation differs"))
+        if not compat:
+            continue
+        la = [(e.driver, e.property, e.value) for e in probed.machines.compat_list(a)]
+        lb = [(e.driver, e.property, e.value) for e in source.machines.compat_list(b)]
+        if la != lb:
+            first = next((i for i, (x, y) in enumerate(zip(la, lb, strict=False)) if x != y),
+                         min(len(la), len(lb)))
+            out.append(Difference(name, "compat", "compat-list",
+                                  la[first] if first < len(la) else None,
+                                  lb[first] if first < len(lb) else None,
+                                  f"first difference at entry {first} of {len(la)} "
+                                  f"(probe) / {len(lb)} (source)"))
+    return out
+
+
 def _only_probe_type_cause(name: str) -> str:
     if name.endswith("-x86_64-cpu"):
         return "a CPU model, registered by a loop over the model table (out of scope)"
@@ -136,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pcat = open_catalog(args.probe)
     probed = pcat.release(pcat.release_ids()[0])
     _, source = find_release(probed.id, args.catalog)
-    diffs = compare_releases(probed, source)
+    diffs = compare_machines(probed, source) + compare_releases(probed, source)
     if args.format == "json":
         print(json.dumps({"schema": 1, "command": "probe-compare", "release": probed.id,
                           "differences": [d.to_json() for d in diffs]}, indent=1))
