@@ -11,8 +11,9 @@ from dataclasses import dataclass, field, replace
 
 from migcompat.errors import StreamError
 from migcompat.migration.devstate import seeded_state
+from migcompat.migration.digest import StateDigest
 from migcompat.migration.live import LiveVM
-from migcompat.migration.savevm import state_digest
+from migcompat.model.memory import zeroed
 from migcompat.model.ram import GuestRAM, RamBlock
 from migcompat.stream import LoadedState, Loader
 from migcompat.vmstate.encode import encode_state
@@ -64,11 +65,15 @@ def _source_digest(loaded: LoadedState, warnings: list[str]) -> str | None:
 def apply(target: LiveVM, loaded: LoadedState) -> LoadResult:
     """Check the digest, then build the loaded VM; ``target`` itself is never modified."""
     warnings = list(loaded.warnings)
-    received = [(idstr, inst, encode_state(data))
-                for (idstr, inst), data in loaded.sections.items()]
-    blocks = [RamBlock(idstr, loaded.ram.get(idstr, bytearray(size)))
+    blocks = [RamBlock(idstr, loaded.ram[idstr] if idstr in loaded.ram else zeroed(size))
               for idstr, size in target.ram.layout()]
-    digest = state_digest(received, [(b.idstr, b.data) for b in blocks])
+    d = StateDigest()
+    for b in blocks:
+        d.block(b.idstr, b.used_length)
+        d.pages(b.data, sorted(loaded.ram_written.get(b.idstr, ())))
+    d.sections((idstr, inst, encode_state(data))
+               for (idstr, inst), data in loaded.sections.items())
+    digest = d.hexdigest()
     source = _source_digest(loaded, warnings)
     if source is None:
         warnings.append("the stream carries no migcompat digest; state not cross-checked")

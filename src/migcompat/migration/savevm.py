@@ -16,8 +16,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-import xxhash
-
+from migcompat.migration.digest import StateDigest
 from migcompat.migration.live import LiveVM, Section
 from migcompat.model.ram import PAGE_SIZE, RamBlock
 from migcompat.stream import (
@@ -48,27 +47,25 @@ _ZERO = bytes(PAGE_SIZE)
 _FLAG_ZERO, _FLAG_PAGE, _FLAG_CONT = int(RamFlag.ZERO), int(RamFlag.PAGE), int(RamFlag.CONTINUE)
 
 
-def state_digest(sections: list[tuple[str, int, bytes]], ram: list[tuple[str, bytes | bytearray]]
-                 ) -> str:
-    """xxh3-64 over every section's state bytes (sorted by idstr, instance) and all RAM."""
-    h = xxhash.xxh3_64()
-    for idstr, instance, body in sorted(sections):
-        h.update(f"{idstr}\0{instance}\0{len(body)}\0".encode())
-        h.update(body)
-    for idstr, data in ram:
-        h.update(f"ram\0{idstr}\0{len(data)}\0".encode())
-        h.update(data)
-    return h.hexdigest()
-
-
 def live_digest(live: LiveVM) -> str:
-    sections = [(s.idstr, s.instance_id, encode_state(s.state))
-                for s in live.sections if s.state is not None]
-    return state_digest(sections, [(b.idstr, b.data) for b in live.ram.blocks])
+    """The digest of a VM held in memory (scans all of its RAM)."""
+    d = StateDigest()
+    for b in live.ram.blocks:
+        d.block(b.idstr, b.used_length)
+        d.pages(b.data, range(0, b.used_length, PAGE_SIZE))
+    d.sections(_section_bytes(live))
+    return d.hexdigest()
 
 
-def _page_records(block: RamBlock, start: int, end: int, first: bool) -> Iterator[bytes]:
-    """Records for pages [start, end) of ``block``; the first record names the block."""
+def _section_bytes(live: LiveVM) -> list[tuple[str, int, bytes]]:
+    return [(s.idstr, s.instance_id, encode_state(s.state))
+            for s in live.sections if s.state is not None]
+
+
+def _page_records(block: RamBlock, start: int, end: int, first: bool,
+                  digest: StateDigest) -> Iterator[bytes]:
+    """Records for pages [start, end) of ``block``; the first record names the block.
+    Non-zero pages also go into ``digest``, so the RAM is read once."""
     data = block.data
     view = memoryview(data)
     name = bytes((len(block.idstr),)) + block.idstr.encode()
@@ -87,7 +84,9 @@ def _page_records(block: RamBlock, start: int, end: int, first: bool) -> Iterato
             out.append(pack(off | _FLAG_PAGE | cont))
             if first:
                 out.append(name)
-            out.append(view[off:off + PAGE_SIZE])
+            page = view[off:off + PAGE_SIZE]
+            out.append(page)
+            digest.page(off, page)
             size += 8 + PAGE_SIZE
         first = False
         if size >= CHUNK:
@@ -127,8 +126,20 @@ def _desc_body(state: VMStateData) -> dict[str, Any]:
     return body
 
 
-def save(live: LiveVM, digest: str | None = None) -> Iterator[bytes]:
-    """The whole stream of ``live``, in chunks. ``digest`` defaults to the live digest."""
+class Saver:
+    """Streams a VM; ``digest`` is set once the stream has been fully produced."""
+
+    def __init__(self, live: LiveVM) -> None:
+        self.live = live
+        self.digest = ""
+
+    def __iter__(self) -> Iterator[bytes]:
+        return save(self.live, self)
+
+
+def save(live: LiveVM, saver: Saver | None = None) -> Iterator[bytes]:
+    """The whole stream of ``live``, in chunks, with the digest in its description."""
+    digest = StateDigest()
     enc = Encoder()
     yield enc.send(Header()) + enc.send(Configuration(live.machine))
     ram_id = 0
@@ -138,10 +149,11 @@ def save(live: LiveVM, digest: str | None = None) -> Iterator[bytes]:
            + enc.send(MemSize(live.ram.total, infos)) + enc.send(RamEOS())
            + enc.send(Footer(ram_id)))
     for block in blocks:
+        digest.block(block.idstr, block.used_length)
         for start in range(0, block.used_length, PART_BYTES):
             end = min(start + PART_BYTES, block.used_length)
             yield enc.send(SectionPart(ram_id))
-            yield from _page_records(block, start, end, first=start == 0)
+            yield from _page_records(block, start, end, start == 0, digest)
             yield enc.send(RamEOS()) + enc.send(Footer(ram_id))
     yield enc.send(SectionEnd(ram_id)) + enc.send(RamEOS()) + enc.send(Footer(ram_id))
     devices = []
@@ -150,7 +162,11 @@ def save(live: LiveVM, digest: str | None = None) -> Iterator[bytes]:
         yield (enc.send(SectionFull(sid, s.idstr, s.instance_id, s.state.version_id))
                + enc.send(SectionState(s.state)) + enc.send(Footer(sid)))
         devices.append(_section_vmdesc(s, s.state))
+    digest.sections(_section_bytes(live))
+    hexdigest = digest.hexdigest()
+    if saver is not None:
+        saver.digest = hexdigest
     desc = {"page_size": PAGE_SIZE, "devices": devices,
-            "migcompat": {"digest": digest or live_digest(live),
-                          "release": live.vm.release.id, "machine": live.machine}}
+            "migcompat": {"digest": hexdigest, "release": live.vm.release.id,
+                          "machine": live.machine}}
     yield enc.send(EOF()) + enc.send(VMDescription.from_json(desc))

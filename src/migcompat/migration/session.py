@@ -17,7 +17,7 @@ from migcompat.errors import MigcompatError, StreamError
 from migcompat.migration.live import LiveVM
 from migcompat.migration.loadvm import IncomingLoad, LoadResult
 from migcompat.migration.returnpath import Verdict, read_verdict
-from migcompat.migration.savevm import live_digest, save
+from migcompat.migration.savevm import Saver, live_digest
 from migcompat.migration.transport import (
     FileReader,
     FileWriter,
@@ -51,12 +51,12 @@ class MigrationFailed(MigcompatError):
 
 def send_stream(live: LiveVM, transport: Transport) -> tuple[int, str]:
     """Write the whole stream; returns (bytes, digest). Raises TransportClosed on a drop."""
-    digest = live_digest(live)
+    saver = Saver(live)
     sent = 0
-    for chunk in save(live, digest):
+    for chunk in saver:
         transport.write(chunk)
         sent += len(chunk)
-    return sent, digest
+    return sent, saver.digest
 
 
 def migrate(live: LiveVM, uri: URI, retry_for: float = 5.0) -> SendResult:

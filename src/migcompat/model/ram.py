@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from migcompat.model.memory import Memory, zeroed
+
 PAGE_SIZE = 4096  # x86 TARGET_PAGE_SIZE
 BIOS_SIZE = 256 << 10
 
@@ -18,7 +20,7 @@ BIOS_SIZE = 256 << 10
 @dataclass
 class RamBlock:
     idstr: str
-    data: bytearray
+    data: Memory
 
     @property
     def used_length(self) -> int:
@@ -45,7 +47,7 @@ class GuestRAM:
 
 def empty_ram(mem: int) -> GuestRAM:
     """The destination's RAM before a load: all zero, same layout as the source's."""
-    return GuestRAM([RamBlock("pc.ram", bytearray(mem)), RamBlock("pc.bios", bytearray(BIOS_SIZE))])
+    return GuestRAM([RamBlock("pc.ram", zeroed(mem)), RamBlock("pc.bios", zeroed(BIOS_SIZE))])
 
 
 def seeded_ram(mem: int, seed: int, data_bytes: int | None = None) -> GuestRAM:
@@ -63,8 +65,11 @@ def seeded_ram(mem: int, seed: int, data_bytes: int | None = None) -> GuestRAM:
     data_bytes = min(data_bytes, mem - start)
     data_bytes -= data_bytes % PAGE_SIZE
     rng = random.Random(seed)
-    if data_bytes:
-        ram.blocks[0].data[start:start + data_bytes] = rng.randbytes(data_bytes)
+    # randbytes takes at most 2**31 bits at once: fill in 64 MiB steps.
+    step = 64 << 20
+    for off in range(start, start + data_bytes, step):
+        n = min(step, start + data_bytes - off)
+        ram.blocks[0].data[off:off + n] = rng.randbytes(n)
     bios = ram.blocks[1].data
     bios[-PAGE_SIZE:] = rng.randbytes(PAGE_SIZE)  # the reset vector page is never zero
     return ram

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from migcompat.errors import StreamError
+from migcompat.model.memory import Memory, zeroed
 from migcompat.stream.configuration import TARGET_PAGE_BITS, capabilities
 from migcompat.stream.constants import PAGE_SIZE, RAM_SECTION, RAM_VERSION
 from migcompat.stream.decoder import DONE, NEED_DATA, Decoder, Sentinel, unknown_section_error
@@ -98,9 +99,11 @@ class LoadedState:
 
     machine: str | None = None
     sections: dict[tuple[str, int], VMStateData] = field(default_factory=dict)
-    ram: dict[str, bytearray] = field(default_factory=dict)
+    ram: dict[str, Memory] = field(default_factory=dict)
     ram_pages: dict[str, dict[int, bytes | memoryview]] = field(default_factory=dict)
     ram_sizes: dict[str, int] = field(default_factory=dict)
+    # Dense mode: per block, the offsets of pages a record wrote (all others are still zero).
+    ram_written: dict[str, set[int]] = field(default_factory=dict)
     vmdesc: VMDescription | None = None
     warnings: list[str] = field(default_factory=list)
     pages: int = 0
@@ -144,6 +147,7 @@ class Loader:
         if not self._done:  # pragma: no cover - a closed decoder always ends or raises
             raise StreamError("the stream did not end", offset=self.decoder.offset)
         self.result.bytes_read = self.decoder.offset
+        self.result.ram_written = self._dirty
         return self.result
 
     @property
@@ -276,7 +280,7 @@ class Loader:
                         )
             self.result.ram_sizes[block.idstr] = size
             if self.ram_mode == "dense" and block.idstr not in self.result.ram:
-                self.result.ram[block.idstr] = bytearray(size)
+                self.result.ram[block.idstr] = zeroed(size)
             elif self.ram_mode == "sparse":
                 self.result.ram_pages[block.idstr] = {}
 
@@ -292,7 +296,7 @@ class Loader:
         ps, sizes, mode = self.destination.page_size, self.result.ram_sizes, self.ram_mode
         dense, sparse, dirty = self.result.ram, self.result.ram_pages, self._dirty
         name, size = None, 0
-        mem = bytearray()
+        mem: Memory = bytearray()
         pagemap: dict[int, bytes | memoryview] = {}
         written: set[int] = set()
         pages = 0
