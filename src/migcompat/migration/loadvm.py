@@ -65,12 +65,13 @@ def _source_digest(loaded: LoadedState, warnings: list[str]) -> str | None:
 def apply(target: LiveVM, loaded: LoadedState) -> LoadResult:
     """Check the digest, then build the loaded VM; ``target`` itself is never modified."""
     warnings = list(loaded.warnings)
-    blocks = [RamBlock(idstr, loaded.ram[idstr] if idstr in loaded.ram else zeroed(size))
+    blocks = [RamBlock(idstr, loaded.ram[idstr] if idstr in loaded.ram else zeroed(size),
+                       loaded.ram_written.get(idstr, set()))
               for idstr, size in target.ram.layout()]
     d = StateDigest()
     for b in blocks:
         d.block(b.idstr, b.used_length)
-        d.pages(b.data, sorted(loaded.ram_written.get(b.idstr, ())))
+        d.pages(b.data, sorted(b.written or ()))
     d.sections((idstr, inst, encode_state(data))
                for (idstr, inst), data in loaded.sections.items())
     digest = d.hexdigest()

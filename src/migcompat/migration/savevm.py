@@ -52,7 +52,9 @@ def live_digest(live: LiveVM) -> str:
     d = StateDigest()
     for b in live.ram.blocks:
         d.block(b.idstr, b.used_length)
-        d.pages(b.data, range(0, b.used_length, PAGE_SIZE))
+        pages = sorted(b.written) if b.written is not None else range(0, b.used_length,
+                                                                         PAGE_SIZE)
+        d.pages(b.data, pages)
     d.sections(_section_bytes(live))
     return d.hexdigest()
 
@@ -68,13 +70,15 @@ def _page_records(block: RamBlock, start: int, end: int, first: bool,
     Non-zero pages also go into ``digest``, so the RAM is read once."""
     data = block.data
     view = memoryview(data)
+    written = block.written
     name = bytes((len(block.idstr),)) + block.idstr.encode()
     pack = _BE64.pack
     out: list[bytes | memoryview] = []
     size = 0
     for off in range(start, end, PAGE_SIZE):
         cont = 0 if first else _FLAG_CONT
-        if data[off:off + PAGE_SIZE] == _ZERO:
+        if (written is not None and off not in written) or \
+                view[off:off + PAGE_SIZE].tobytes() == _ZERO:
             out.append(pack(off | _FLAG_ZERO | cont))
             if first:
                 out.append(name)

@@ -19,8 +19,12 @@ BIOS_SIZE = 256 << 10
 
 @dataclass
 class RamBlock:
+    """A RAMBlock. ``written`` lists the pages ever written (None: unknown); every other
+    page is zero and is never read, so an untouched guest costs nothing to scan."""
+
     idstr: str
     data: Memory
+    written: set[int] | None = None
 
     @property
     def used_length(self) -> int:
@@ -47,7 +51,8 @@ class GuestRAM:
 
 def empty_ram(mem: int) -> GuestRAM:
     """The destination's RAM before a load: all zero, same layout as the source's."""
-    return GuestRAM([RamBlock("pc.ram", zeroed(mem)), RamBlock("pc.bios", zeroed(BIOS_SIZE))])
+    return GuestRAM([RamBlock("pc.ram", zeroed(mem), set()),
+                     RamBlock("pc.bios", zeroed(BIOS_SIZE), set())])
 
 
 def seeded_ram(mem: int, seed: int, data_bytes: int | None = None) -> GuestRAM:
@@ -70,6 +75,8 @@ def seeded_ram(mem: int, seed: int, data_bytes: int | None = None) -> GuestRAM:
     for off in range(start, start + data_bytes, step):
         n = min(step, start + data_bytes - off)
         ram.blocks[0].data[off:off + n] = rng.randbytes(n)
-    bios = ram.blocks[1].data
-    bios[-PAGE_SIZE:] = rng.randbytes(PAGE_SIZE)  # the reset vector page is never zero
+    ram.blocks[0].written = set(range(start, start + data_bytes, PAGE_SIZE))
+    bios = ram.blocks[1]
+    bios.data[-PAGE_SIZE:] = rng.randbytes(PAGE_SIZE)  # the reset vector page is never zero
+    bios.written = {BIOS_SIZE - PAGE_SIZE}
     return ram

@@ -280,7 +280,7 @@ class Loader:
                         )
             self.result.ram_sizes[block.idstr] = size
             if self.ram_mode == "dense" and block.idstr not in self.result.ram:
-                self.result.ram[block.idstr] = zeroed(size)
+                self.result.ram[block.idstr] = zeroed(size, populate=True)
             elif self.ram_mode == "sparse":
                 self.result.ram_pages[block.idstr] = {}
 
