@@ -69,6 +69,9 @@ EXCLUSIONS: tuple[Exclusion, ...] = (
     Exclusion("iobase", "the standard I/O base of the port's index", (0xFFFFFFFF,),
               ("isa-serial",)),
     Exclusion("irq", "the standard IRQ of the port's index", (0xFFFFFFFF,), ("isa-serial",)),
+    Exclusion("busnr", "the number of the PCI bus the device sits on", (None,)),
+    Exclusion("reserved-regions", "the x86 board's pre-plug hook adds the MSI window "
+              "(virtio-iommu)", (None,)),
     Exclusion("len-reserved-regions", "the x86 board's pre-plug hook adds the MSI window "
               "(virtio-iommu)", (0, None)),
 )
@@ -152,7 +155,7 @@ def same_value(model: Any, kind: str, qemu: Any) -> bool:
     if model == qemu and type(model) is type(qemu):
         return True
     if model is None:
-        return qemu in ("", None)
+        return qemu in ("", None, [])  # unset string/list properties read as "" and []
     if isinstance(qemu, bool):
         text = model if isinstance(model, str) else None
         if text is None:
