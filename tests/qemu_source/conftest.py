@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from migcompat.qemu.source import import_tree
+sys.path.insert(0, str(Path(__file__).parent))
+from qemu_source_trees import build_tree
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from migcompat.qemu.source import import_tree
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "source_tree: imports a real QEMU tree (fails, not skips, under CI=true)"
     )
-
-
-def build_tree(dest: Path, generation: str) -> Path:
-    """A fixture QEMU tree: ``fixtures/base`` overlaid with ``fixtures/<generation>``."""
-    shutil.copytree(FIXTURES / "base", dest, dirs_exist_ok=True)
-    shutil.copytree(FIXTURES / generation, dest, dirs_exist_ok=True)
-    return dest
 
 
 @pytest.fixture(scope="session")

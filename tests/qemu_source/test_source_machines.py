@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from qemu_source_trees import build_tree
 
+from migcompat.qemu.source import import_tree
 from migcompat.qemu.source.machines import _expired
 
 Imported = Callable[[str], dict[str, Any]]
@@ -114,3 +117,28 @@ def test_version_age_rule(
     qemu: tuple[int, int, int], cutoff: int, machine: tuple[int, int], expired: bool
 ) -> None:
     assert _expired(qemu, cutoff, *machine) is expired
+
+
+GATED_DELETION = """
+#define MACHINE_VER_DELETION(...) \\
+    do { \\
+        if (MACHINE_VER_SHOULD_DELETE(__VA_ARGS__)) { \\
+            if (getenv("QEMU_DELETE_MACHINES") || \\
+                QEMU_VERSION_MAJOR > 10 || (QEMU_VERSION_MAJOR == 10 && \\
+                                            QEMU_VERSION_MINOR >= 1)) { \\
+                return; \\
+            } \\
+        } \\
+    } while (0)
+"""
+
+
+def test_deletion_gated_on_an_environment_variable(tmp_path: Path) -> None:
+    """QEMU 10.0 deletes old machines only with QEMU_DELETE_MACHINES set (or >= 10.1)."""
+    root = build_tree(tmp_path / "tree", "gen3")
+    (root / "VERSION").write_text("10.0.0\n")
+    boards = root / "include" / "hw" / "boards.h"
+    boards.write_text(boards.read_text().replace("#endif", GATED_DELETION + "#endif"))
+    machines = import_tree(root)["machines"]
+    assert "pc-q35-4.0.1" in machines  # 6 years old, but the gate is closed
+    assert machines["pc-q35-4.0.1"]["deprecated"] == DEPRECATED
