@@ -1,14 +1,38 @@
-# Reproducible data builds. `make catalogs` fetches the QEMU source packages pinned in
+# migcompat developer tasks. `make test` is the README's test command and what CI runs.
+#
+# Reproducible data builds: `make catalogs` fetches the QEMU source packages pinned in
 # catalogs.lock.toml (cached in $MIGCOMPAT_CACHE/sources, default ~/.cache/migcompat/sources)
 # and regenerates the bundled qemu release catalogs from them.
-PYTHON ?= python3
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
 CATALOG_DIR := src/migcompat/catalog/data/qemu
-export PYTHONPATH := $(CURDIR)/src$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: sources catalogs
+.PHONY: setup test lint demo sources catalogs
 
-sources:
-	$(PYTHON) -m migcompat.qemu.source.fetch --print-path
+$(BIN)/migcompat: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+setup: $(BIN)/migcompat
+
+demo: setup
+	$(BIN)/migcompat demo
+
+lint: setup
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+
+test: setup
+	bash tools/install-deps.sh
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -n 2 -q
+
+sources: setup
+	$(BIN)/python -m migcompat.qemu.source.fetch --print-path
 
 catalogs: sources
-	$(PYTHON) -m migcompat.qemu.source.catalogs --out $(CATALOG_DIR)
+	$(BIN)/python -m migcompat.qemu.source.catalogs --out $(CATALOG_DIR)
