@@ -24,6 +24,7 @@ RELEASE_KEYS = ("format", "id", "product", "version", "debian_version", "descrip
 TYPE_KEYS = ("parent", "interfaces", "abstract", "properties", "child", "realize", "init",
              "guest_visible", "vmsd", "file", "line", "desc")
 PROP_KEYS = ("kind", "default", "enum", "values", "word", "bit", "unresolved", "qapi_type",
+             "link_type",
              "file", "line", "desc")
 TABLE_KEYS = ("file", "line", "entries")
 ENTRY_KEYS = ("driver", "property", "value", "optional", "file", "line")

@@ -32,9 +32,9 @@ def cli() -> None:
 
 def _register() -> None:
     # Imported here so that `migcompat --help` stays fast and modules stay independent.
-    from migcompat.cli import catalog_cmds, check_cmd, demo, migrate_cmds, props
+    from migcompat.cli import catalog_cmds, check_cmd, demo, migrate_cmds, props, qemu_cmds
 
-    for module in (catalog_cmds, props, check_cmd, migrate_cmds, demo):
+    for module in (catalog_cmds, props, check_cmd, migrate_cmds, demo, qemu_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 

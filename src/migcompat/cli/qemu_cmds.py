@@ -1,0 +1,127 @@
+"""Commands that read real QEMU: ``import-source``, ``probe`` and ``crosscheck``."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from migcompat.cli.output import emit_json, err, out
+from migcompat.errors import EXIT_INCOMPATIBLE
+
+
+def write_json_atomically(path: Path, doc: dict[str, Any], compact: bool = True) -> None:
+    """Write to a temporary name beside ``path`` and rename: never a half-written file."""
+    text = json.dumps(doc, separators=(",", ":") if compact else None,
+                      indent=None if compact else 1, ensure_ascii=False)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@click.command("import-source", epilog="""\b
+Examples:
+  migcompat import-source ~/src/qemu-7.2 -o 7.2.json
+  migcompat import-source ./qemu --debian-version 1:7.2+dfsg-7+deb12u18 -o 7.2.json
+  migcompat releases --catalog 7.2.json
+  make catalogs        # all pinned Debian trees -> the bundled qemu catalog
+""")
+@click.argument("tree", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the release catalog here (default: stdout).")
+@click.option("--debian-version", default=None, help="The Debian package the tree is from.")
+def import_source(tree: Path, output: Path | None, debian_version: str | None) -> None:
+    """Read a QEMU source tree (5.2 .. 10.x) into a release catalog (JSON).
+
+    Compat tables, pc-q35/pc-i440fx machine types, the type hierarchy and device property
+    defaults, each with its file and line. Defaults that cannot be computed statically are
+    recorded as unresolved, with the reason. See docs/import-source.md.
+    """
+    from migcompat.qemu.source.importer import import_tree
+    from migcompat.qemu.source.progress import terminal_progress
+
+    start = time.monotonic()
+    with terminal_progress() as progress:
+        doc = import_tree(tree, debian_version=debian_version, progress=progress)
+    if output is None:
+        out().print(json.dumps(doc, ensure_ascii=False), markup=False, soft_wrap=True)
+    else:
+        write_json_atomically(output, doc)
+    err().print(f"imported {tree} (QEMU {doc['version']}): {len(doc['machines'])} machine "
+                f"types, {len(doc['types'])} types in {time.monotonic() - start:.1f}s",
+                markup=False)
+
+
+@click.command("probe", epilog="""\b
+Examples:
+  migcompat probe /usr/bin/qemu-system-x86_64 -o probed-7.2.json
+  migcompat probe qemu-system-x86_64 --machine pc-q35-7.2 --machine pc-i440fx-7.2
+""")
+@click.argument("qemu_binary", default="qemu-system-x86_64")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the release catalog here (default: stdout).")
+@click.option("--machine", "machines", multiple=True, metavar="M",
+              help="Record only these machine types (repeatable).")
+def probe_command(qemu_binary: str, output: Path | None, machines: tuple[str, ...]) -> None:
+    """Read a QEMU binary over QMP into a release catalog.
+
+    Machine types (query-machines, with compat lists on QEMU >= 9.1), types, and property
+    kinds and static defaults. QEMU runs paused with -nodefaults and never outlives the
+    probe. See docs/probe.md.
+    """
+    from migcompat.qemu.probe import probe, terminal_progress
+
+    with terminal_progress() as progress:
+        doc = probe(qemu_binary, list(machines) or None, progress)
+    if output is None:
+        out().print(json.dumps(doc, ensure_ascii=False), markup=False, soft_wrap=True)
+    else:
+        write_json_atomically(output, doc, compact=False)
+    err().print(f"QEMU {doc['version']}: {len(doc['machines'])} machine types, "
+                f"{len(doc['types'])} types", markup=False)
+
+
+@click.command("crosscheck", epilog="""\b
+Examples:
+  migcompat crosscheck
+  migcompat crosscheck --qemu /usr/bin/qemu-system-x86_64 --machine pc-q35-5.1
+  migcompat crosscheck --format json
+""")
+@click.option("--qemu", "binary", default=None, help="QEMU binary (default: the system's).")
+@click.option("--catalog", default="qemu", show_default=True, metavar="NAME|PATH")
+@click.option("--release", "release_id", default=None,
+              help="Release id (default: the binary's MAJOR.MINOR).")
+@click.option("--machine", "machines", multiple=True, metavar="M",
+              help="Only these machine types (repeatable).")
+@click.option("--jobs", type=click.IntRange(1, 16), default=2, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def crosscheck_command(binary: str | None, catalog: str, release_id: str | None,
+                       machines: tuple[str, ...], jobs: int, fmt: str) -> None:
+    """Compare the model's effective property values with a real QEMU's (QMP qom-get).
+
+    Every pc-q35 and pc-i440fx machine type of the binary, with a set of devices that need
+    no backend. Exit 0 at 100% agreement, 1 otherwise. See docs/crosscheck.md.
+    """
+    from migcompat.qemu.crosscheck import format_text, run_crosscheck
+
+    report = run_crosscheck(binary, catalog, release_id, list(machines) or None, jobs)
+    if fmt == "json":
+        emit_json("crosscheck", report.to_json())
+    else:
+        out().print(format_text(report), markup=False)
+    if not report.ok:
+        raise click.exceptions.Exit(EXIT_INCOMPATIBLE)
+
+
+COMMANDS = [import_source, probe_command, crosscheck_command]
