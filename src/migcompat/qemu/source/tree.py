@@ -337,6 +337,8 @@ class SourceTree:
             self.drop(rel)
             if self.progress and i % 50 == 0:
                 self.progress("headers", i, total)
+        if self.progress:
+            self.progress("headers", total, total)
 
     def macros_for(self, f: SourceFile) -> MacroTable:
         local = {m.name: m for m in collect_defines(f.root, f.path, self.config)}
