@@ -382,7 +382,7 @@ class Decoder:
         ):
             raise StreamError(
                 f"{Cmd(cmd).name} received with bad length - expecting "
-                f"{max(expected, 16)}, got {length}",
+                f"{16 if expected < 0 else expected}, got {length}",
                 offset=start + 3,
             )
         if cmd == Cmd.PACKAGED:
