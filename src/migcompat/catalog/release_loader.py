@@ -168,12 +168,18 @@ def _property(name: str, body: Any, chk: Checker, p: str,
         name=name, kind=kind, default=default, has_default=has_default,
         enum_values=values, enum_name=enum_name,
         word=chk.typed(body, "word", p, (str,), ""),
-        bit=chk.typed(body, "bit", p, (int,), -1),
+        bit=_bit(chk, body, p),
         unresolved=chk.typed(body, "unresolved", p, (str,), ""),
         qapi_type=chk.typed(body, "qapi_type", p, (str,), ""),
         file=chk.typed(body, "file", p, (str,), ""),
         line=chk.typed(body, "line", p, (int,), 0),
     )
+
+
+def _bit(chk: Checker, body: dict[str, Any], p: str) -> int:
+    # null: the bit number is not a constant the importer could see ("unresolved" says why)
+    raw = chk.typed(body, "bit", p, (int, type(None)), None)
+    return -1 if raw is None else int(raw)
 
 
 def _typed_default(kind: str, name: str, raw: object, values: tuple[str, ...]) -> Value:
@@ -190,6 +196,8 @@ def _typed_default(kind: str, name: str, raw: object, values: tuple[str, ...]) -
             return parse_value(kind, name, str(raw), values)
     elif raw is None and kind in ("str", "link", "array"):
         return None
+    elif isinstance(raw, list) and kind == "array":
+        return tuple(raw)  # list properties (QEMU >= 8.2) default to []
     raise PropertyValueError(f"wrong type {type(raw).__name__} for kind {kind}", name)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from migcompat.errors import PropertyValueError
 
-Value = bool | int | str | None
+Value = bool | int | str | tuple[object, ...] | None
 
 # Integer kinds: (bits, signed, C type name used in QEMU's range error).
 INT_KINDS: dict[str, tuple[int, bool, str]] = {
@@ -31,7 +31,7 @@ SIZE_KINDS = frozenset({"size", "size32"})
 # QEMU checks some of these (macaddr, pci-devfn) with device-specific parsers; we keep the
 # text and compare spellings as given.
 TEXT_KINDS = frozenset({"str", "link"})
-OTHER_KINDS = frozenset({"enum", "OnOffAuto", "array"})
+OTHER_KINDS = frozenset({"enum", "OnOffAuto", "array", "pci-devfn"})
 ALL_KINDS = frozenset(INT_KINDS) | BOOL_KINDS | SIZE_KINDS | TEXT_KINDS | OTHER_KINDS
 
 ON_OFF_AUTO = ("auto", "on", "off")
@@ -89,6 +89,8 @@ def parse_value(kind: str, name: str, text: str, enum_values: tuple[str, ...] = 
         return parse_enum(name, text, ON_OFF_AUTO)
     if kind == "enum":
         return parse_enum(name, text, enum_values)
+    if kind == "pci-devfn":
+        return parse_devfn(name, text)
     if kind == "array":
         raise PropertyValueError(
             f"array property '{name}' cannot be set from a single string", name
@@ -175,6 +177,20 @@ def parse_size(name: str, text: str) -> int:
     return value
 
 
+_DEVFN = re.compile(r"([0-9a-fA-F]{1,2})(?:\.([0-7]))?\Z")
+
+
+def parse_devfn(name: str, text: str) -> int:
+    """A PCI address: "SLOT[.FN]" in hex (slot < 32), or a plain devfn number; -1 is auto."""
+    m = _DEVFN.match(text)
+    if m is not None and int(m.group(1), 16) < 32:
+        return int(m.group(1), 16) << 3 | int(m.group(2) or 0)
+    value = _strto64(text)
+    if value is not None and -1 <= value < 256:
+        return value
+    raise PropertyValueError(f"Property '{name}' doesn't take value '{text}'", name)
+
+
 def parse_enum(name: str, text: str, values: tuple[str, ...]) -> str:
     if text in values:
         return text
@@ -187,6 +203,8 @@ def format_value(kind: str, value: Value) -> str:
         return ""
     if isinstance(value, bool):
         return "on" if value else "off"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(str(v) for v in value) + "]"
     return str(value)
 
 
