@@ -304,10 +304,13 @@ def _decode_subsections(
         if pos + 2 > end:
             raise NeedData(pos + 2, f"{vmsd.name} (subsections)")
         length = buf[pos + 1]
+        if length < len(prefix) + 1:
+            # QEMU checks the length before it peeks the name (reference §2.7): not ours.
+            return pos
         if pos + 2 + length > end:
             raise NeedData(pos + 2 + length, f"{vmsd.name} (subsections)")
         name = bytes(buf[pos + 2 : pos + 2 + length])
-        if length < len(prefix) + 1 or not name.startswith(prefix):
+        if not name.startswith(prefix):
             # Not ours: QEMU leaves the bytes for the caller (they fail later, reference §2.7).
             return pos
         text = name.decode("utf-8", errors="replace")
