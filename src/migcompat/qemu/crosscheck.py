@@ -30,6 +30,7 @@ from migcompat.catalog.load import Catalog, open_catalog, read_data
 from migcompat.catalog.release_loader import build_release
 from migcompat.errors import EXIT_INCOMPATIBLE, EXIT_OK, CatalogError, MigcompatError
 from migcompat.model.devspec import DeviceSpec, parse_device
+from migcompat.model.machines import version_key
 from migcompat.model.release import Release
 from migcompat.model.vm import Effective, VMConfig, realize_vm
 from migcompat.qemu.overlay import apply_overlay, load_overlay
@@ -248,8 +249,9 @@ def child_names(release: Release) -> set[str]:
 def list_machines(binary: str) -> tuple[list[str], str, str]:
     """The binary's pc-q35/pc-i440fx machine types, its version (x.y.z) and package."""
     with QemuProcess(["-machine", "none"], binary=binary) as proc:
-        names = sorted(m["name"] for m in proc.cmd("query-machines")
-                       if str(m["name"]).startswith(FAMILIES))
+        names = sorted((str(m["name"]) for m in proc.cmd("query-machines")
+                        if str(m["name"]).startswith(FAMILIES)),
+                       key=lambda n: (n.rsplit("-", 1)[0], version_key(n.rsplit("-", 1)[1])))
         major, minor, micro = proc.version()
         return names, f"{major}.{minor}.{micro}", proc.package()
 
