@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from migcompat.catalog.checker import Checker
+from migcompat.catalog.load import open_catalog, read_data
 from migcompat.catalog.release_loader import build_release
 from migcompat.errors import UsageError
 from migcompat.qemu.overlay import OVERLAY_PATH, apply_overlay, load_overlay
@@ -86,3 +87,16 @@ def test_unknown_overlay_format(tmp_path: Any) -> None:
 ])
 def test_spelling_normalisation(model: Any, kind: str, qemu: Any, same: bool) -> None:
     assert same_value(model, kind, qemu) is same
+
+
+@pytest.mark.parametrize("rid", ["5.2", "7.2", "10.0", "10.2"])
+def test_bundled_catalogs_include_the_overlay(rid: str) -> None:
+    """Built by tools/build_catalogs.py with the current overlay.toml (merging it again
+    changes nothing)."""
+    cat = open_catalog("qemu")
+    data = read_data(cat.refs[rid].file)
+    assert "overlay" in str(data.get("origin")), (
+        f"{rid}.json was built without overlay.toml (origin {data.get('origin')!r}): "
+        "run tools/build_catalogs.py")
+    assert apply_overlay(data, load_overlay()) == data, (
+        f"{rid}.json predates the current overlay.toml: run tools/build_catalogs.py")
