@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -225,6 +226,10 @@ def _observe(binary: str, machine: str,
         return observe(proc, ids, children)
 
 
+def _ignore_sigint() -> None:  # pragma: no cover - runs in the worker processes
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _work(args: tuple[str, str, Collection[str]]
           ) -> tuple[str, dict[str, dict[str, Observed]] | str, float]:
     """One machine type in a worker process: its observations, or the error text."""
@@ -292,8 +297,10 @@ def run_crosscheck(binary: str | None = None, catalog: str = "qemu",
 
     done = 0
     # Processes, not threads: half the time is Python decoding QMP replies (GIL-bound), the
-    # other half QEMU answering; each worker runs one QEMU at a time.
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+    # other half QEMU answering. Workers ignore Ctrl-C: the main process cancels what is
+    # queued and each worker ends its current machine type, closing its QEMU.
+    pool = ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_ignore_sigint)
+    try:
         jobs_args = [(path, name, children) for name in names]
         for name, observed, secs in pool.map(_work, jobs_args):
             result = results[name]
@@ -311,6 +318,10 @@ def run_crosscheck(binary: str | None = None, catalog: str = "qemu",
             done += 1
             if progress:
                 progress(name, done, len(names))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     report.machines = [results[n] for n in names]
     report.seconds = time.monotonic() - started
     return report
@@ -375,6 +386,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         stop()
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt:
+        stop()
+        print("interrupted", file=sys.stderr)
+        return 130
     stop()
     if args.format == "json":
         print(json.dumps(report.to_json(), indent=1))

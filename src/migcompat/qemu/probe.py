@@ -268,6 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except MigcompatError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return exc.exit_code
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
     text = json.dumps(release, indent=1, ensure_ascii=False) + "\n"
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
