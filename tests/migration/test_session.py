@@ -65,7 +65,7 @@ def test_unix_migration_carries_state_and_ram(tmp_path: Path) -> None:
     assert res.ok is True and res.error is None
     loaded = box["result"]
     assert loaded.digest == res.digest == res.dest_digest == live_digest(src)
-    assert loaded.live.ram.blocks[0].data[:] == src.ram.blocks[0].data[:]
+    assert loaded.live.ram.blocks[0].contents() == src.ram.blocks[0].contents()
     vb = loaded.live.section("0000:00:02.0/virtio-blk", 0)
     assert vb is not None and vb.state is not None
     assert vb.state == src.section("0000:00:02.0/virtio-blk", 0).state  # type: ignore[union-attr]
@@ -130,7 +130,7 @@ def test_connection_dropped_mid_stream(tmp_path: Path) -> None:
     err = box["error"]
     assert isinstance(err, StreamError) and err.offset is not None
     assert dst.sections[0].state is None
-    assert dst.ram.blocks[0].data[:] == bytes(dst.ram.blocks[0].used_length)
+    assert dst.ram.blocks[0].contents() == bytes(dst.ram.blocks[0].used_length)
 
 
 def test_file_transport_is_atomic_and_loads(tmp_path: Path) -> None:

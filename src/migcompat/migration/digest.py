@@ -13,11 +13,9 @@ from collections.abc import Iterable
 
 import xxhash
 
-from migcompat.model.memory import Memory
-from migcompat.model.ram import PAGE_SIZE
+from migcompat.model.ram import RamBlock
 
 _BE64 = struct.Struct(">Q")
-ZERO_PAGE = bytes(PAGE_SIZE)
 
 
 class StateDigest:
@@ -32,12 +30,11 @@ class StateDigest:
         self._h.update(_BE64.pack(offset))
         self._h.update(data)
 
-    def pages(self, mem: Memory, offsets: Iterable[int]) -> None:
-        """Hash the pages at ``offsets`` (ascending) that are not all zero."""
-        for off in offsets:
-            page = mem[off:off + PAGE_SIZE]
-            if page != ZERO_PAGE:
-                self.page(off, page)
+    def ram_block(self, block: RamBlock) -> None:
+        """A block's header and all of its non-zero pages."""
+        self.block(block.idstr, block.used_length)
+        for off, page in block.nonzero_pages():
+            self.page(off, page)
 
     def sections(self, items: Iterable[tuple[str, int, bytes]]) -> None:
         for idstr, instance, body in sorted(items):

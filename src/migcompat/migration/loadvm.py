@@ -13,7 +13,6 @@ from migcompat.errors import StreamError
 from migcompat.migration.devstate import seeded_state
 from migcompat.migration.digest import StateDigest
 from migcompat.migration.live import LiveVM
-from migcompat.model.memory import zeroed
 from migcompat.model.ram import GuestRAM, RamBlock
 from migcompat.stream import LoadedState, Loader
 from migcompat.vmstate.encode import encode_state
@@ -35,7 +34,7 @@ class IncomingLoad:
 
     def __init__(self, target: LiveVM) -> None:
         self.target = target
-        self.loader = Loader(target.destination(), ram="dense")
+        self.loader = Loader(target.destination(), ram="sparse")
 
     @property
     def done(self) -> bool:
@@ -65,13 +64,12 @@ def _source_digest(loaded: LoadedState, warnings: list[str]) -> str | None:
 def apply(target: LiveVM, loaded: LoadedState) -> LoadResult:
     """Check the digest, then build the loaded VM; ``target`` itself is never modified."""
     warnings = list(loaded.warnings)
-    blocks = [RamBlock(idstr, loaded.ram[idstr] if idstr in loaded.ram else zeroed(size),
-                       loaded.ram_written.get(idstr, set()))
+    # The received pages stay where they arrived (sparse mode): no copy into a buffer.
+    blocks = [RamBlock(idstr, size, sparse=loaded.ram_pages.get(idstr, {}))
               for idstr, size in target.ram.layout()]
     d = StateDigest()
     for b in blocks:
-        d.block(b.idstr, b.used_length)
-        d.pages(b.data, sorted(b.written or ()))
+        d.ram_block(b)
     d.sections((idstr, inst, encode_state(data))
                for (idstr, inst), data in loaded.sections.items())
     digest = d.hexdigest()

@@ -43,7 +43,6 @@ RAM_VERSION = 4
 CHUNK = 4 << 20  # bytes handed to the transport at a time
 PART_BYTES = 256 << 20  # RAM scanned per PART section
 _BE64 = struct.Struct(">Q")
-_ZERO = bytes(PAGE_SIZE)
 _FLAG_ZERO, _FLAG_PAGE, _FLAG_CONT = int(RamFlag.ZERO), int(RamFlag.PAGE), int(RamFlag.CONTINUE)
 
 
@@ -51,10 +50,7 @@ def live_digest(live: LiveVM) -> str:
     """The digest of a VM held in memory (scans all of its RAM)."""
     d = StateDigest()
     for b in live.ram.blocks:
-        d.block(b.idstr, b.used_length)
-        pages = sorted(b.written) if b.written is not None else range(0, b.used_length,
-                                                                         PAGE_SIZE)
-        d.pages(b.data, pages)
+        d.ram_block(b)
     d.sections(_section_bytes(live))
     return d.hexdigest()
 
@@ -68,17 +64,15 @@ def _page_records(block: RamBlock, start: int, end: int, first: bool,
                   digest: StateDigest) -> Iterator[bytes]:
     """Records for pages [start, end) of ``block``; the first record names the block.
     Non-zero pages also go into ``digest``, so the RAM is read once."""
-    data = block.data
-    view = memoryview(data)
-    written = block.written
+    read = block.page_reader()
     name = bytes((len(block.idstr),)) + block.idstr.encode()
     pack = _BE64.pack
     out: list[bytes | memoryview] = []
     size = 0
     for off in range(start, end, PAGE_SIZE):
         cont = 0 if first else _FLAG_CONT
-        if (written is not None and off not in written) or \
-                view[off:off + PAGE_SIZE].tobytes() == _ZERO:
+        page = read(off)
+        if page is None:
             out.append(pack(off | _FLAG_ZERO | cont))
             if first:
                 out.append(name)
@@ -88,7 +82,6 @@ def _page_records(block: RamBlock, start: int, end: int, first: bool,
             out.append(pack(off | _FLAG_PAGE | cont))
             if first:
                 out.append(name)
-            page = view[off:off + PAGE_SIZE]
             out.append(page)
             digest.page(off, page)
             size += 8 + PAGE_SIZE

@@ -29,7 +29,7 @@ from migcompat.migration.transport import (
 )
 from migcompat.migration.uri import URI
 
-READ_SIZE = 1 << 20
+READ_SIZE = 4 << 20
 DRAIN_SECONDS = 5.0
 
 
@@ -103,15 +103,9 @@ def receive(target: LiveVM, transport: Transport,
     """Load from ``transport`` into a copy of ``target``; raises StreamError on failure."""
     incoming = IncomingLoad(target)
     total = 0
-    reader = getattr(transport, "recv_into", None)
-    buf = bytearray(READ_SIZE)
-    view = memoryview(buf)
     while not incoming.done:
-        if reader is not None:
-            n = reader(view)
-            chunk = bytes(view[:n])
-        else:
-            chunk = transport.read(READ_SIZE)
+        # Each chunk is kept, not copied: the loaded pages are views into it.
+        chunk = transport.read(READ_SIZE)
         if not chunk:
             break
         total += len(chunk)

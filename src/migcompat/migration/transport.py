@@ -64,13 +64,6 @@ class SocketTransport:
             raise TransportClosed(f"connection to {self.peer} lost: {exc.strerror or exc}") \
                 from exc
 
-    def recv_into(self, buf: memoryview) -> int:
-        try:
-            return self.sock.recv_into(buf)
-        except OSError as exc:
-            raise TransportClosed(f"connection to {self.peer} lost: {exc.strerror or exc}") \
-                from exc
-
     def write(self, data: bytes | memoryview) -> None:
         try:
             self.sock.sendall(data)

@@ -1,39 +1,86 @@
-"""Guest RAM: named blocks of bytes with deterministic, seeded content.
+"""Guest RAM: named blocks of pages with deterministic, seeded content.
 
 A VM of ``-m SIZE`` has a ``pc.ram`` block of that size (QEMU's name on x86) and a small
 ``pc.bios`` block, like the block list of a real x86 stream (reference §3.2). Content is
 seeded so that two processes given the same configuration hold the same bytes, and most
 pages are zero, as in a freshly booted guest.
+
+A block is held one of two ways. *Dense*: one buffer, plus the set of pages ever written
+(all others are zero and never read, so an untouched guest costs nothing to scan). *Sparse*:
+only its non-zero pages, by offset; a migration target keeps the received pages like that,
+without copying them (see ``stream.Loader`` sparse mode). Readers use :meth:`RamBlock.pages`.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 from migcompat.model.memory import Memory, zeroed
 
 PAGE_SIZE = 4096  # x86 TARGET_PAGE_SIZE
 BIOS_SIZE = 256 << 10
+ZERO_PAGE = bytes(PAGE_SIZE)
+Page = bytes | memoryview
 
 
 @dataclass
 class RamBlock:
-    """A RAMBlock. ``written`` lists the pages ever written (None: unknown); every other
-    page is zero and is never read, so an untouched guest costs nothing to scan."""
-
     idstr: str
-    data: Memory
-    written: set[int] | None = None
+    used_length: int
+    data: Memory | None = None  # dense content
+    written: set[int] | None = None  # dense: pages ever written (None: unknown, scan all)
+    sparse: dict[int, Page] | None = None  # sparse content: non-zero pages by offset
 
-    @property
-    def used_length(self) -> int:
-        return len(self.data)
+    def page_reader(self) -> Callable[[int], Page | None]:
+        """A function giving the page at an offset, or None when it is all zero."""
+        if self.sparse is not None:
+            pages = self.sparse
+
+            def read_sparse(off: int) -> Page | None:
+                page = pages.get(off)
+                # A full-page record may still carry zeros: it is a zero page all the same.
+                return None if page is None or bytes(page) == ZERO_PAGE else page
+            return read_sparse
+        assert self.data is not None, f"block {self.idstr} holds no content"
+        view, written = memoryview(self.data), self.written
+
+        def read(off: int) -> Page | None:
+            if written is not None and off not in written:
+                return None
+            page = view[off:off + PAGE_SIZE]
+            return None if page.tobytes() == ZERO_PAGE else page
+        return read
+
+    def nonzero_pages(self) -> Iterator[tuple[int, Page]]:
+        """(offset, content) of every non-zero page, in ascending order."""
+        read = self.page_reader()
+        if self.sparse is not None:
+            candidates: Iterator[int] | list[int] = sorted(self.sparse)
+        elif self.written is not None:
+            candidates = sorted(self.written)
+        else:
+            candidates = iter(range(0, self.used_length, PAGE_SIZE))
+        for off in candidates:
+            page = read(off)
+            if page is not None:
+                yield off, page
+
+    def contents(self) -> bytes:
+        """The whole block as bytes (for tests and small blocks)."""
+        if self.sparse is None:
+            assert self.data is not None
+            return bytes(self.data[:self.used_length])
+        out = bytearray(self.used_length)
+        for off, page in self.sparse.items():
+            out[off:off + PAGE_SIZE] = page
+        return bytes(out)
 
 
 @dataclass
 class GuestRAM:
-    blocks: list[RamBlock]
+    blocks: list[RamBlock] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -49,10 +96,13 @@ class GuestRAM:
         return [(b.idstr, b.used_length) for b in self.blocks]
 
 
+def _dense(idstr: str, size: int) -> RamBlock:
+    return RamBlock(idstr, size, zeroed(size), set())
+
+
 def empty_ram(mem: int) -> GuestRAM:
-    """The destination's RAM before a load: all zero, same layout as the source's."""
-    return GuestRAM([RamBlock("pc.ram", zeroed(mem), set()),
-                     RamBlock("pc.bios", zeroed(BIOS_SIZE), set())])
+    """RAM of a VM before it runs: all zero, the layout every VM of size ``mem`` has."""
+    return GuestRAM([_dense("pc.ram", mem), _dense("pc.bios", BIOS_SIZE)])
 
 
 def seeded_ram(mem: int, seed: int, data_bytes: int | None = None) -> GuestRAM:
@@ -70,13 +120,14 @@ def seeded_ram(mem: int, seed: int, data_bytes: int | None = None) -> GuestRAM:
     data_bytes = min(data_bytes, mem - start)
     data_bytes -= data_bytes % PAGE_SIZE
     rng = random.Random(seed)
+    main, bios = ram.blocks
+    assert main.data is not None and bios.data is not None
     # randbytes takes at most 2**31 bits at once: fill in 64 MiB steps.
     step = 64 << 20
     for off in range(start, start + data_bytes, step):
         n = min(step, start + data_bytes - off)
-        ram.blocks[0].data[off:off + n] = rng.randbytes(n)
-    ram.blocks[0].written = set(range(start, start + data_bytes, PAGE_SIZE))
-    bios = ram.blocks[1]
+        main.data[off:off + n] = rng.randbytes(n)
+    main.written = set(range(start, start + data_bytes, PAGE_SIZE))
     bios.data[-PAGE_SIZE:] = rng.randbytes(PAGE_SIZE)  # the reset vector page is never zero
     bios.written = {BIOS_SIZE - PAGE_SIZE}
     return ram
