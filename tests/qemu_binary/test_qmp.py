@@ -108,3 +108,53 @@ def test_qemu_dies_with_its_parent() -> None:
 def test_missing_binary() -> None:
     with pytest.raises(QemuNotFound):
         QemuProcess([], binary="/nonexistent/qemu-system-x86_64")
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if marker.encode() in f.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def test_ctrl_c_stops_the_crosscheck_and_its_qemus() -> None:
+    # Ctrl-C on a terminal sends SIGINT to the whole process group.
+    require_qemu()
+    marker = f"MIGCOMPAT_TEST_MARK=interrupt-{os.getpid()}"
+    env = dict(os.environ, MIGCOMPAT_TEST_MARK=marker.split("=", 1)[1])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "migcompat.qemu.crosscheck", "--catalog", "tutorial",
+         "--release", "qemu-5.2"], env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(
+                "qemu" in _comm(p) for p in _processes_with(marker)):
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+        assert proc.stderr is not None and "interrupted" in proc.stderr.read()
+        deadline = time.monotonic() + 5
+        while _processes_with(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _processes_with(marker) == []
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
