@@ -8,9 +8,9 @@ The rules (docs/check.md states them for users):
   the state layout or what the guest sees (the catalog's ``guest_visible``; when a type
   states nothing, every property counts);
 - a property only one side has is not a break by itself (newer releases add properties and
-  compat entries pin them on old machine types). It is one when it matters and nothing
-  pinned it: its value came from the class default or from realize, not from a compat
-  entry, sugar, a global or a device option;
+  compat entries pin them on old machine types). It is one when the catalog lists it as
+  guest-visible and nothing pinned it: its value came from the class default or from
+  realize, not from a compat entry, sugar, a global or a device option;
 - the device-state sections the source will send must be loadable by the destination
   (see ``analysis.sections``).
 """
@@ -150,9 +150,11 @@ def compare_devices(src: VM, dst: VM) -> list[Reason]:
     return reasons
 
 
-def _matters(vm: VM, obj: DeviceObject, name: str) -> bool:
+def _matters(vm: VM, obj: DeviceObject, name: str, unstated: bool = True) -> bool:
+    """Does the property change the state layout or what the guest sees? The catalog says
+    (``guest_visible``); ``unstated`` is the answer when the type says nothing."""
     visible = vm.release.types.guest_visible(obj.type)
-    return visible is None or name in visible
+    return unstated if visible is None else name in visible
 
 
 def _prov(eff: Effective) -> list[dict[str, Any]]:
@@ -183,7 +185,8 @@ def compare_properties(path: str, mine: DeviceObject, theirs: DeviceObject, src:
         side, vm, obj, eff = (("source", src, mine, a[name]) if name in a
                               else ("destination", dst, theirs, b[name]))
         pinned = eff.decided_by.source in PINNED
-        breaking = _matters(vm, obj, name) and not pinned
+        # A new property is the normal case: it breaks only when it is known to matter.
+        breaking = _matters(vm, obj, name, unstated=False) and not pinned
         how = f"pinned by {_decided(eff)}" if pinned else f"from {_decided(eff)}"
         reasons.append(Reason(
             "property-one-side",
