@@ -3,12 +3,14 @@
 # Reproducible data builds: `make catalogs` fetches the QEMU source packages pinned in
 # catalogs.lock.toml (cached in $MIGCOMPAT_CACHE/sources, default ~/.cache/migcompat/sources)
 # and regenerates the bundled qemu release catalogs from them.
+# `make qemu-builds` unpacks the real QEMU binary builds pinned there ([[build]]) into
+# $MIGCOMPAT_CACHE/builds (default ~/.cache/migcompat/builds) for tests/qemu_migrations.
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CATALOG_DIR := src/migcompat/catalog/data/qemu
 
-.PHONY: setup test lint demo sources catalogs
+.PHONY: setup test lint demo sources catalogs qemu-builds
 
 $(BIN)/migcompat: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -36,3 +38,6 @@ sources: setup
 
 catalogs: sources
 	$(BIN)/python -m migcompat.qemu.source.catalogs --out $(CATALOG_DIR)
+
+qemu-builds: setup
+	$(BIN)/python -m migcompat.qemu.builds fetch all

@@ -1,0 +1,365 @@
+"""Real QEMU builds of other releases, unpacked privately from pinned Debian packages.
+
+``build("5.2")`` gives what to run: the binary, its environment (``LD_LIBRARY_PATH`` for the
+shared libraries the host lacks, ``QEMU_MODULE_DIR`` for the build's own modules) and the
+firmware directory to pass with ``-L``. The ``system`` build (7.2 on Debian 12) is the
+system's ``/usr/bin/qemu-system-x86_64`` as is.
+
+``python -m migcompat.qemu.builds fetch [5.2|10.0|all]`` (``make qemu-builds``) downloads the
+packages pinned in ``catalogs.lock.toml`` (``[[build]]``) with a private APT configuration
+(``migcompat.qemu.debs``) and unpacks them with ``dpkg -x``. Nothing is installed.
+
+Cache layout (``$MIGCOMPAT_CACHE/builds``, default ``~/.cache/migcompat/builds``)::
+
+    apt/<id>/          the private sources.list, package lists and APT cache
+    debs/<id>/         the downloaded .deb files
+    <id>/root/         every package unpacked (dpkg -x), absolute links made relative
+    <id>/firmware/     links to QEMU's firmware search path flattened, for -L
+    <id>/.migcompat-build   stamp: the pinned package list; written last
+
+A build is unpacked into a temporary directory and renamed when verified, so an
+interrupted fetch never leaves something that looks finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from migcompat.errors import EnvironmentProblem, UsageError
+from migcompat.qemu.debs import BinaryApt, BuildPin, load_build_pins, unmet_dependencies
+from migcompat.qemu.source.lock import FetchError
+
+STAMP = ".migcompat-build"
+LAYOUT = 1  # bump when the unpacked layout changes: old caches are rebuilt
+LIBDIR = "usr/lib/x86_64-linux-gnu"
+MODULE_DIR = f"{LIBDIR}/qemu"
+BINARY = "usr/bin/qemu-system-x86_64"
+# Debian configures QEMU with this firmware search path (``--firmwarepath``).
+FIRMWARE_PATH = ("usr/share/qemu", "usr/share/seabios", "usr/lib/ipxe/qemu")
+# The paused start every fetched build must survive (DESIGN.md: q35 5.1 is the common machine).
+SMOKE_ARGS = ["-M", "pc-q35-5.1", "-m", "64"]
+
+
+class BuildUnavailable(EnvironmentProblem):
+    """A build is not fetched (or the system QEMU is not the pinned release)."""
+
+
+@dataclass(frozen=True)
+class QemuBuild:
+    """What to run for one release: ``[binary, *build.args(), ...]`` with ``env``."""
+
+    id: str
+    binary: str
+    env: dict[str, str]  # the full environment (os.environ plus the build's variables)
+    firmware_dir: str | None
+    version: str  # the Debian version the binary reports
+    private: bool
+
+    def args(self) -> list[str]:
+        return ["-L", self.firmware_dir] if self.firmware_dir else []
+
+    def variables(self) -> dict[str, str]:
+        """Only the build's own variables (for display)."""
+        return {k: v for k, v in self.env.items()
+                if k in ("LD_LIBRARY_PATH", "QEMU_MODULE_DIR")}
+
+
+def cache_root() -> Path:
+    """``$MIGCOMPAT_CACHE/builds``, else ``$XDG_CACHE_HOME`` or ``~/.cache`` + migcompat."""
+    base = os.environ.get("MIGCOMPAT_CACHE")
+    if base:
+        return Path(base).expanduser() / "builds"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "migcompat" / "builds"
+
+
+def _say(message: str, quiet: bool) -> None:
+    if not quiet:
+        print(message, file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Serialise fetches of one build (parallel test workers share the cache)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _stamp_text(pin: BuildPin) -> str:
+    return json.dumps({"layout": LAYOUT, "id": pin.id, "packages": pin.all_packages()})
+
+
+def _reported_version(binary: str, env: dict[str, str] | None) -> str:
+    """The Debian version in ``-version`` ("... (Debian 1:5.2+dfsg-11+deb11u3)")."""
+    try:
+        out = subprocess.run([binary, "-version"], capture_output=True, text=True, env=env,
+                             timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BuildUnavailable(f"{binary} -version failed: {exc}") from None
+    m = re.search(r"\(Debian ([^)]+)\)", out.stdout)
+    if out.returncode != 0 or m is None:
+        detail = (out.stderr.strip().splitlines() or [out.stdout.strip()])[-1]
+        raise BuildUnavailable(f"{binary} -version failed: {detail}")
+    return m.group(1)
+
+
+def _same_build(reported: str, pinned: str) -> bool:
+    # A binNMU (+bN) rebuilds the same source: same build for our purposes.
+    return re.sub(r"\+b\d+$", "", reported) == pinned
+
+
+def _environment(prefix: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    libs = str(prefix / "root" / LIBDIR)
+    env["LD_LIBRARY_PATH"] = ":".join(p for p in (libs, env.get("LD_LIBRARY_PATH")) if p)
+    env["QEMU_MODULE_DIR"] = str(prefix / "root" / MODULE_DIR)
+    return env
+
+
+def _private(pin: BuildPin, prefix: Path) -> QemuBuild:
+    env = _environment(prefix)
+    binary = str(prefix / "root" / BINARY)
+    return QemuBuild(pin.id, binary, env, str(prefix / "firmware"),
+                     _reported_version(binary, env), private=True)
+
+
+def _system(pin: BuildPin) -> QemuBuild:
+    assert pin.system is not None
+    if not os.access(pin.system, os.X_OK):
+        raise BuildUnavailable(f"build {pin.id}: {pin.system} is not installed "
+                               "(apt-get install qemu-system-x86 on Debian 12)")
+    reported = _reported_version(pin.system, None)
+    upstream = pin.version.split(":", 1)[-1].split("+")[0]
+    if not reported.split(":", 1)[-1].startswith(upstream):
+        raise BuildUnavailable(f"build {pin.id}: {pin.system} is Debian {reported}, not "
+                               f"QEMU {upstream} (this host is not Debian 12?)")
+    return QemuBuild(pin.id, pin.system, dict(os.environ), None, reported, private=False)
+
+
+def _pin(release_id: str, lock: Path | None) -> BuildPin:
+    pins = load_build_pins(lock)
+    if release_id not in pins:
+        raise UsageError(f"no [[build]] pin for release {release_id!r} "
+                         f"(have {', '.join(pins)})")
+    return pins[release_id]
+
+
+def build(release_id: str, *, fetch_missing: bool = False, lock: Path | None = None,
+          root: Path | None = None, quiet: bool = True) -> QemuBuild:
+    """The runnable build of a release; raises BuildUnavailable when it is not fetched
+    (unless ``fetch_missing``), FetchError when fetching fails."""
+    pin = _pin(release_id, lock)
+    if pin.system:
+        return _system(pin)
+    root = root or cache_root()
+    prefix = root / pin.id
+    stamp = prefix / STAMP
+    if not (stamp.is_file() and stamp.read_text() == _stamp_text(pin)):
+        if not fetch_missing:
+            raise BuildUnavailable(f"QEMU build {pin.id} is not fetched (run `make qemu-builds` "
+                                   f"or python -m migcompat.qemu.builds fetch {pin.id})")
+        fetch(pin, root, quiet=quiet)
+    return _private(pin, prefix)
+
+
+# -- fetching -------------------------------------------------------------------------------
+
+def _deb_identity(deb: Path) -> tuple[str, str]:
+    out = subprocess.run(["dpkg-deb", "-f", str(deb), "Package", "Version"],
+                         capture_output=True, text=True, check=True).stdout
+    fields = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    return fields.get("Package", ""), fields.get("Version", "")
+
+
+def _download(pin: BuildPin, root: Path, quiet: bool) -> list[Path]:
+    """The pinned .debs, downloading only those not cached yet."""
+    debs = root / "debs" / pin.id
+    debs.mkdir(parents=True, exist_ok=True)
+    have = {_deb_identity(d): d for d in debs.glob("*.deb")}
+    wanted = pin.all_packages()
+    missing = [p for p in wanted if p not in have]
+    if missing:
+        apt = BinaryApt(pin, root)
+        apt.prepare()
+        _say(f"build {pin.id}: updating the private package lists ({pin.where()})", quiet)
+        apt.update()
+        _say(f"build {pin.id}: downloading {len(missing)} packages", quiet)
+        partial = Path(tempfile.mkdtemp(prefix=".download-", dir=debs))
+        try:
+            apt.download(missing, partial)
+            for deb in partial.glob("*.deb"):
+                deb.rename(debs / deb.name)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+        have = {_deb_identity(d): d for d in debs.glob("*.deb")}
+    still = [f"{n}={v}" for n, v in wanted if (n, v) not in have]
+    if still:
+        raise FetchError(f"build {pin.id}: apt-get download did not produce {', '.join(still)}")
+    return [have[p] for p in wanted]
+
+
+def _relink(root: Path) -> None:
+    """Make absolute links that point into the unpacked tree relative (Debian's
+    /usr/share/qemu links into /usr/share/seabios etc. must not reach the host's files)."""
+    for link in [p for p in root.rglob("*") if p.is_symlink()]:
+        target = os.readlink(link)
+        if target.startswith("/") and os.path.lexists(root / target.lstrip("/")):
+            link.unlink()
+            link.symlink_to(os.path.relpath(root / target.lstrip("/"), link.parent))
+
+
+def _firmware_dir(root: Path, out: Path) -> None:
+    """One directory holding QEMU's firmware search path, first match wins (as QEMU)."""
+    out.mkdir()
+    for sub in FIRMWARE_PATH:
+        src = root / sub
+        for item in sorted(src.iterdir()) if src.is_dir() else []:
+            dest = out / item.name
+            if not os.path.lexists(dest) and item.exists():
+                dest.symlink_to(os.path.relpath(item, out))
+
+
+def _missing_libraries(files: list[Path], env: dict[str, str]) -> list[str]:
+    missing: set[str] = set()
+    for f in files:
+        out = subprocess.run(["ldd", str(f)], capture_output=True, text=True, env=env,
+                             check=False).stdout
+        missing |= {f"{ln.split()[0]} (for {f.name})" for ln in out.splitlines()
+                    if "not found" in ln}
+    return sorted(missing)
+
+
+def _verify(pin: BuildPin, prefix: Path) -> QemuBuild:
+    """Every library resolves, ``-version`` is the pinned build, and a paused start works."""
+    env = _environment(prefix)
+    root = prefix / "root"
+    files = [root / BINARY, *sorted((root / MODULE_DIR).glob("*.so"))]
+    missing = _missing_libraries(files, env)
+    if missing:
+        raise FetchError(f"build {pin.id} needs libraries this host lacks and the lock does not "
+                         f"pin: {', '.join(missing)} (see `python -m migcompat.qemu.builds "
+                         f"resolve {pin.id}`)")
+    found = _private(pin, prefix)
+    if not _same_build(found.version, pin.version):
+        raise FetchError(f"build {pin.id}: the binary reports Debian {found.version}, "
+                         f"the lock pins {pin.version}")
+    smoke(found)
+    return found
+
+
+def smoke(b: QemuBuild) -> str:
+    """A paused start (``-M pc-q35-5.1 -nodefaults -display none -S``): QEMU's version."""
+    from migcompat.qemu.qmp import QemuError, QemuProcess
+
+    try:
+        with QemuProcess([*b.args(), *SMOKE_ARGS], binary=b.binary, env=b.env) as vm:
+            major, minor, micro = vm.version()
+    except QemuError as exc:
+        raise FetchError(f"build {b.id} does not start: {exc}") from None
+    return f"{major}.{minor}.{micro}"
+
+
+def fetch(pin: BuildPin, root: Path | None = None, *, quiet: bool = False) -> Path:
+    """Download, unpack and verify one private build; the cached prefix when it is current."""
+    if pin.system:
+        raise UsageError(f"build {pin.id} is the system QEMU ({pin.system}): nothing to fetch")
+    root = root or cache_root()
+    prefix = root / pin.id
+    with _locked(root / "locks" / f"{pin.id}.lock"):
+        if (prefix / STAMP).is_file() and (prefix / STAMP).read_text() == _stamp_text(pin):
+            return prefix
+        for tool in ("dpkg-deb", "ldd"):
+            if shutil.which(tool) is None:
+                raise FetchError(f"{tool} not found: unpacking Debian packages needs it")
+        debs = _download(pin, root, quiet)
+        work = Path(tempfile.mkdtemp(prefix=f".unpack-{pin.id}-", dir=root))
+        try:
+            _say(f"build {pin.id}: unpacking {len(debs)} packages", quiet)
+            for deb in debs:
+                subprocess.run(["dpkg-deb", "-x", str(deb), str(work / "root")],
+                               capture_output=True, text=True, check=True)
+            _relink(work / "root")
+            _firmware_dir(work / "root", work / "firmware")
+            if prefix.exists():
+                shutil.rmtree(prefix)
+            work.rename(prefix)  # no stamp yet: not finished until verified in place
+        except subprocess.CalledProcessError as exc:
+            raise FetchError(f"build {pin.id}: {' '.join(exc.cmd[:2])} failed: "
+                             f"{(exc.stderr or '').strip()}") from None
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        _verify(pin, prefix)
+        (prefix / STAMP).write_text(_stamp_text(pin))
+    return prefix
+
+
+# -- command line ---------------------------------------------------------------------------
+
+def _ids(pins: dict[str, BuildPin], which: list[str], private_only: bool) -> list[str]:
+    if not which or which == ["all"]:
+        return [i for i, p in pins.items() if not (private_only and p.system)]
+    for i in which:
+        if i not in pins:
+            raise UsageError(f"no [[build]] pin for release {i!r} (have {', '.join(pins)})")
+    return which
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m migcompat.qemu.builds",
+        description="Fetch and check the real QEMU builds pinned in catalogs.lock.toml.",
+        epilog="examples:\n  python -m migcompat.qemu.builds fetch all\n"
+               "  python -m migcompat.qemu.builds show 5.2\n"
+               "  python -m migcompat.qemu.builds resolve 5.2",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["fetch", "show", "verify", "resolve"],
+                        help="fetch: download and unpack; show: print what to run; verify: "
+                             "-version and a paused start; resolve: list the packages a "
+                             "build needs that this host lacks (to update the lock)")
+    parser.add_argument("ids", nargs="*", help="release ids, or 'all' (default)")
+    parser.add_argument("--lock", type=Path, help="lock file (default: the repository's)")
+    parser.add_argument("-q", "--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        pins = load_build_pins(args.lock)
+        for i in _ids(pins, args.ids, private_only=args.action in ("fetch", "resolve")):
+            pin = pins[i]
+            if args.action == "resolve":
+                apt = BinaryApt(pin, cache_root())
+                apt.prepare()
+                apt.update()
+                for name, version in sorted(unmet_dependencies(pin, apt).items()):
+                    print(f'{i}\t{name} = "{version}"')
+                continue
+            b = build(i, fetch_missing=args.action == "fetch", lock=args.lock,
+                      quiet=args.quiet)
+            if args.action == "verify":
+                print(f"{i}\tDebian {b.version}\tpaused start ok: QEMU {smoke(b)}")
+            else:
+                extra = " ".join(f"{k}={v}" for k, v in b.variables().items())
+                print(f"{i}\t{extra + ' ' if extra else ''}{b.binary} {' '.join(b.args())}")
+    except (FetchError, UsageError, BuildUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
