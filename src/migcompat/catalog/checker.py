@@ -62,11 +62,11 @@ class Checker:
 
     def keys(self, obj: Mapping[str, Any], path: str, allowed: Iterable[str],
              required: Iterable[str] = ()) -> None:
-        allowed = list(allowed)
+        known = allowed if isinstance(allowed, (tuple, frozenset, set)) else tuple(allowed)
         for key in obj:
-            if key not in allowed:
+            if key not in known:
                 self.add(path_key(path, key), "unknown-key", f"unknown key '{key}'", key,
-                         did_you_mean(key, allowed))
+                         did_you_mean(key, known))
         for key in required:
             if key not in obj:
                 self.add(path, "missing-key", f"missing required key '{key}'")
