@@ -38,8 +38,12 @@ class FileContext:
         return self.extra_names.get(name)
 
     def tokens(self, text: str, line: int) -> list[cpp.Token]:
-        """Tokens of a source fragment starting at ``line``, after #if selection."""
+        """Tokens of a source fragment starting at ``line``, after #if selection.
+
+        Comments go first, as in C: a ``/* ... */`` over several lines would otherwise
+        reach the tokenizer line by line as stray ``/`` and ``*`` punctuators."""
         tokens: list[cpp.Token] = []
+        text = cpp.blank_comments(text)
         for lineno, source_line in cond.select_lines(text, self.tree.config, line):
             tokens.extend(cpp.tokenize(source_line, lineno))
         return tokens

@@ -59,6 +59,25 @@ def tokenize(text: str, line: int = 1) -> list[Token]:
     return tokens
 
 
+_LITERAL_OR_COMMENT_RE = re.compile(
+    r"""(?P<lit>(?:u8|[uUL])?"(?:[^"\\\n]|\\.)*"|(?:[uUL])?'(?:[^'\\\n]|\\.)*')"""
+    r"|(?P<comment>/\*.*?\*/|//[^\n]*)",
+    re.DOTALL,
+)
+
+
+def blank_comments(text: str) -> str:
+    """``text`` with every comment replaced by spaces, its newlines kept (C translation
+    phase 3), so that a fragment read line by line never sees half of a ``/* ... */``."""
+
+    def blank(m: re.Match[str]) -> str:
+        if m.lastgroup != "comment":
+            return m.group()
+        return re.sub(r"[^\n]", " ", m.group())
+
+    return _LITERAL_OR_COMMENT_RE.sub(blank, text)
+
+
 def join(tokens: Iterable[Token]) -> str:
     """Tokens back to text, a space wherever the source had whitespace."""
     out: list[str] = []

@@ -18,16 +18,16 @@ from migcompat.qemu.source.props import (
     read_arrays,
     read_info_copies,
     read_infos,
+    read_lookups,
 )
 from migcompat.qemu.source.qapi import QapiEnums
-from migcompat.qemu.source.qom import VIRTIO_BACKEND_CHILD, RawType, TypeReader
+from migcompat.qemu.source.qom import VIRTIO_BACKEND_CHILD, RawType, TypeReader, type_macros
 from migcompat.qemu.source.tree import SourceTree
 
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``; stages: "headers", "sources", "tables"."""
 
 VIRTIO_PCI_FILE = "hw/virtio/virtio-pci.c"
-_MARKERS = (b"TypeInfo", b"Property", b"OBJECT_DEFINE_")
 
 
 def release_id(version: str) -> str:
@@ -49,9 +49,12 @@ def import_tree(
     tree.load_headers()
     qapi = QapiEnums(root, tree.config)
     names = dict(qapi.constants)
+    macros = type_macros(tree.headers)
+    type_markers = (b"TypeInfo", *sorted(name.encode() for name in macros))
 
     infos: dict[str, Any] = {}
     copies: dict[str, str] = {}
+    lookups: dict[str, list[str]] = {}
     arrays: dict[tuple[str, str], list[RawProperty]] = {}
     raw_types: list[RawType] = []
     generic_props: list[tuple[str, str]] = []
@@ -59,25 +62,28 @@ def import_tree(
         ctx = FileContext(tree, tree.file(VIRTIO_PCI_FILE), names)
         generic_props = [
             (VIRTIO_PCI_FILE, a)
-            for a in TypeReader(ctx).props_of_class_init("virtio_pci_generic_class_init")
+            for a in TypeReader(ctx, macros).props_of_class_init("virtio_pci_generic_class_init")
         ]
     total = len(tree.c_files)
     for i, rel in enumerate(tree.c_files):
         if progress and i % 25 == 0:
             progress("sources", i, total)
         f = tree.file(rel)
-        if not any(marker in f.data for marker in _MARKERS):
+        defines_types = any(marker in f.data for marker in type_markers)
+        if not defines_types and b"Property" not in f.data and b"QEnumLookup" not in f.data:
             tree.drop(rel)
             continue
         ctx = FileContext(tree, f, names)
         if b"PropertyInfo" in f.data:
             infos.update(read_infos(ctx))
             copies.update(read_info_copies(ctx))
+        if b"QEnumLookup" in f.data:
+            lookups.update(read_lookups(ctx))
         if b"Property" in f.data:
             for name, props in read_arrays(ctx).items():
                 arrays[(rel, name)] = props
-        reader = TypeReader(ctx)
-        if b"TypeInfo" in f.data or b"OBJECT_DEFINE_" in f.data:
+        reader = TypeReader(ctx, macros)
+        if defines_types:
             raw_types.extend(reader.types())
             if b"ARRAY_SIZE" in f.data and b"type_register" in f.data:
                 raw_types.extend(dynamic_types(reader))
@@ -105,7 +111,8 @@ def import_tree(
     if progress:
         progress("tables", len(TABLE_FILES), len(TABLE_FILES))
 
-    types = _assemble_types(raw_types, arrays, infos, qapi.members, copies)
+    enums = {**lookups, **qapi.members}  # QAPI's generated X_lookup cannot also be in C
+    types = _assemble_types(raw_types, arrays, infos, enums, copies)
     used_enums = sorted(
         {p["enum"] for t in types.values() for p in t["properties"].values() if p["kind"] == "enum"}
         | {"OnOffAuto"}
@@ -121,7 +128,7 @@ def import_tree(
     catalog.update(
         {
             "origin": "import-source",
-            "enums": {name: qapi.members[name] for name in used_enums if name in qapi.members},
+            "enums": {name: enums[name] for name in used_enums if name in enums},
             "types": types,
             "compat_tables": compat_tables,
             "families": families,

@@ -40,7 +40,9 @@ STANDARD_KINDS = {
     "qdev_prop_on_off_auto_bit64": "OnOffAuto",
     "qdev_prop_usize": "uint64",
 }
-# Integer-typed infos whose text syntax is their own ("06.0" for a PCI slot): kept "str".
+# Infos with a kind of their own: a PCI devfn is an int32 (-1 = auto) set as "SLOT[.FN]".
+OWN_KINDS = {"qdev_prop_pci_devfn": "pci-devfn"}
+# Integer-typed infos whose text syntax is their own ("0000:00:1f.2"): kept "str".
 CUSTOM_SYNTAX = {"qdev_prop_pci_devfn", "qdev_prop_pci_host_devaddr"}
 INTEGER_KINDS = {
     "uint8",
@@ -88,6 +90,39 @@ def read_infos(ctx: FileContext) -> dict[str, InfoDef]:
         setter = fields.get("set_default_value")
         infos[var] = InfoDef(var, qapi_type, enum, setter[-1].text if setter else None)
     return infos
+
+
+def read_lookups(ctx: FileContext) -> dict[str, list[str]]:
+    """Enums written in C rather than QAPI: ``const QEnumLookup SpdmTransport_lookup =
+    { .array = (const char *const[]) { [C_X] = "x", "y", ... }, .size = C_MAX }`` gives
+    ``{"SpdmTransport": ["x", "y", ...]}`` (the name an ``enum_table`` refers to). A table
+    with a member that is not a constant string, or with holes, is left out."""
+    lookups: dict[str, list[str]] = {}
+    for var, _node, init, _arr in declarations_of_type(ctx, {"QEnumLookup"}):
+        if init.type != "initializer_list" or not var.endswith("_lookup"):
+            continue
+        fields, _pos = designated(ctx.tokens(node_text(init), line_of(init)))
+        texts = [t.text for t in fields.get("array", [])]
+        if "{" not in texts:
+            continue
+        members: dict[int, str] = {}
+        index = 0
+        try:
+            for item in cpp.split_top(fields["array"][texts.index("{") + 1 : -1]):
+                if not item:
+                    continue
+                if item[0].text == "[" and "=" in [t.text for t in item]:
+                    eq = [t.text for t in item].index("=")
+                    index = int(ctx.value(item[1 : eq - 1]))
+                    item = item[eq + 1 :]
+                members[index] = ctx.string(item)
+                index += 1
+            size = int(ctx.value(fields["size"])) if "size" in fields else len(members)
+        except (cexpr.Unresolved, ValueError, TypeError):
+            continue
+        if sorted(members) == list(range(size)):
+            lookups[var[: -len("_lookup")]] = [members[i] for i in range(size)]
+    return lookups
 
 
 def read_info_copies(ctx: FileContext) -> dict[str, str]:
@@ -223,11 +258,11 @@ def finish(
     var = raw.info
     for _ in range(3):
         alias = copies.get(var) if copies else None
-        if alias is None or var in STANDARD_KINDS:
+        if alias is None or var in STANDARD_KINDS or var in OWN_KINDS:
             break
         var = alias
     info = infos.get(var)
-    kind = STANDARD_KINDS.get(var)
+    kind = STANDARD_KINDS.get(var) or OWN_KINDS.get(var)
     out: dict[str, Any] = {}
     enum_name = info.enum if info else None
     if kind is None:
@@ -280,11 +315,15 @@ def _typed_default(
         if isinstance(value, str):
             return None, f"string default {value!r} for an integer"
         return int(value), None
+    if kind == "pci-devfn":
+        if isinstance(value, str) or not -1 <= int(value) < 256:
+            return None, f"{value!r} is not a devfn (0..255, or -1 for auto)"
+        return int(value), None
     if kind in ("OnOffAuto", "enum"):
         enum = enum_name or "OnOffAuto"
         members = enums.get(enum)
         if members is None:
-            return None, f"enum {enum} is not in qapi/*.json"
+            return None, f"enum {enum} is neither in qapi/*.json nor a constant QEnumLookup"
         if isinstance(value, str) or not 0 <= int(value) < len(members):
             return None, f"{value!r} is not a member of {enum}"
         return members[int(value)], None

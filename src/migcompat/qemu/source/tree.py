@@ -55,6 +55,7 @@ SOURCE_DIRS = (
     "util",
     "ebpf",
     "cpu.c",
+    "target-info-qom.c",
 )
 SKIP_DIRS = {".pc", "tests", "roms", "subprojects", "debian", "linux-user", "bsd-user"}
 
