@@ -18,28 +18,17 @@ from qemu_helpers import require_qemu
 pytestmark = pytest.mark.qemu
 
 # (device path, property, status) -> cause, per release id.
-_AFTER_COMMENT = ("importer: a property array entry preceded by a /* comment */ is lost")
-_COMMENT_BUG: dict[tuple[str, str, str], str] = {
-    ("sdhci", "capareg", "missing-in-model"): _AFTER_COMMENT + " (sdhci-internal.h)",
-    ("sdhci", "maxcurr", "missing-in-model"): _AFTER_COMMENT + " (sdhci-internal.h)",
-    ("vrng", "max-bytes", "missing-in-model"): _AFTER_COMMENT + " (virtio-rng.c)",
-    ("vrng/virtio-backend", "max-bytes", "missing-in-model"): _AFTER_COMMENT,
-    ("vbal", "qemu-4-0-config-size", "missing-in-model"): _AFTER_COMMENT
-    + " (virtio-balloon.c)",
-    ("vbal/virtio-backend", "qemu-4-0-config-size", "missing-in-model"): _AFTER_COMMENT,
-    # ...so hw_compat_4_0's virtio-balloon-device.qemu-4-0-config-size=true cannot be
-    # applied and the model refuses the device on machine types up to 4.0.1.
-    ("vbal", "*", "missing-in-model"): _AFTER_COMMENT,
-    ("vbal/virtio-backend", "*", "missing-in-model"): _AFTER_COMMENT,
+_SDHCI = ("importer: inside DEFINE_SDHCI_COMMON_PROPERTIES (hw/sd/sdhci-internal.h) the "
+          "entries after the /* Capabilities registers */ comment are lost")
+_KNOWN_BOTH: dict[tuple[str, str, str], str] = {
+    ("sdhci", "capareg", "missing-in-model"): _SDHCI,
+    ("sdhci", "maxcurr", "missing-in-model"): _SDHCI,
 }
 KNOWN: dict[str, dict[tuple[str, str, str], str]] = {
-    "7.2": _COMMENT_BUG,  # Debian 12's binary
-    "10.0": _COMMENT_BUG,  # Debian 13's (checked with the bookworm-backports build)
+    "7.2": _KNOWN_BOTH,  # Debian 12's binary
+    "10.0": _KNOWN_BOTH,  # Debian 13's (checked with the bookworm-backports build)
 }
-KNOWN_ERRORS: dict[str, tuple[str, ...]] = {
-    "7.2": ("virtio-balloon-device.qemu-4-0-config-size",),
-    "10.0": ("virtio-balloon-device.qemu-4-0-config-size",),
-}
+KNOWN_ERRORS: dict[str, tuple[str, ...]] = {}
 
 
 def test_model_agrees_with_the_system_qemu() -> None:

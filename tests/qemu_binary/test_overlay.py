@@ -84,6 +84,8 @@ def test_unknown_overlay_format(tmp_path: Any) -> None:
     (16, "uint32", 16, True), ("0x10", "str", 16, True), (True, "bool", "on", True),
     (False, "bool", "true", False), (4096, "size", 4096, True), (1, "bool", True, False),
     ("auto", "OnOffAuto", "auto", True), ("off", "OnOffAuto", "auto", False),
+    ((), "array", [], True), (("a:b",), "array", ["a:b"], True), ((), "array", ["x"], False),
+    (None, "array", [], True),
 ])
 def test_spelling_normalisation(model: Any, kind: str, qemu: Any, same: bool) -> None:
     assert same_value(model, kind, qemu) is same

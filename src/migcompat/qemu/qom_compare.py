@@ -71,7 +71,7 @@ EXCLUSIONS: tuple[Exclusion, ...] = (
     Exclusion("irq", "the standard IRQ of the port's index", (0xFFFFFFFF,), ("isa-serial",)),
     Exclusion("busnr", "the number of the PCI bus the device sits on", (None,)),
     Exclusion("reserved-regions", "the x86 board's pre-plug hook adds the MSI window "
-              "(virtio-iommu)", (None,)),
+              "(virtio-iommu)", (None, ())),
     Exclusion("len-reserved-regions", "the x86 board's pre-plug hook adds the MSI window "
               "(virtio-iommu)", (0, None)),
 )
@@ -154,6 +154,9 @@ def same_value(model: Any, kind: str, qemu: Any) -> bool:
     """Equal up to spelling: typed vs text, on/true, 0x10/16, unset string vs ""."""
     if model == qemu and type(model) is type(qemu):
         return True
+    if isinstance(model, tuple) and isinstance(qemu, list):  # list properties (>= 8.2)
+        return len(model) == len(qemu) and all(
+            same_value(m, "str", q) for m, q in zip(model, qemu, strict=True))
     if model is None:
         return qemu in ("", None, [])  # unset string/list properties read as "" and []
     if isinstance(qemu, bool):
