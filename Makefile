@@ -2,7 +2,7 @@
 #
 # Reproducible data builds: `make catalogs` fetches the QEMU source packages pinned in
 # catalogs.lock.toml (cached in $MIGCOMPAT_CACHE/sources, default ~/.cache/migcompat/sources)
-# and regenerates the bundled qemu release catalogs from them.
+# and regenerates the bundled qemu release catalogs from them, with overlay.toml merged in.
 # `make qemu-builds` unpacks the real QEMU binary builds pinned there ([[build]]) into
 # $MIGCOMPAT_CACHE/builds (default ~/.cache/migcompat/builds) for tests/qemu_migrations.
 PY ?= python3
@@ -36,8 +36,9 @@ test: setup
 sources: setup
 	$(BIN)/python -m migcompat.qemu.source.fetch --print-path
 
+# Import every pinned tree, merge overlay.toml (hand-written behaviour), validate, write.
 catalogs: sources
-	$(BIN)/python -m migcompat.qemu.source.catalogs --out $(CATALOG_DIR)
+	$(BIN)/python tools/build_catalogs.py --out $(CATALOG_DIR)
 
 qemu-builds: setup
 	$(BIN)/python -m migcompat.qemu.builds fetch all
