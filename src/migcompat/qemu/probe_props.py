@@ -37,6 +37,9 @@ def enum_values(description: str | None) -> list[str] | None:
 def kind_of(qapi_type: str, description: str | None,
             enums: dict[str, list[str]]) -> dict[str, Any]:
     """A catalog property body (without default) for a QAPI type name."""
+    if description and description.startswith("Slot and optional function number"):
+        # DEFINE_PROP_PCI_DEVFN: QMP says int32 (7.2) or str (10.0), by its description.
+        return {"kind": "pci-devfn", "qapi_type": qapi_type}
     if qapi_type.startswith("link<"):
         return {"kind": "link", "qapi_type": qapi_type}
     if qapi_type in _INT_TYPES:
@@ -62,7 +65,7 @@ def _typed_default(body: dict[str, Any], value: Any) -> Any:
         return _MISSING
     if body["kind"] == "str" and not isinstance(value, str):
         return _MISSING
-    if body["kind"] in _INT_TYPES | {"size"} and (not isinstance(value, int)
+    if body["kind"] in _INT_TYPES | {"size", "pci-devfn"} and (not isinstance(value, int)
                                                  or isinstance(value, bool)):
         return _MISSING
     return value
