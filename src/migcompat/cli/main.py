@@ -32,9 +32,17 @@ def cli() -> None:
 
 def _register() -> None:
     # Imported here so that `migcompat --help` stays fast and modules stay independent.
-    from migcompat.cli import catalog_cmds, check_cmd, demo, migrate_cmds, props, qemu_cmds
+    from migcompat.cli import (
+        catalog_cmds,
+        check_cmd,
+        demo,
+        migrate_cmds,
+        props,
+        qemu_cmds,
+        stream_cmds,
+    )
 
-    for module in (catalog_cmds, props, check_cmd, migrate_cmds, demo, qemu_cmds):
+    for module in (catalog_cmds, props, check_cmd, migrate_cmds, demo, qemu_cmds, stream_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 

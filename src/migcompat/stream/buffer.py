@@ -25,12 +25,15 @@ class ReceiveBuffer:
         self._queued = 0  # bytes waiting in _queue
         self.closed = False
 
-    def feed(self, data: bytes | bytearray | memoryview) -> None:
+    def feed(self, data: bytes | bytearray | memoryview, copy: bool = True) -> None:
         if self.closed and data:
             raise ValueError("data fed after the end of input")
         if not data:
             return
-        chunk = memoryview(data if isinstance(data, bytes) else bytes(data))
+        if isinstance(data, bytes) or not copy:
+            chunk = memoryview(data).cast("B")
+        else:
+            chunk = memoryview(bytes(data))
         self._queue.append(chunk)
         self._queued += len(chunk)
 

@@ -53,7 +53,13 @@ from migcompat.stream.events import (
 from migcompat.stream.ram import BE64, CONTINUE, PAGE, ZERO, parse_record
 from migcompat.stream.states import State
 from migcompat.vmstate.codec import DecodeContext, NeedData, decode_section, decode_state
-from migcompat.vmstate.schema import SchemaResolver, SectionSchema, as_section_schema
+from migcompat.vmstate.data import VMStateData
+from migcompat.vmstate.schema import (
+    SchemaResolver,
+    SectionSchema,
+    VMStateDescription,
+    as_section_schema,
+)
 
 MAX_EVENT_SIZE = 64 * 1024 * 1024  # largest unit (section body, block list) we buffer
 MAX_VMDESC_SIZE = 64 * 1024 * 1024
@@ -90,6 +96,17 @@ def unknown_section_error(idstr: str, instance_id: int, offset: int | None) -> S
     )
 
 
+def _decode_unchecked(
+    vmsd: VMStateDescription,
+    idstr: str,
+    version_id: int,
+    buf: bytes | memoryview,
+    pos: int,
+    ctx: DecodeContext,
+) -> tuple[VMStateData, int]:
+    return decode_state(vmsd, version_id, buf, pos, ctx)
+
+
 class Decoder:
     """Decode a migration stream into events.
 
@@ -106,6 +123,7 @@ class Decoder:
         page_size: int = PAGE_SIZE,
         max_event_size: int = MAX_EVENT_SIZE,
         max_vmdesc_size: int = MAX_VMDESC_SIZE,
+        check_versions: bool = True,
     ) -> None:
         if page_size < 512 or page_size & (page_size - 1):
             raise ValueError("page_size must be a power of two >= 512")
@@ -115,6 +133,9 @@ class Decoder:
         self.page_size = page_size
         self.max_event_size = max_event_size
         self.max_vmdesc_size = max_vmdesc_size
+        # False when the resolver is the stream's own description (analysis): the section
+        # header's version is then reported, not checked against a destination.
+        self.check_versions = check_versions
         self._buf = ReceiveBuffer()
         self.state = State.HEADER
         self._need_end = 0
@@ -145,12 +166,15 @@ class Decoder:
         }
 
     # -- input ---------------------------------------------------------------------------
-    def feed(self, data: bytes | bytearray | memoryview) -> None:
-        """Add input. ``feed(b"")`` marks the end of input, like :meth:`close`."""
+    def feed(self, data: bytes | bytearray | memoryview, copy: bool = True) -> None:
+        """Add input. ``feed(b"")`` marks the end of input, like :meth:`close`.
+
+        ``copy=False`` keeps a buffer that is not ``bytes`` (e.g. a read-only memoryview of a
+        mapped file) without copying it; the caller promises not to change it."""
         if not data:
             self.close()
         else:
-            self._buf.feed(data)
+            self._buf.feed(data, copy)
 
     def close(self) -> None:
         self._buf.closed = True
@@ -159,6 +183,11 @@ class Decoder:
     def offset(self) -> int:
         """Bytes consumed so far (the offset of the next unread byte)."""
         return self._buf.offset
+
+    @property
+    def error(self) -> StreamError | None:
+        """The error this decoder raised (errors are sticky), or None."""
+        return self._error
 
     @property
     def trailing_data(self) -> tuple[bytes, bool]:
@@ -429,8 +458,9 @@ class Decoder:
             self._schema = as_section_schema(found)
         schema = self._schema
         ctx = DecodeContext(schema.properties, header.idstr, header.instance_id)
+        decode = decode_section if self.check_versions else _decode_unchecked
         data, end = self._decode_body(
-            lambda v, p: decode_section(schema.vmsd, header.idstr, header.version_id, v, p, ctx),
+            lambda v, p: decode(schema.vmsd, header.idstr, header.version_id, v, p, ctx),
             ctx,
         )
         self._buf.advance(end)

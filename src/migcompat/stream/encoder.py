@@ -8,11 +8,11 @@ a section that never started). A stream decoded with its own vmdesc re-encodes b
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from migcompat.errors import MigcompatError
 from migcompat.stream.configuration import configuration_state
-from migcompat.stream.constants import MAGIC, PAGE_SIZE, RAM_SECTION, SectionType
+from migcompat.stream.constants import MAGIC, PAGE_SIZE, RAM_SECTION, RamFlag, SectionType
 from migcompat.stream.events import (
     EOF,
     Command,
@@ -38,6 +38,8 @@ from migcompat.stream.states import State, next_state
 from migcompat.vmstate.encode import encode_state
 
 _BE32 = struct.Struct(">I")
+_BE64 = struct.Struct(">Q")
+_ZERO, _PAGE, _CONT = int(RamFlag.ZERO), int(RamFlag.PAGE), int(RamFlag.CONTINUE)
 
 
 class ProtocolError(MigcompatError):
@@ -64,6 +66,36 @@ class Encoder:
 
     def send_all(self, events: Iterable[Event]) -> bytes:
         return b"".join(self.send(e) for e in events)
+
+    def send_pages(self, records: Sequence[Page | ZeroPage]) -> bytes:
+        """Fast path for a run of page records inside a RAM section (what
+        :meth:`Decoder.next_ram_batch` gives): the same bytes as :meth:`send` on each."""
+        if self.state is not State.RAM:
+            raise ProtocolError(f"pages may not come in state {self.state.value}")
+        out: list[bytes | memoryview] = []
+        append, pack, size, last = out.append, _BE64.pack, self.page_size, self.last_block
+        for rec in records:
+            block, offset, payload, continued = rec
+            if offset % size:
+                raise ProtocolError(f"page offset 0x{offset:x} is not page aligned")
+            zero = isinstance(payload, int)
+            flags = (_ZERO if zero else _PAGE) | (_CONT if continued else 0)
+            if continued:
+                if block != last:
+                    raise ProtocolError(f"a CONTINUE record for '{block}' follows '{last}'")
+                append(pack(offset | flags))
+            else:
+                name = block.encode()
+                append(pack(offset | flags) + bytes((len(name),)) + name)
+                last = block
+            if isinstance(payload, int):
+                append(bytes((payload,)))
+            elif len(payload) != size:
+                raise ProtocolError(f"page data is {len(payload)} bytes, not {size}")
+            else:
+                append(payload)
+        self.last_block = last
+        return b"".join(out)
 
     def _body_is_ram(self, event: Event) -> bool:
         if isinstance(event, SectionStart | SectionFull):

@@ -7,6 +7,8 @@ the last 0x06 in the data; we still check that the length points exactly at the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from migcompat.stream.events import VMDescription
 from migcompat.vmstate.vmdesc import VMDescSchemas, schemas_from_vmdesc
 
@@ -31,3 +33,30 @@ def stream_schemas(data: bytes | memoryview) -> VMDescSchemas | None:
         return None
     offset, vmdesc = found
     return schemas_from_vmdesc(vmdesc.json_bytes, offset=offset + 5)
+
+
+def locate_vmdesc(
+    read_tail: Callable[[int], bytes | memoryview], total: int, limit: int = 64 << 20
+) -> tuple[int, int] | None:
+    """Find the vmdesc by reading backwards from the end of a stream of ``total`` bytes.
+
+    ``read_tail(n)`` returns the last ``n`` bytes (the caller does the I/O). Returns the
+    absolute offset of the 0x06 marker and the JSON length, or None when the stream does not
+    end with a vmdesc. Only the last 0x06 can be the marker (JSON escapes control bytes); it
+    must follow the EOF byte and its be32 length must reach exactly the end. At most
+    ``limit`` + 6 bytes are read, so a missing marker costs a bounded read.
+    """
+    n = 1 << 16
+    while True:
+        n = min(n, total, limit + 6)
+        tail = bytes(read_tail(n))
+        at = tail.rfind(b"\x06")
+        if at >= 1 or n == total or n >= limit + 6:
+            break
+        n *= 8
+    if at < 1 or at + 5 > len(tail) or tail[at - 1] != 0:
+        return None
+    length = int.from_bytes(tail[at + 1 : at + 5], "big")
+    if at + 5 + length != len(tail):
+        return None
+    return total - len(tail) + at, length

@@ -1,0 +1,204 @@
+"""``analyze``, ``rewrite`` and ``validate``: real QEMU stream files (docs/analyze.md,
+docs/validate.md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from migcompat.analysis.stream_tools.rewrite import (
+    RewriteResult,
+    parse_page,
+    parse_set,
+    rewrite_stream,
+)
+from migcompat.analysis.stream_tools.schemas import SchemaFileError, schema_from_vmdesc
+from migcompat.analysis.stream_tools.text import report_lines
+from migcompat.analysis.stream_tools.walk import analyze_stream
+from migcompat.cli.options import format_option
+from migcompat.cli.output import emit_json, warn
+from migcompat.errors import EXIT_USAGE, StreamError, UsageError
+from migcompat.migration.streamfile import (
+    SparseRamWriter,
+    StreamFile,
+    atomic_output,
+    load_schema,
+)
+from migcompat.vmstate.schema import SchemaResolver
+
+schema_option = click.option(
+    "--schema", metavar="FILE", default=None,
+    help="Layout of the device sections when the stream has no trailing description: a "
+         "stream of the same build and configuration, its desc.json, or a -dump-vmstate.")
+
+
+class UnreadableStream(StreamError):
+    """The input stream cannot be read: exit 2 (bad input), not 1."""
+
+    exit_code = EXIT_USAGE
+
+    @classmethod
+    def wrap(cls, exc: StreamError) -> UnreadableStream:
+        return cls(exc.message, exc.offset, exc.section, exc.field)
+
+
+def stream_layout(sf: StreamFile, schema: str | None) -> tuple[SchemaResolver | None, str]:
+    """The resolver that sizes device sections, and where it came from."""
+    if schema is not None:
+        src = load_schema(schema)
+        return src.resolver, f"schema:{src.kind}"
+    found = sf.vmdesc()
+    if found is None:
+        return None, "none"
+    at, raw = found
+    try:
+        return schema_from_vmdesc(raw, sf.name, at + 5).resolver, "vmdesc"
+    except SchemaFileError as exc:
+        warn(f"the trailing description cannot be used: {exc}")
+        return None, "none"
+
+
+def write_text(lines: list[str]) -> None:
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+@click.command(epilog="""\b
+Examples:
+  migcompat analyze vm.mig
+  migcompat analyze vm.mig --format json > vm.json
+  migcompat analyze vm.mig --extract out/      # out/ram/<block>, out/state.json, desc.json
+  migcompat analyze nodesc.mig --schema same-config-with-desc.mig
+  cat vm.mig | migcompat analyze - --brief
+""")
+@click.argument("file")
+@schema_option
+@click.option("--extract", metavar="DIR", default=None,
+              help="Write each RAM block as a sparse file (DIR/ram/), the decoded state "
+                   "(DIR/state.json) and the trailing description (DIR/desc.json).")
+@click.option("--brief", is_flag=True, help="Text: list sections without their fields.")
+@format_option
+def analyze(file: str, schema: str | None, extract: str | None, brief: bool, fmt: str) -> None:
+    """Show what a QEMU migration stream FILE holds ('-' reads stdin).
+
+    Every section with its id, instance, version, byte offset and size and its decoded
+    fields; the configuration; RAM blocks with zero and full page counts; commands, EOF and
+    the trailing description. Exit 0 when the whole stream was read, 2 when it is
+    truncated, corrupt, or cannot be sized without --schema (the report shows what was read).
+    """
+    with StreamFile(file) as sf:
+        resolver, layout_from = stream_layout(sf, schema)
+        sink = None
+        if extract is not None:
+            try:
+                (Path(extract) / "ram").mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UsageError(f"{extract}: {exc.strerror or exc}") from exc
+            sink = SparseRamWriter(Path(extract) / "ram")
+        try:
+            report = analyze_stream(sf.data, resolver, layout_from, sink=sink)
+        finally:
+            if sink is not None:
+                sink.close()
+        payload = report.to_json()
+        if sink is not None and extract is not None:
+            for idstr, name in sink.files.items():
+                if idstr in report.ram_blocks:
+                    report.ram_blocks[idstr].file = f"ram/{name}"
+            payload = report.to_json()
+            _write_extract(Path(extract), payload, report.vmdesc_json)
+    if fmt == "json":
+        emit_json("analyze", {"file": file, **payload})
+    else:
+        write_text(report_lines(file, report, fields=not brief))
+    if report.error is not None:
+        raise UnreadableStream.wrap(report.error)
+
+
+def _write_extract(directory: Path, payload: dict[str, Any], vmdesc: bytes | None) -> None:
+    try:
+        doc = {"schema": 1, "command": "analyze", **payload}
+        (directory / "state.json").write_text(json.dumps(doc, indent=1) + "\n")
+        if vmdesc is not None:
+            (directory / "desc.json").write_bytes(vmdesc)
+    except OSError as exc:
+        raise UsageError(f"{directory}: {exc.strerror or exc}") from exc
+
+
+def _read_page_file(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(1 << 20)
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror or exc}") from exc
+
+
+@click.command(epilog="""\b
+Examples:
+  migcompat rewrite vm.mig copy.mig                      # byte-exact re-encoding
+  migcompat rewrite vm.mig out.mig --set 'cpu@0.env.regs[0]=0x1234'
+  migcompat rewrite vm.mig out.mig --set 'globalstate.runstate[0]=0x70'
+  migcompat rewrite vm.mig out.mig --page pc.ram:0x100000=fill:0x5a
+  migcompat rewrite nodesc.mig out.mig --schema same-config-with-desc.mig
+""")
+@click.argument("input_file", metavar="IN")
+@click.argument("output_file", metavar="OUT")
+@schema_option
+@click.option("--set", "sets", multiple=True, metavar="SECTION[@INST].PATH=VALUE",
+              help="Change one decoded value (paths as analyze lists them). Repeatable.")
+@click.option("--page", "pages", multiple=True, metavar="BLOCK:OFFSET=fill:B|hex:H|@FILE",
+              help="Replace one RAM page (zero-padded to a page). Repeatable.")
+@format_option
+def rewrite(input_file: str, output_file: str, schema: str | None, sets: tuple[str, ...],
+            pages: tuple[str, ...], fmt: str) -> None:
+    """Decode IN into events and encode them again into OUT, optionally changing values.
+
+    Without edits OUT is identical to IN, byte for byte: every byte is re-encoded from its
+    decoded value. IN may be '-' (stdin); OUT is written to a temporary name and renamed
+    when complete. Exit 0 when written, 2 when IN cannot be read or an edit does not apply.
+    """
+    field_edits = [parse_set(s) for s in sets]
+    page_edits = [parse_page(p, _read_page_file) for p in pages]
+    result = RewriteResult()
+    with StreamFile(input_file) as sf:
+        resolver, layout_from = stream_layout(sf, schema)
+        if resolver is None:
+            raise UsageError(f"{input_file} has no trailing description: give --schema (a "
+                             "stream of the same build and configuration, or its desc.json)")
+        written, identical = 0, True
+        try:
+            with atomic_output(output_file) as out:
+                for chunk in rewrite_stream(sf.data, resolver, field_edits, page_edits, result):
+                    if identical:
+                        identical = sf.data[written : written + len(chunk)] == chunk
+                    out.write(chunk)
+                    written += len(chunk)
+        except StreamError as exc:
+            raise UnreadableStream.wrap(exc) from None
+        identical = identical and written == sf.size
+    for w in result.warnings:
+        warn(w)
+    edits = [a for e in field_edits for a in e.applied]
+    page_report = [{"block": e.block, "offset": e.offset, "records": e.applied}
+                   for e in page_edits]
+    if fmt == "json":
+        emit_json("rewrite", {"input": input_file, "output": output_file, "bytes": written,
+                              "identical": identical, "layout_from": layout_from,
+                              "edits": edits, "pages": page_report,
+                              "warnings": result.warnings})
+        return
+    same = "identical to the input" if identical else "differs from the input"
+    lines = [f"wrote {output_file}: {written} bytes, {same}"]
+    for a in edits:
+        lines.append(f"  {a['section']}@{a['instance_id']} {a['path']} (at byte {a['offset']}):"
+                     f" {a['old']} -> {a['new']}")
+    for p in page_report:
+        lines.append(f"  RAM {p['block']}:0x{p['offset']:x}: {p['records']} record(s) replaced")
+    write_text(lines)
+
+
+COMMANDS = [analyze, rewrite]

@@ -1,0 +1,224 @@
+"""Stream files on disk: the I/O side of ``analyze``, ``rewrite`` and ``validate``.
+
+- A stream file is mapped read-only, so a 1 GiB stream is parsed in place, never copied.
+  Piped input (``-``) is first copied to a temporary file (a pipe cannot be mapped, and the
+  trailing description is found by reading from the end).
+- The trailing description is located by reading backwards from the end of the file.
+- ``--extract`` writes each RAMBlock as a sparse file (zero pages stay holes) with
+  ``pwritev`` over runs of consecutive pages.
+- Output streams are written to a temporary name in the target directory and renamed once
+  complete, so a reader never sees half a file.
+
+Foreign exceptions (OSError) become migcompat errors here, with ``raise ... from``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from migcompat.analysis.stream_tools.schemas import (
+    SchemaFileError,
+    SchemaSource,
+    parse_schema_json,
+    schema_from_vmdesc,
+)
+from migcompat.errors import UsageError
+from migcompat.stream import Page, ZeroPage
+from migcompat.stream.constants import MAGIC
+from migcompat.stream.vmdesc import locate_vmdesc
+
+MAX_SCHEMA_FILE = 512 << 20  # a -dump-vmstate is < 1 MiB; anything huge is not a schema
+_MAGIC = MAGIC.to_bytes(4, "big")
+
+
+class StreamFile:
+    """A stream file mapped read-only; ``data`` is a memoryview of it (b"" when empty)."""
+
+    def __init__(self, path: str) -> None:
+        self.name = path
+        self._temp: str | None = None
+        self._map: mmap.mmap | None = None
+        try:
+            if path == "-":
+                self._temp = _copy_stdin()
+                path = self._temp
+            with open(path, "rb") as f:
+                self.size = os.fstat(f.fileno()).st_size
+                if self.size:
+                    flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+                    self._map = mmap.mmap(f.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
+        except OSError as exc:
+            self.close()
+            raise UsageError(f"{self.name}: {exc.strerror or exc}") from exc
+        self.data: memoryview | bytes = memoryview(self._map) if self._map is not None else b""
+
+    def read_tail(self, n: int) -> bytes:
+        return bytes(self.data[self.size - n :])
+
+    def vmdesc(self) -> tuple[int, bytes] | None:
+        """The offset of the 0x06 marker and the JSON of the trailing description."""
+        found = locate_vmdesc(self.read_tail, self.size)
+        if found is None:
+            return None
+        at, length = found
+        return at, bytes(self.data[at + 5 : at + 5 + length])
+
+    def close(self) -> None:
+        if isinstance(getattr(self, "data", None), memoryview):
+            with contextlib.suppress(BufferError):
+                self.data.release()  # type: ignore[union-attr]
+        if self._map is not None:
+            with contextlib.suppress(BufferError):  # a view still held: GC closes it
+                self._map.close()
+            self._map = None
+        if self._temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._temp)
+            self._temp = None
+
+    def __enter__(self) -> StreamFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _copy_stdin() -> str:
+    fd, name = tempfile.mkstemp(prefix="migcompat-stdin-", suffix=".mig")
+    with os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+    return name
+
+
+def load_schema(path: str) -> SchemaSource:
+    """A --schema / --against file: a stream (its trailing description), a vmdesc JSON (e.g.
+    ``desc.json`` from ``analyze --extract``) or a ``-dump-vmstate`` JSON."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror or exc}") from exc
+    if head == _MAGIC:
+        with StreamFile(path) as sf:
+            found = sf.vmdesc()
+            if found is None:
+                raise SchemaFileError(f"{path}: the stream has no trailing description "
+                                      "(saved with suppress-vmdesc=on?)")
+            at, raw = found
+            return schema_from_vmdesc(raw, f"{path} (its description at byte {at})", at + 5)
+    try:
+        if os.path.getsize(path) > MAX_SCHEMA_FILE:
+            raise SchemaFileError(f"{path}: larger than {MAX_SCHEMA_FILE} bytes")
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror or exc}") from exc
+    return parse_schema_json(raw, path)
+
+
+def block_file_name(idstr: str) -> str:
+    """A safe file name for a RAMBlock idstr (``/rom@etc/acpi/tables`` has slashes)."""
+    safe = "".join(c if c.isalnum() or c in "._@-" else f"%{ord(c):02X}" for c in idstr)
+    return "%2E" + safe[1:] if safe.startswith(".") else safe
+
+
+class SparseRamWriter:
+    """A :class:`~migcompat.analysis.stream_tools.walk.RamSink` writing sparse block files."""
+
+    def __init__(self, directory: Path, page_size: int = 4096) -> None:
+        self.directory = directory
+        self.page_size = page_size
+        self.files: dict[str, str] = {}
+        self._fds: dict[str, int] = {}
+        self._written: dict[str, set[int]] = {}
+        self._zero = bytes(page_size)
+        self._iov_max = min(os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024, 1024)
+
+    def block(self, idstr: str, used_length: int) -> None:
+        name = block_file_name(idstr)
+        path = self.directory / name
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.ftruncate(fd, used_length)
+        except OSError as exc:
+            raise UsageError(f"{path}: {exc.strerror or exc}") from exc
+        self._fds[idstr] = fd
+        self._written[idstr] = set()
+        self.files[idstr] = name
+
+    def pages(self, block: str, records: Sequence[Page | ZeroPage]) -> None:
+        fd = self._fds.get(block)
+        if fd is None:
+            return  # a block outside the MEM_SIZE list: counted, not extracted
+        written = self._written[block]
+        run: list[bytes | memoryview] = []
+        start = nxt = -1
+        for rec in records:
+            offset, payload = rec[1], rec[2]
+            if isinstance(payload, int):
+                if not payload and offset not in written:
+                    continue  # a hole already reads as zeros
+                data: bytes | memoryview = bytes((payload,)) * self.page_size
+            else:
+                data = payload
+            written.add(offset)
+            if offset != nxt or len(run) >= self._iov_max:
+                self._flush(fd, run, start)
+                run, start = [], offset
+            run.append(data)
+            nxt = offset + self.page_size
+        self._flush(fd, run, start)
+
+    def _flush(self, fd: int, run: list[bytes | memoryview], start: int) -> None:
+        if not run:
+            return
+        try:
+            total = sum(len(r) for r in run)
+            done = os.pwritev(fd, run, start)
+            if done != total:  # short write: finish it the slow way
+                joined = b"".join(run)
+                while done < total:
+                    done += os.pwrite(fd, joined[done:], start + done)
+        except OSError as exc:
+            raise UsageError(f"writing RAM to {self.directory}: {exc.strerror or exc}") from exc
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+
+
+@contextlib.contextmanager
+def atomic_output(path: str) -> Iterator[BinaryIO]:
+    """Write ``path`` under a temporary name in its directory, renamed when complete;
+    ``-`` writes to stdout."""
+    if path == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
+                                   dir=str(target.parent))
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as out:
+            yield out
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise UsageError(f"{path}: {exc.strerror or exc}") from exc
+        raise
