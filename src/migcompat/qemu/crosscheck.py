@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -31,83 +30,22 @@ from migcompat.catalog.load import Catalog, open_catalog, read_data
 from migcompat.catalog.release_loader import build_release
 from migcompat.errors import EXIT_INCOMPATIBLE, EXIT_OK, CatalogError, MigcompatError
 from migcompat.model.devspec import DeviceSpec, parse_device
-from migcompat.model.machines import version_key
 from migcompat.model.release import Release
 from migcompat.model.vm import Effective, VMConfig, realize_vm
+from migcompat.qemu.crosscheck_run import (
+    DEVICES,
+    SMP,
+    Environment,
+    ignore_sigint,
+    list_machines,
+    work,
+)
 from migcompat.qemu.overlay import apply_overlay, load_overlay
-from migcompat.qemu.qmp import QemuProcess, find_qemu
-from migcompat.qemu.qom_compare import (
-    CHILD,
-    Comparison,
-    Observed,
-    compare_machine,
-    model_objects,
-    observe,
-)
+from migcompat.qemu.qmp import find_qemu
+from migcompat.qemu.qom_compare import CHILD, Comparison, compare_machine, model_objects
 
-FAMILIES = ("pc-q35-", "pc-i440fx-")
-SMP = 4
-DRIVES = 5
-# Devices that need no host backend (or a null drive), each with an id. Two sit behind a
-# PCI bridge at fixed slots: the root bus has ~30 free slots and old machine types' SHPC
-# bridges refuse slot 0.
-DEVICES: tuple[str, ...] = (
-    "virtio-blk-pci,id=vblk,drive=d0",
-    "virtio-net-pci,id=vnet",
-    "virtio-scsi-pci,id=vscsi",
-    "virtio-balloon-pci,id=vbal",
-    "virtio-serial-pci,id=vser",
-    "virtio-rng-pci,id=vrng",
-    "e1000,id=e1k",
-    "e1000e,id=e1ke",
-    "qemu-xhci,id=xhci",
-    "usb-tablet,id=tab,bus=xhci.0",
-    "usb-kbd,id=ukbd,bus=xhci.0",
-    "usb-mouse,id=umouse,bus=xhci.0",
-    "usb-storage,id=ustor,drive=d2,bus=xhci.0",
-    "virtio-gpu-pci,id=vgpu",
-    "virtio-keyboard-pci,id=vkbd",
-    "virtio-mouse-pci,id=vmouse",
-    "virtio-tablet-pci,id=vtab",
-    "virtio-iommu-pci,id=viommu",
-    "i6300esb,id=wdt",
-    "pvpanic-pci,id=pvp",
-    "pvpanic,id=pvisa",
-    "rtl8139,id=rtl",
-    "vmxnet3,id=vmx",
-    "pcnet,id=pcnet",
-    "megasas,id=mega",
-    "lsi53c895a,id=lsi",
-    "scsi-hd,id=shd,drive=d3,bus=vscsi.0",
-    "nvme,id=nvme,serial=x,drive=d1",
-    "nec-usb-xhci,id=nec",
-    "ich9-usb-ehci1,id=ehci",
-    "piix3-usb-uhci,id=uhci",
-    "intel-hda,id=hda",
-    "ich9-ahci,id=ahci",
-    "pci-bridge,id=br,chassis_nr=1",
-    "usb-ehci,id=uehci,bus=br,addr=0x1",
-    "ne2k_pci,id=ne2k,bus=br,addr=0x2",
-    "virtio-vga,id=vvga,bus=br,addr=0x3",
-    "i82559er,id=eepro,bus=br,addr=0x4",
-    "mptsas1068,id=mpt,bus=br,addr=0x5",
-    "pvscsi,id=pvscsi,bus=br,addr=0x6",
-    "am53c974,id=am53,bus=br,addr=0x7",
-    "dc390,id=dc390,bus=br,addr=0x8",
-    "sdhci-pci,id=sdhci,bus=br,addr=0x9",
-    "ich9-intel-hda,id=ihda,bus=br,addr=0xa",
-    "pci-serial,id=pser,chardev=c0,bus=br,addr=0xb",
-    "edu,id=edu,bus=br,addr=0xc",
-    "pci-testdev,id=ptest,bus=br,addr=0xd",
-    "virtserialport,id=vport,chardev=c1,bus=vser.0",
-    "scsi-cd,id=scd,bus=vscsi.0",
-    "ide-cd,id=icd,bus=ahci.0",
-    "ide-hd,id=ihd,drive=d4,bus=ahci.1",
-    "usb-hub,id=uhub,bus=xhci.0",
-    "isa-serial,id=iser,chardev=c2",
-    "isa-debugcon,id=dbgcon,chardev=c3",
-)
-CHARDEVS = 4
+__all__ = ["DEVICES", "Report", "format_text", "main", "run_crosscheck"]
+
 # QemuOpts keys that place a device rather than set a property the model knows.
 _PLACEMENT = ("bus", "addr")
 
@@ -120,6 +58,7 @@ class MachineResult:
     comparisons: list[Comparison] = field(default_factory=list)
     error: str = ""
     seconds: float = 0.0
+    refused: dict[str, str] = field(default_factory=dict)  # device id -> QEMU's reason
 
     @property
     def compared(self) -> int:
@@ -136,6 +75,7 @@ class MachineResult:
     def to_json(self) -> dict[str, Any]:
         return {"name": self.machine, "compared": self.compared, "agreed": self.agreed,
                 "error": self.error or None, "seconds": round(self.seconds, 2),
+                "refused": dict(self.refused),
                 "disagreements": [c.to_json() for c in self.disagreements]}
 
 
@@ -181,29 +121,21 @@ class Report:
                 "skipped": dict(sorted(self.skipped.items()))}
 
 
-def qemu_args(machine: str) -> list[str]:
-    args = ["-M", machine, "-smp", str(SMP)]
-    for i in range(DRIVES):
-        args += ["-drive", f"if=none,id=d{i},file=null-co://,format=raw"]
-    for i in range(CHARDEVS):
-        args += ["-chardev", f"null,id=c{i}"]
-    for spec in DEVICES:
-        args += ["-device", spec]
-    return args
-
-
-def model_specs() -> list[DeviceSpec]:
+def model_specs(leave_out: Collection[str] = ()) -> list[DeviceSpec]:
     specs = []
     for text in DEVICES:
         spec = parse_device(text)
+        if spec.id in leave_out:
+            continue
         opts = tuple((k, v) for k, v in spec.options if k not in _PLACEMENT)
         specs.append(DeviceSpec(spec.driver, spec.id, opts))
     return specs
 
 
-def predict(release: Release, machine: str) -> tuple[dict[str, dict[str, Effective]], list[str]]:
+def predict(release: Release, machine: str, leave_out: Collection[str] = ()
+            ) -> tuple[dict[str, dict[str, Effective]], list[str]]:
     """The model's objects for the device set; devices it cannot realize are listed apart."""
-    specs = model_specs()
+    specs = model_specs(leave_out)
     try:
         return model_objects(realize_vm(VMConfig(release, machine, specs, smp=SMP))), []
     except MigcompatError:
@@ -219,28 +151,6 @@ def predict(release: Release, machine: str) -> tuple[dict[str, dict[str, Effecti
     return objects, failed
 
 
-def _observe(binary: str, machine: str,
-             children: Collection[str]) -> dict[str, dict[str, Observed]]:
-    ids = [str(parse_device(d).id) for d in DEVICES]
-    with QemuProcess(qemu_args(machine), binary=binary) as proc:
-        return observe(proc, ids, children)
-
-
-def _ignore_sigint() -> None:  # pragma: no cover - runs in the worker processes
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _work(args: tuple[str, str, Collection[str]]
-          ) -> tuple[str, dict[str, dict[str, Observed]] | str, float]:
-    """One machine type in a worker process: its observations, or the error text."""
-    binary, machine, children = args
-    t0 = time.monotonic()
-    try:
-        return machine, _observe(binary, machine, children), time.monotonic() - t0
-    except MigcompatError as exc:
-        return machine, str(exc), time.monotonic() - t0
-
-
 def child_names(release: Release) -> set[str]:
     """Every child name the release's types declare, and virtio's in any case."""
     names = {CHILD}
@@ -249,16 +159,6 @@ def child_names(release: Release) -> set[str]:
         if child is not None:
             names.add(child.name)
     return names
-
-
-def list_machines(binary: str) -> tuple[list[str], str, str]:
-    """The binary's pc-q35/pc-i440fx machine types, its version (x.y.z) and package."""
-    with QemuProcess(["-machine", "none"], binary=binary) as proc:
-        names = sorted((str(m["name"]) for m in proc.cmd("query-machines")
-                        if str(m["name"]).startswith(FAMILIES)),
-                       key=lambda n: (n.rsplit("-", 1)[0], version_key(n.rsplit("-", 1)[1])))
-        major, minor, micro = proc.version()
-        return names, f"{major}.{minor}.{micro}", proc.package()
 
 
 def load_release(catalog: str, rid: str, overlay: Path | None = None) -> tuple[Catalog, Release]:
@@ -283,10 +183,12 @@ def load_release(catalog: str, rid: str, overlay: Path | None = None) -> tuple[C
 def run_crosscheck(binary: str | None = None, catalog: str = "qemu",
                    release_id: str | None = None, machines: Sequence[str] | None = None,
                    jobs: int = 2, progress: Progress | None = None,
-                   overlay: Path | None = None) -> Report:
+                   overlay: Path | None = None, env: Environment = None) -> Report:
+    """``env`` runs a private build: (extra QEMU arguments such as ``-L DIR``, its
+    environment with LD_LIBRARY_PATH and QEMU_MODULE_DIR); see qemu/builds.py."""
     started = time.monotonic()
     path = find_qemu(binary)
-    names, version, package = list_machines(path)
+    names, version, package = list_machines(path, env)
     if machines:
         names = [m for m in names if m in machines]
     rid = release_id or ".".join(version.split(".")[:2])
@@ -299,18 +201,19 @@ def run_crosscheck(binary: str | None = None, catalog: str = "qemu",
     # Processes, not threads: half the time is Python decoding QMP replies (GIL-bound), the
     # other half QEMU answering. Workers ignore Ctrl-C: the main process cancels what is
     # queued and each worker ends its current machine type, closing its QEMU.
-    pool = ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(max_workers=max(1, jobs), initializer=ignore_sigint)
     try:
-        jobs_args = [(path, name, children) for name in names]
-        for name, observed, secs in pool.map(_work, jobs_args):
+        jobs_args = [(path, name, children, env) for name in names]
+        for name, outcome, secs in pool.map(work, jobs_args):
             result = results[name]
             result.seconds = secs
-            if isinstance(observed, str):
-                result.error = f"QEMU: {observed}"
+            if isinstance(outcome, str):
+                result.error = f"QEMU: {outcome}"
             elif not release.machines.knows(name):
                 result.error = f"machine type unknown to release {rid} of catalog {cat.name}"
             else:
-                predicted, failed = predict(release, name)
+                observed, result.refused = outcome
+                predicted, failed = predict(release, name, result.refused)
                 result.comparisons = compare_machine(name, observed, predicted, report.skipped,
                                                      release.types.is_a)
                 if failed:
@@ -342,12 +245,25 @@ def format_text(report: Report) -> str:
     lines += ["", f"total: {report.compared} compared, {report.agreed} agree, "
               f"{report.compared - report.agreed} disagree "
               f"({100 * report.rate:.3f}%) in {report.seconds:.1f}s"]
+    refused: dict[tuple[str, str], list[str]] = {}
+    for m in report.machines:
+        for dev, why in m.refused.items():
+            refused.setdefault((dev, why), []).append(m.machine)
+    if refused:
+        lines += ["", "devices QEMU refused, left out on both sides (device: reason [machines]):"]
+        lines += [f"  {dev}: {why} [{_where(ms)}]" for (dev, why), ms in sorted(refused.items())]
     if groups:
         lines += ["", "disagreements (device.property: qemu vs model -- cause [machines]):"]
         for (path, prop, status, q, mv, cause), ms in sorted(groups.items()):
-            where = ms[0] if len(ms) == 1 else f"{len(ms)} machines: {ms[0]} .. {ms[-1]}"
-            lines.append(f"  {path}.{prop} {status}: qemu={q} model={mv} -- {cause} [{where}]")
+            lines.append(f"  {path}.{prop} {status}: qemu={q} model={mv} -- {cause} "
+                         f"[{_where(ms)}]")
     return "\n".join(lines)
+
+
+def _where(machines: list[str]) -> str:
+    if len(machines) == 1:
+        return machines[0]
+    return f"{len(machines)} machines: {machines[0]} .. {machines[-1]}"
 
 
 def _tty_progress() -> tuple[Progress | None, Callable[[], None]]:

@@ -69,6 +69,8 @@ EXCLUSIONS: tuple[Exclusion, ...] = (
     Exclusion("iobase", "the standard I/O base of the port's index", (0xFFFFFFFF,),
               ("isa-serial",)),
     Exclusion("irq", "the standard IRQ of the port's index", (0xFFFFFFFF,), ("isa-serial",)),
+    Exclusion("virgl", "realize turns it off without an OpenGL display (the host's)", (True,),
+              ("virtio-gpu-base",)),
     Exclusion("busnr", "the number of the PCI bus the device sits on", (None,)),
     Exclusion("reserved-regions", "the x86 board's pre-plug hook adds the MSI window "
               "(virtio-iommu)", (None, ())),
@@ -195,7 +197,8 @@ def _excluded(name: str, eff: Effective | None, is_a: IsA) -> str:
             continue
         if ex.unset is None:
             return ex.reason
-        if eff is not None and not isinstance(eff.value, bool) and eff.value in ex.unset:
+        if eff is not None and any(eff.value is u or (eff.value == u and not isinstance(
+                eff.value, bool) and not isinstance(u, bool)) for u in ex.unset):
             return f"{ex.reason} (the model has the unset value {eff.value})"
     if name.endswith("]") and "[" in name:
         return "an array element (the model keeps an array property as its length)"
