@@ -7,6 +7,9 @@ QEMU accepted it, with its stderr.
 
 ``require_qemu()`` is the one gate: it returns the binary path, or skips the test with a
 reason -- except under ``CI=true``, where a missing QEMU is a failure, not a skip.
+
+Both take ``qemu=`` a :class:`migcompat.qemu.builds.QemuBuild` to run another real build
+(its binary, environment and ``-L`` firmware directory) instead of the system QEMU.
 """
 
 from __future__ import annotations
@@ -18,8 +21,12 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from migcompat.qemu.builds import QemuBuild
 
 QEMU_BINARY = os.environ.get("MIGCOMPAT_QEMU", "qemu-system-x86_64")
 # Options every run uses: no default devices, no display, paused, TCG (no KVM needed).
@@ -48,9 +55,17 @@ def require_qemu() -> str:
     return path
 
 
-def _command(machine: str, extra_args: list[str], smp: int, mem: int, qmp_sock: Path) -> list[str]:
+def _command(
+    machine: str,
+    extra_args: list[str],
+    smp: int,
+    mem: int,
+    qmp_sock: Path,
+    qemu: QemuBuild | None = None,
+) -> list[str]:
     return [
-        require_qemu(),
+        qemu.binary if qemu is not None else require_qemu(),
+        *(qemu.args() if qemu is not None else []),
         *BASE_ARGS,
         "-M",
         machine,
@@ -75,6 +90,20 @@ def _wait_for_socket(proc: subprocess.Popen[bytes], sock: Path, timeout: float) 
         time.sleep(0.02)
 
 
+def _connect(qmp: Any, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Connect, retrying while QEMU lives: the socket file appears at bind(), a moment
+    before QEMU listens, and a connection in between is refused."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            qmp.connect()
+            return
+        except Exception:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def make_stream(
     tmp_path: Path,
     machine: str,
@@ -84,6 +113,7 @@ def make_stream(
     mem: int = 64,
     name: str | None = None,
     timeout: float = 60.0,
+    qemu: QemuBuild | None = None,
 ) -> Path:
     """Migrate a paused QEMU to a file and return its path.
 
@@ -98,15 +128,16 @@ def make_stream(
     sock_dir = Path(_short_tmpdir())
     sock = sock_dir / "qmp.sock"
     proc = subprocess.Popen(
-        _command(machine, extra, smp, mem, sock),
+        _command(machine, extra, smp, mem, sock, qemu),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        env=qemu.env if qemu is not None else None,
     )
     try:
         _wait_for_socket(proc, sock, timeout)
         qmp = QEMUMonitorProtocol(str(sock))
-        qmp.connect()
+        _connect(qmp, proc, timeout)
         try:
             qmp.settimeout(timeout)
             # Write to a temporary name and rename: the file appears only once `cat` is done.
@@ -148,6 +179,9 @@ class LoadResult:
     ok: bool
     returncode: int | None
     stderr: str
+    # False when QEMU exited before it opened its monitor: it refused the configuration
+    # (an unknown machine or device type), so no load was even attempted.
+    started: bool = True
 
 
 def load_stream(
@@ -158,25 +192,35 @@ def load_stream(
     smp: int = 1,
     mem: int = 64,
     timeout: float = 60.0,
+    qemu: QemuBuild | None = None,
 ) -> LoadResult:
     """Run a QEMU destination on ``stream`` and report whether the load completed."""
     from qemu.qmp.legacy import QEMUMonitorProtocol
 
     sock_dir = Path(_short_tmpdir())
     sock = sock_dir / "qmp.sock"
-    cmd = _command(machine, list(extra_args or []), smp, mem, sock)
+    cmd = _command(machine, list(extra_args or []), smp, mem, sock, qemu)
     cmd += ["-incoming", f"exec:cat {stream}"]
     proc = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=qemu.env if qemu is not None else None,
     )
     ok = False
+    started = True
+    early = ""
     try:
-        with contextlib.suppress(RuntimeError):
+        try:
             _wait_for_socket(proc, sock, timeout)
+        except RuntimeError as exc:
+            started = proc.poll() is None
+            early = str(exc)  # it has read QEMU's stderr already
         if proc.poll() is None:
             qmp = QEMUMonitorProtocol(str(sock))
             try:
-                qmp.connect()
+                _connect(qmp, proc, timeout)
                 deadline = time.monotonic() + timeout
                 while time.monotonic() < deadline:
                     info = qmp.cmd("query-migrate")
@@ -198,10 +242,11 @@ def load_stream(
             proc.kill()
             proc.wait()
         err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        err = err or early
         if proc.stderr:
             proc.stderr.close()
         shutil.rmtree(sock_dir, ignore_errors=True)
-    return LoadResult(ok=ok, returncode=proc.returncode, stderr=err)
+    return LoadResult(ok=ok, returncode=proc.returncode, stderr=err, started=started)
 
 
 def _short_tmpdir() -> str:

@@ -1,0 +1,203 @@
+"""Real cross-version migrations and what ``migcompat check`` predicts for them.
+
+A case names a source build, a destination build, a machine type and the devices of each
+side. Real QEMU runs it: the paused source migrates to a file (``exec:cat > FILE``), the
+destination loads it (``-incoming "exec:cat FILE"``). ``check`` runs on the same
+configuration through the real command line (in-process, ``--format json``).
+
+Outcomes, on both sides of the comparison:
+- ``loaded``: the destination completed the incoming migration;
+- ``failed``: it started and the load failed ("load of migration failed");
+- ``refused``: it would not even start the configuration (unknown machine or device type).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from migcompat.cli.main import main as cli_main
+from migcompat.qemu.builds import BuildUnavailable, QemuBuild, build
+from migcompat.qemu.source.lock import FetchError
+from qemu_helpers import LoadResult, load_stream, make_stream
+
+SMP = 4
+MEM_MIB = 64
+OUTCOMES = ("loaded", "failed", "refused")
+
+
+@dataclass(frozen=True)
+class Dev:
+    """A device: its ``check`` spec and the QEMU options that create it."""
+
+    spec: str
+    args: tuple[str, ...]
+
+
+BLK = Dev("virtio-blk-pci", ("-drive", "if=none,id=d0,file=null-co://,format=raw",
+                             "-device", "virtio-blk-pci,drive=d0"))
+BLK2 = Dev("virtio-blk-pci", ("-drive", "if=none,id=d1,file=null-co://,format=raw",
+                              "-device", "virtio-blk-pci,drive=d1"))
+RNG = Dev("virtio-rng-pci", ("-device", "virtio-rng-pci"))
+
+
+@dataclass(frozen=True)
+class Case:
+    kind: str  # what the case shows (a table column)
+    src: str
+    dst: str
+    machine: str
+    expect: str  # real QEMU's outcome as observed and recorded (docs/real-migrations.md)
+    shared: tuple[Dev, ...] = (BLK,)
+    src_only: tuple[Dev, ...] = ()
+    dst_only: tuple[Dev, ...] = ()
+    dst_globals: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.src}->{self.dst}:{self.machine}"
+
+    def src_args(self) -> list[str]:
+        return [a for d in (*self.shared, *self.src_only) for a in d.args]
+
+    def dst_args(self) -> list[str]:
+        globals_ = [a for g in self.dst_globals for a in ("-global", g)]
+        return [*globals_, *(a for d in (*self.shared, *self.dst_only) for a in d.args)]
+
+    def check_argv(self) -> list[str]:
+        argv = ["check", "--catalog", "qemu", f"{self.src}:{self.machine}",
+                f"{self.dst}:{self.machine}", "--smp", str(SMP), "-m", f"{MEM_MIB}M"]
+        for opt, devs in (("--device", self.shared), ("--src-device", self.src_only),
+                          ("--dst-device", self.dst_only)):
+            argv += [x for d in devs for x in (opt, d.spec)]
+        argv += [x for g in self.dst_globals for x in ("--dst-global", g)]
+        return [*argv, "--format", "json"]
+
+
+MACHINES = ("pc-q35-5.1", "pc-i440fx-5.1")
+# 7.2 (the system build) with itself, and with 5.2 and 10.0 in both directions; 5.2 <-> 10.0 too.
+PAIRS = (("7.2", "7.2"), ("5.2", "7.2"), ("7.2", "5.2"), ("7.2", "10.0"), ("10.0", "7.2"),
+         ("5.2", "10.0"), ("10.0", "5.2"))
+NUM_QUEUES_4 = "virtio-blk-device.num-queues=4"
+
+CASES: tuple[Case, ...] = (
+    *(Case("same devices", s, d, m, "loaded") for m in MACHINES for s, d in PAIRS),
+    # The destination does not know the machine type.
+    Case("unknown machine", "10.0", "7.2", "pc-q35-10.0", "refused"),
+    Case("unknown machine", "10.0", "5.2", "pc-i440fx-10.0", "refused"),
+    Case("unknown machine", "7.2", "5.2", "pc-q35-7.2", "refused"),
+    # A forgotten compat entry, simulated: the destination's num-queues is not the 5.1 value.
+    Case("forgotten compat", "7.2", "10.0", "pc-q35-5.1", "failed", dst_globals=(NUM_QUEUES_4,)),
+    Case("forgotten compat", "10.0", "7.2", "pc-q35-5.1", "failed", dst_globals=(NUM_QUEUES_4,)),
+    Case("forgotten compat", "5.2", "7.2", "pc-i440fx-5.1", "failed",
+         dst_globals=(NUM_QUEUES_4,)),
+    Case("forgotten compat", "7.2", "7.2", "pc-q35-5.1", "failed", dst_globals=(NUM_QUEUES_4,)),
+    # The same global with the value the compat entry gives: nothing changes.
+    Case("pinned as compat", "7.2", "10.0", "pc-q35-5.1", "loaded",
+         dst_globals=("virtio-blk-device.num-queues=1",)),
+    # The destination lacks the source's device: its section is unknown there.
+    Case("missing device", "7.2", "10.0", "pc-q35-5.1", "failed", shared=(), src_only=(BLK,)),
+    Case("missing device", "10.0", "5.2", "pc-i440fx-5.1", "failed", shared=(),
+         src_only=(BLK,)),
+    Case("missing device", "7.2", "7.2", "pc-q35-5.1", "failed", shared=(), src_only=(BLK,)),
+    # An extra device on the destination keeps its reset state.
+    Case("extra device", "5.2", "7.2", "pc-q35-5.1", "loaded", dst_only=(RNG,)),
+    Case("extra device", "7.2", "10.0", "pc-i440fx-5.1", "loaded", dst_only=(RNG,)),
+    Case("extra device", "10.0", "7.2", "pc-q35-5.1", "loaded", dst_only=(BLK2,)),
+    Case("extra device", "7.2", "5.2", "pc-i440fx-5.1", "loaded", dst_only=(BLK2,)),
+    # virtio-rng-pci on both sides: 7.2 gave it MSI-X vectors, hw_compat_7_1 pins them to 0.
+    Case("with virtio-rng", "5.2", "10.0", "pc-q35-5.1", "loaded", shared=(BLK, RNG)),
+    Case("with virtio-rng", "10.0", "7.2", "pc-i440fx-5.1", "loaded", shared=(BLK, RNG)),
+    Case("with virtio-rng", "7.2", "10.0", "pc-q35-7.2", "loaded", shared=(BLK, RNG)),
+)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+_BUILDS: dict[str, QemuBuild | str] = {}
+
+
+def get_build(release_id: str) -> QemuBuild:
+    """The real QEMU build of a release. Under CI=true a missing build is fetched (CI reaches
+    the Debian archive) and any problem fails the test; otherwise the test is skipped."""
+    if release_id not in _BUILDS:
+        try:
+            _BUILDS[release_id] = build(release_id, fetch_missing=in_ci())
+        except (BuildUnavailable, FetchError) as exc:
+            _BUILDS[release_id] = str(exc)
+    got = _BUILDS[release_id]
+    if isinstance(got, str):
+        if in_ci():
+            pytest.fail(f"QEMU build {release_id}: {got} (CI=true: real migrations must run)")
+        pytest.skip(f"QEMU build {release_id}: {got}")
+    return got
+
+
+@dataclass(frozen=True)
+class Actual:
+    outcome: str
+    why: str  # QEMU's first error line, if any
+    stderr: str
+
+
+def _first_error(stderr: str) -> str:
+    text = re.sub(r"^QEMU exited early \(\d+\): ", "", stderr)  # qemu_helpers' wording
+    lines = [ln.removeprefix("qemu-system-x86_64: ").strip() for ln in text.splitlines()]
+    errors = [ln for ln in lines if ln and not ln.startswith("warning:")]
+    return errors[0] if errors else ""
+
+
+def classify(res: LoadResult) -> Actual:
+    if res.ok:
+        return Actual("loaded", "", res.stderr)
+    why = _first_error(res.stderr)
+    if "load of migration failed" in res.stderr:
+        return Actual("failed", why, res.stderr)
+    return Actual("refused", why, res.stderr)
+
+
+def run_real(case: Case, src: QemuBuild, dst: QemuBuild, workdir: Path,
+             streams: dict[tuple[str, ...], Path]) -> Actual:
+    """Migrate through a file between the two real builds (one stream per source config)."""
+    key = (case.src, case.machine, *case.src_args())
+    if key not in streams:
+        streams[key] = make_stream(workdir, case.machine, case.src_args(), smp=SMP,
+                                   mem=MEM_MIB, qemu=src, name=f"stream{len(streams)}.mig")
+    return classify(load_stream(streams[key], case.machine, case.dst_args(), smp=SMP,
+                                mem=MEM_MIB, qemu=dst))
+
+
+def run_check(case: Case) -> dict[str, Any]:
+    """``migcompat check ... --format json``, through the real CLI entry point."""
+    out, err = io.StringIO(), io.StringIO()
+    code: object = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            cli_main(case.check_argv())
+        except SystemExit as exc:
+            code = exc.code
+    # Exit codes: 0 compatible, 1 incompatible; anything else is a broken check.
+    assert code in (0, 1), f"migcompat {' '.join(case.check_argv())}: exit {code}: {err.getvalue()}"
+    doc: dict[str, Any] = json.loads(out.getvalue())
+    assert doc["compatible"] == (code == 0)
+    return doc
+
+
+def predicted(doc: dict[str, Any]) -> str:
+    if doc["refused"]:
+        return "refused"
+    return "loaded" if doc["compatible"] else "failed"
+
+
+def reasons_text(doc: dict[str, Any]) -> str:
+    return "; ".join(f"{r['code']}: {r['message']}" for r in doc["reasons"])
