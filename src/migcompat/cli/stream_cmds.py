@@ -16,18 +16,41 @@ from migcompat.analysis.stream_tools.rewrite import (
     parse_set,
     rewrite_stream,
 )
-from migcompat.analysis.stream_tools.schemas import SchemaFileError, schema_from_vmdesc
-from migcompat.analysis.stream_tools.text import report_lines
+from migcompat.analysis.stream_tools.schemas import (
+    SchemaFileError,
+    dump_index,
+    schema_from_vmdesc,
+)
+from migcompat.analysis.stream_tools.text import report_lines, verdict_lines
+from migcompat.analysis.stream_tools.validate import (
+    DestModel,
+    Verdict,
+    dest_from_stream,
+    machine_sends_configuration,
+    validate_report,
+)
 from migcompat.analysis.stream_tools.walk import analyze_stream
-from migcompat.cli.options import format_option
+from migcompat.catalog.load import find_release
+from migcompat.cli.options import (
+    catalog_option,
+    format_option,
+    mem_option,
+    parse_devices,
+    parse_globals,
+    parse_mem,
+    vm_options,
+)
 from migcompat.cli.output import emit_json, warn
-from migcompat.errors import EXIT_USAGE, StreamError, UsageError
+from migcompat.errors import EXIT_INCOMPATIBLE, EXIT_USAGE, StreamError, UsageError
+from migcompat.migration.live import build_empty
 from migcompat.migration.streamfile import (
     SparseRamWriter,
     StreamFile,
     atomic_output,
     load_schema,
 )
+from migcompat.model.vm import VMConfig
+from migcompat.stream import Loader
 from migcompat.vmstate.schema import SchemaResolver
 
 schema_option = click.option(
@@ -201,4 +224,149 @@ def rewrite(input_file: str, output_file: str, schema: str | None, sets: tuple[s
     write_text(lines)
 
 
-COMMANDS = [analyze, rewrite]
+def _cannot_see(dest: DestModel, against: bool, dump: bool) -> list[str]:
+    out = []
+    if not against:
+        out += ["which devices, instances (CPU count) and RAM blocks the destination VM has",
+                "device property values (e.g. virtio-blk num-queues, PCI config space)"]
+    if not dump:
+        out += ["minimum_version_id of sections and subsections; whether the destination "
+                "knows a subsection it did not send itself"]
+    else:
+        out += ["sections that are not qdev devices (timer, cpu, ...) beyond --against"
+                if against else "versions of sections that are not qdev devices (timer, "
+                "cpu, apic, ...): the dump does not list them"]
+    out.append("needed()/field_exists() callbacks and device post_load checks")
+    return out
+
+
+def _describe_destination(against: str | None, schema: str | None, machine: str | None
+                          ) -> tuple[DestModel, str]:
+    dest, forms = DestModel(), []
+    if against is not None:
+        with StreamFile(against) as af:
+            resolver, layout_from = stream_layout(af, None)
+            if resolver is None:
+                raise UsageError(f"--against {against}: the stream has no trailing "
+                                 "description (save it without suppress-vmdesc=on)")
+            arep = analyze_stream(af.data, resolver, layout_from)
+        if arep.error is not None:
+            raise UsageError(f"--against {against}: {arep.error}")
+        dest = dest_from_stream(arep)
+        forms.append(f"--against {against}")
+    if schema is not None:
+        src = load_schema(schema)
+        if src.dump is None:
+            raise UsageError(f"--schema {schema}: validate takes the destination's "
+                             "-dump-vmstate here (use --against for a stream it saved)")
+        dest.dump = dump_index(src.dump)
+        if dest.machine is None and dest.configuration is None:
+            dest.machine = src.dump.machine or None
+        forms.append(f"--schema {schema}")
+    if machine is not None:
+        dest.machine = machine
+    if dest.configuration is None and dest.machine is not None:
+        dest.configuration = machine_sends_configuration(dest.machine)
+        dest.footers = dest.configuration
+    dest.cannot_see = _cannot_see(dest, against is not None, schema is not None)
+    return dest, ", ".join(forms)
+
+
+def _validate_catalog(sf: StreamFile, dest_side: str, catalog: str | None,
+                      devices: tuple[str, ...], globals_: tuple[str, ...], smp: int,
+                      mem: str) -> Verdict:
+    release, _, machine = dest_side.partition(":")
+    if not release or not machine:
+        raise UsageError(f"--dest: expected RELEASE:MACHINE, got '{dest_side}'")
+    _, rel = find_release(release, catalog)
+    if not rel.vmstate:
+        raise UsageError(f"release '{rel.id}' has no VMState schemas in its catalog: use "
+                         "--schema DEST_DUMP.json or --against DEST_STREAM")
+    config = VMConfig(rel, machine, parse_devices(devices), smp=smp, mem=parse_mem(mem),
+                      globals=parse_globals(globals_))
+    destination = build_empty(config).destination()
+    known_layout, _ = stream_layout(sf, None)
+    if known_layout is not None:  # read it with its own layout first: unreadable is exit 2
+        pre = analyze_stream(sf.data, known_layout, "vmdesc")
+        if pre.error is not None:
+            raise UnreadableStream.wrap(pre.error)
+    loader = Loader(destination, ram="discard")
+    try:
+        loader.decoder.feed(sf.data, copy=False)
+        loaded = loader.close()
+    except StreamError as exc:
+        if known_layout is None and exc.message.startswith("truncated stream"):
+            raise UnreadableStream.wrap(exc) from None
+        return Verdict(False, exc)
+    return Verdict(True, warnings=loaded.warnings)
+
+
+@click.command(epilog="""\b
+Examples:
+  migcompat validate vm.mig --against dest-saved.mig --schema dest-dump.json
+  migcompat validate vm.mig --schema dest-dump.json --machine pc-q35-7.2
+  migcompat validate vm.mig --against dest-saved.mig --format json
+  migcompat validate vm.mig --dest qemu-5.1:pc-5.1 --device virtio-blk-pci --smp 4
+""")
+@click.argument("file")
+@click.option("--schema", metavar="DEST_DUMP.json", default=None,
+              help="The destination build's -dump-vmstate.")
+@click.option("--against", metavar="DEST_STREAM", default=None,
+              help="A stream the destination build saved with the destination's "
+                   "configuration (with its trailing description).")
+@click.option("--machine", default=None, help="The destination machine type (default: from "
+              "--against, else the dump's vmschkmachine).")
+@click.option("--dest", "dest_side", metavar="RELEASE:MACHINE", default=None,
+              help="A destination from a catalog, with --device/--global/--smp/-m.")
+@vm_options
+@mem_option
+@catalog_option
+@click.option("--source-schema", metavar="FILE", default=None,
+              help="Layout of FILE when it has no trailing description (a stream of the same "
+                   "source build and configuration, or its desc.json).")
+@format_option
+def validate(file: str, schema: str | None, against: str | None, machine: str | None,
+             dest_side: str | None, devices: tuple[str, ...], globals_: tuple[str, ...],
+             smp: int, mem: str, catalog: str | None, source_schema: str | None,
+             fmt: str) -> None:
+    """Predict whether a destination will accept the stream FILE, before loading it.
+
+    Reports the first failure with its byte offset, section and field, in QEMU's words,
+    and what the chosen form cannot see (docs/validate.md). Exit 0 when it will load, 1
+    when it will not, 2 when FILE cannot be read.
+    """
+    if dest_side is not None and (schema or against):
+        raise UsageError("--dest describes the destination from a catalog; it does not mix "
+                         "with --schema or --against")
+    if dest_side is None and not (schema or against):
+        raise UsageError("say what the destination is: --schema, --against or --dest")
+    with StreamFile(file) as sf:
+        if dest_side is not None:
+            verdict = _validate_catalog(sf, dest_side, catalog, devices, globals_, smp, mem)
+            target = dest_side
+        else:
+            dest, target = _describe_destination(against, schema, machine)
+            resolver, layout_from = stream_layout(sf, source_schema)
+            if resolver is None and against is not None:
+                resolver, layout_from = stream_layout(sf, against)
+                warn("the stream has no trailing description: reading it with the "
+                     "destination's layout, as QEMU would")
+            report = analyze_stream(sf.data, resolver, layout_from)
+            if report.error is not None:
+                raise UnreadableStream.wrap(report.error)
+            verdict = validate_report(report, dest)
+    if fmt == "json":
+        err = verdict.error
+        emit_json("validate", {
+            "file": file, "destination": target, "loads": verdict.loads,
+            "error": None if err is None else {"message": err.message, "offset": err.offset,
+                                               "section": err.section, "field": err.field},
+            "qemu": verdict.qemu, "warnings": verdict.warnings,
+            "cannot_see": verdict.cannot_see})
+    else:
+        write_text(verdict_lines(file, target, verdict))
+    if not verdict.loads:
+        raise click.exceptions.Exit(EXIT_INCOMPATIBLE)
+
+
+COMMANDS = [analyze, rewrite, validate]

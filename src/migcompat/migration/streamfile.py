@@ -15,6 +15,7 @@ Foreign exceptions (OSError) become migcompat errors here, with ``raise ... from
 from __future__ import annotations
 
 import contextlib
+import gc
 import mmap
 import os
 import shutil
@@ -53,8 +54,10 @@ class StreamFile:
             with open(path, "rb") as f:
                 self.size = os.fstat(f.fileno()).st_size
                 if self.size:
-                    flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
-                    self._map = mmap.mmap(f.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
+                    # Page faults on first touch cost no more than MAP_POPULATE here, and
+                    # pages nobody reads (--brief without --extract) are never mapped.
+                    self._map = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED,
+                                          prot=mmap.PROT_READ)
         except OSError as exc:
             self.close()
             raise UsageError(f"{self.name}: {exc.strerror or exc}") from exc
@@ -76,6 +79,7 @@ class StreamFile:
             with contextlib.suppress(BufferError):
                 self.data.release()  # type: ignore[union-attr]
         if self._map is not None:
+            gc.collect()  # decoders hold views of the map in reference cycles
             with contextlib.suppress(BufferError):  # a view still held: GC closes it
                 self._map.close()
             self._map = None

@@ -262,6 +262,37 @@ class Decoder:
         self._buf.advance(pos - start)
         return out
 
+    def count_ram_batch(self, limit: int = 1 << 20) -> tuple[int, int, int]:
+        """Fast path for statistics: skip up to ``limit`` consecutive CONTINUE page/zero
+        records already buffered, without making events.
+
+        Returns (full pages, zero pages, zero pages whose fill byte is not 0); all zero when
+        the next unit is anything else (use :meth:`next_event`). The records belong to
+        :attr:`last_block`."""
+        if self.state is not State.RAM or self._error is not None or self.last_block is None:
+            return 0, 0, 0
+        view, start = self._buf.view()
+        pos, end, size = start, len(view), self.page_size
+        flag_mask, page, zero = size - 1, PAGE | CONTINUE, ZERO | CONTINUE
+        unpack = BE64.unpack_from
+        full = zeros = fill = 0
+        while full + zeros < limit and pos + 8 <= end:
+            flags = unpack(view, pos)[0] & flag_mask
+            if flags == page:
+                if pos + 8 + size > end:
+                    break
+                full += 1
+                pos += 8 + size
+            elif flags == zero and pos + 9 <= end:
+                zeros += 1
+                if view[pos + 8]:
+                    fill += 1
+                pos += 9
+            else:
+                break
+        self._buf.advance(pos - start)
+        return full, zeros, fill
+
     # -- helpers -------------------------------------------------------------------------
     def _fail(self, exc: StreamError) -> StreamError:
         if exc.section is None:

@@ -38,13 +38,13 @@ class DumpResolver:
     """Decode sections from a ``-dump-vmstate``: only those it can size (see module doc)."""
 
     dump: VMStateDump
-    by_name: Mapping[str, VMStateDescription] = field(default_factory=dict)
+    by_name: Mapping[str, list[VMStateDescription]] = field(default_factory=dict)
 
     def __call__(self, idstr: str, instance_id: int, version_id: int) -> VMStateDescription | None:
-        desc = self.by_name.get(idstr) or self.by_name.get(vmsd_name_of(idstr))
-        if desc is None:
-            return None
-        return _sized(desc, version_id, 0)
+        found = self.by_name.get(idstr) or self.by_name.get(vmsd_name_of(idstr))
+        if not found or len(found) > 1:
+            return None  # unknown, or ambiguous: several descriptions share the name
+        return _sized(found[0], version_id, 0)
 
 
 @dataclass(frozen=True)
@@ -70,11 +70,14 @@ def vmsd_name_of(idstr: str) -> str:
     return idstr.rsplit("/", 1)[-1]
 
 
-def dump_index(dump: VMStateDump) -> dict[str, VMStateDescription]:
-    """Descriptions of a dump by vmsd name (the dump is keyed by QOM type)."""
-    out: dict[str, VMStateDescription] = {}
+def dump_index(dump: VMStateDump) -> dict[str, list[VMStateDescription]]:
+    """Descriptions of a dump by vmsd name (the dump is keyed by QOM type; a few distinct
+    descriptions share a name, e.g. two ``serial`` ones)."""
+    out: dict[str, list[VMStateDescription]] = {}
     for vmsd in dump.types.values():
-        out.setdefault(vmsd.name, vmsd)
+        same = out.setdefault(vmsd.name, [])
+        if vmsd not in same:
+            same.append(vmsd)
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from migcompat.analysis.stream_tools.layout import leaves
 from migcompat.analysis.stream_tools.report import ItemReport, SectionReport, StreamReport
+from migcompat.analysis.stream_tools.validate import Verdict
 from migcompat.vmstate.data import Value
 
 LAYOUT_TEXT = {
@@ -89,4 +90,27 @@ def report_lines(name: str, rep: StreamReport, fields: bool = True) -> list[str]
                                  f"{short(leaf.value)}")
     for w in rep.warnings:
         lines.append(f"warning: {w}")
+    return lines
+
+
+def verdict_lines(name: str, target: str, verdict: Verdict) -> list[str]:
+    if verdict.loads:
+        lines = [f"{name} -> {target}: will load"]
+    else:
+        lines = [f"{name} -> {target}: will NOT load"]
+        err = verdict.error
+        if err is not None:
+            where = [f"at byte {err.offset}"] if err.offset is not None else []
+            where += [f"section '{err.section}'"] if err.section else []
+            where += [f"field '{err.field}'"] if err.field else []
+            lines.append(f"  {err.message}")
+            lines.append(f"  ({', '.join(where)})")
+        if verdict.qemu:
+            lines.append("  QEMU would print:")
+            lines += [f"    qemu-system-x86_64: {line}" for line in verdict.qemu]
+    for w in verdict.warnings:
+        lines.append(f"  note: {w}")
+    if verdict.cannot_see:
+        lines.append("  not checked (this form cannot see it):")
+        lines += [f"    - {c}" for c in verdict.cannot_see]
     return lines

@@ -91,14 +91,16 @@ class _Walk:
                 full += 1
             elif rec[2]:
                 fill += 1
-        zero = len(records) - full
-        for counts in (self.counts(records[0][0]), self.current.ram if self.current else None):
+        self.add_counts(records[0][0], full, len(records) - full, fill)
+        if self.sink is not None:
+            self.sink.pages(records[0][0], records)
+
+    def add_counts(self, block: str, full: int, zero: int, fill: int) -> None:
+        for counts in (self.counts(block), self.current.ram if self.current else None):
             if counts is not None:
                 counts.full_pages += full
                 counts.zero_pages += zero
                 counts.fill_pages += fill
-        if self.sink is not None:
-            self.sink.pages(records[0][0], records)
 
     def event(self, ev: object, at: int, end: int) -> None:
         rep = self.report
@@ -205,10 +207,17 @@ def analyze_stream(data: bytes | memoryview, resolver: SchemaResolver | None,
     described = getattr(resolver, "devices", None)
     while True:
         at = dec.offset
-        batch = dec.next_ram_batch(BATCH)
-        if batch:
-            walk.batch(batch)
-            continue
+        if sink is None:
+            full, zero, fill = dec.count_ram_batch()
+            if full or zero:
+                assert dec.last_block is not None
+                walk.add_counts(dec.last_block, full, zero, fill)
+                continue
+        else:
+            batch = dec.next_ram_batch(BATCH)
+            if batch:
+                walk.batch(batch)
+                continue
         try:
             ev = dec.next_event()
         except StreamError as exc:
