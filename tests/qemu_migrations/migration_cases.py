@@ -47,6 +47,7 @@ BLK = Dev("virtio-blk-pci", ("-drive", "if=none,id=d0,file=null-co://,format=raw
 BLK2 = Dev("virtio-blk-pci", ("-drive", "if=none,id=d1,file=null-co://,format=raw",
                               "-device", "virtio-blk-pci,drive=d1"))
 RNG = Dev("virtio-rng-pci", ("-device", "virtio-rng-pci"))
+E1000 = Dev("e1000", ("-device", "e1000"))
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Case:
     src_only: tuple[Dev, ...] = ()
     dst_only: tuple[Dev, ...] = ()
     dst_globals: tuple[str, ...] = ()
+    known: str = ""  # a known disagreement of check with QEMU (the test is a strict xfail)
 
     @property
     def id(self) -> str:
@@ -117,6 +119,11 @@ CASES: tuple[Case, ...] = (
     Case("with virtio-rng", "5.2", "10.0", "pc-q35-5.1", "loaded", shared=(BLK, RNG)),
     Case("with virtio-rng", "10.0", "7.2", "pc-i440fx-5.1", "loaded", shared=(BLK, RNG)),
     Case("with virtio-rng", "7.2", "10.0", "pc-q35-7.2", "loaded", shared=(BLK, RNG)),
+    # Known limit: 10.0 changed every PCI device's rombar default from 1 to -1 ("auto"),
+    # the same device (QEMU tests rom_bar for zero). guest_visible lists say so for the
+    # virtio PCI proxies only; other PCI devices state no list, so every property counts.
+    Case("rombar 1 vs -1", "7.2", "10.0", "pc-q35-5.1", "loaded", shared=(E1000,),
+         known="rombar 1 (7.2) vs -1 (10.0) counts for PCI devices without guest_visible"),
 )
 
 

@@ -57,7 +57,8 @@ def format_table(table: list[dict[str, Any]]) -> list[str]:
     widths = {c: max([len(c), *(len(str(r[c])) for r in table)]) for c in COLUMNS[:-1]}
     lines = ["  ".join(c.ljust(widths[c]) for c in COLUMNS[:-1]) + "  why"]
     for r in table:
-        mark = "" if r["predicted"] == r["actual"] else "   <-- MISMATCH"
+        mark = ("" if r["predicted"] == r["actual"]
+                else "   <-- known limit" if r.get("known") else "   <-- MISMATCH")
         lines.append("  ".join(str(r[c]).ljust(widths[c]) for c in COLUMNS[:-1])
                      + f"  {r['why']}{mark}")
     return lines

@@ -33,7 +33,11 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("real-migrations")
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+PARAMS = [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=c.known)]
+                       if c.known else []) for c in CASES]
+
+
+@pytest.mark.parametrize("case", PARAMS)
 def test_check_predicts_real_migration(case: Case, workdir: Path) -> None:
     src, dst = get_build(case.src), get_build(case.dst)
     doc = run_check(case)
@@ -42,7 +46,7 @@ def test_check_predicts_real_migration(case: Case, workdir: Path) -> None:
     why = actual.why or (doc["reasons"][0]["code"] if doc["reasons"] else "")
     add_row(order=CASES.index(case), source=case.src, destination=case.dst,
             versions={case.src: src.version, case.dst: dst.version}, machine=case.machine,
-            case=case.kind, predicted=guess, actual=actual.outcome, why=why)
+            case=case.kind, predicted=guess, actual=actual.outcome, why=why, known=case.known)
     assert actual.outcome == case.expect, (
         f"real QEMU: {actual.outcome}, recorded: {case.expect}\n{actual.stderr}")
     assert guess == actual.outcome, (
