@@ -347,14 +347,21 @@ def validate(file: str, schema: str | None, against: str | None, machine: str | 
         else:
             dest, target = _describe_destination(against, schema, machine)
             resolver, layout_from = stream_layout(sf, source_schema)
-            if resolver is None and against is not None:
+            borrowed = resolver is None and against is not None
+            if borrowed:
                 resolver, layout_from = stream_layout(sf, against)
                 warn("the stream has no trailing description: reading it with the "
                      "destination's layout, as QEMU would")
             report = analyze_stream(sf.data, resolver, layout_from)
-            if report.error is not None:
-                raise UnreadableStream.wrap(report.error)
+            err = report.error
+            if err is not None and (not borrowed or err.message.startswith("truncated")):
+                raise UnreadableStream.wrap(err)
             verdict = validate_report(report, dest)
+            if verdict.loads and err is not None:
+                # Read with the destination's layout, the stream does not fit it: QEMU
+                # fails there too (it may name the field rather than the footer).
+                verdict = Verdict(False, err, [err.message], verdict.warnings,
+                                  verdict.cannot_see)
     if fmt == "json":
         err = verdict.error
         emit_json("validate", {
