@@ -208,3 +208,14 @@ def predicted(doc: dict[str, Any]) -> str:
 
 def reasons_text(doc: dict[str, Any]) -> str:
     return "; ".join(f"{r['code']}: {r['message']}" for r in doc["reasons"])
+
+
+def reasons_brief(doc: dict[str, Any]) -> str:
+    """The breaking reasons in a few words: ``property-differs(num-queues, vectors)``."""
+    by_code: dict[str, list[str]] = {}
+    for r in doc["reasons"]:
+        by_code.setdefault(r["code"], [])
+        what = r.get("property") or r.get("device") or r.get("section")
+        if what and what not in by_code[r["code"]]:
+            by_code[r["code"]].append(what)
+    return ", ".join(f"{c}({', '.join(w)})" if w else c for c, w in by_code.items())

@@ -18,6 +18,7 @@ import pytest
 ENV = "MIGCOMPAT_REAL_MIGRATIONS_TABLE"
 _KEY = pytest.StashKey[str]()
 COLUMNS = ("source", "destination", "machine", "case", "predicted", "actual", "why")
+# "why": check's breaking reasons, then QEMU's first error line
 
 
 def configure(config: pytest.Config) -> None:

@@ -17,6 +17,7 @@ from qemu_migrations.migration_cases import (
     Case,
     get_build,
     predicted,
+    reasons_brief,
     reasons_text,
     run_check,
     run_real,
@@ -43,7 +44,7 @@ def test_check_predicts_real_migration(case: Case, workdir: Path) -> None:
     doc = run_check(case)
     guess = predicted(doc)
     actual = run_real(case, src, dst, workdir, _STREAMS)
-    why = actual.why or (doc["reasons"][0]["code"] if doc["reasons"] else "")
+    why = reasons_brief(doc) + (f" | QEMU: {actual.why[:90]}" if actual.why else "")
     add_row(order=CASES.index(case), source=case.src, destination=case.dst,
             versions={case.src: src.version, case.dst: dst.version}, machine=case.machine,
             case=case.kind, predicted=guess, actual=actual.outcome, why=why, known=case.known)
