@@ -145,8 +145,8 @@ def get_build(release_id: str) -> QemuBuild:
     got = _BUILDS[release_id]
     if isinstance(got, str):
         if in_ci():
-            pytest.fail(f"QEMU build {release_id}: {got} (CI=true: real migrations must run)")
-        pytest.skip(f"QEMU build {release_id}: {got}")
+            pytest.fail(f"{got} (CI=true: real migrations must run)")
+        pytest.skip(got)
     return got
 
 

@@ -61,7 +61,7 @@ def test_build_runs(release_id: str) -> None:
     from migcompat.qemu.builds import smoke
 
     b = get_build(release_id)
-    assert b.version.startswith(release_id.join(["1:", ""]) if "." in release_id else "")
+    assert b.version.startswith(f"1:{release_id}")
     assert smoke(b).startswith(release_id + ".")
 
 
