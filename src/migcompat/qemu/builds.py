@@ -182,9 +182,13 @@ def build(release_id: str, *, fetch_missing: bool = False, lock: Path | None = N
 # -- fetching -------------------------------------------------------------------------------
 
 def _deb_identity(deb: Path) -> tuple[str, str]:
-    out = subprocess.run(["dpkg-deb", "-f", str(deb), "Package", "Version"],
-                         capture_output=True, text=True, check=True).stdout
-    fields = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    """(Package, Version) of a cached .deb; a broken file is removed (downloaded again)."""
+    proc = subprocess.run(["dpkg-deb", "-f", str(deb), "Package", "Version"],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        deb.unlink(missing_ok=True)
+        return "", ""
+    fields = dict(line.split(": ", 1) for line in proc.stdout.splitlines() if ": " in line)
     return fields.get("Package", ""), fields.get("Version", "")
 
 
