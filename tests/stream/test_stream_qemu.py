@@ -102,9 +102,10 @@ def test_truncated_real_stream(qemu_streams: Callable[[str], Path]) -> None:
     data = qemu_streams("pc-q35-7.2").read_bytes()
     schemas = stream_schemas(data)
     eof = data.rindex(b"\x00\x06")
+    # "discard": only the offsets matter here; a dense load maps 64 MiB of guest RAM per cut.
     for cut in [*range(0, eof, 9973), eof]:
         with pytest.raises(StreamError) as info:
-            load_stream(data[:cut], Destination(schemas))
+            load_stream(data[:cut], Destination(schemas), ram="discard")
         assert info.value.offset == cut
-    state = load_stream(data[: eof + 100], Destination(schemas))
+    state = load_stream(data[: eof + 100], Destination(schemas), ram="discard")
     assert len(state.warnings) == 1

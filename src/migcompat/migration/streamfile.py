@@ -79,9 +79,12 @@ class StreamFile:
             with contextlib.suppress(BufferError):
                 self.data.release()  # type: ignore[union-attr]
         if self._map is not None:
-            gc.collect()  # decoders hold views of the map in reference cycles
-            with contextlib.suppress(BufferError):  # a view still held: GC closes it
+            try:
                 self._map.close()
+            except BufferError:  # a view is still held somewhere in a reference cycle
+                gc.collect()
+                with contextlib.suppress(BufferError):  # still held: the GC closes it later
+                    self._map.close()
             self._map = None
         if self._temp is not None:
             with contextlib.suppress(OSError):

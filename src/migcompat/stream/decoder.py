@@ -184,6 +184,13 @@ class Decoder:
         """Bytes consumed so far (the offset of the next unread byte)."""
         return self._buf.offset
 
+    def release(self) -> None:
+        """Drop every fed byte still held (so a mapped file's views are let go): the input
+        is over and nothing more can be read."""
+        self._buf = ReceiveBuffer()
+        self._buf.closed = True
+        self.state = State.DONE
+
     @property
     def error(self) -> StreamError | None:
         """The error this decoder raised (errors are sticky), or None."""
@@ -208,7 +215,9 @@ class Decoder:
                     return event
             return DONE
         except _Incomplete as inc:
-            if self._buf.closed:
+            # A unit longer than the limit is hostile wherever the input ends: say so at
+            # the unit, not at the end of the input.
+            if self._buf.closed and inc.end - self._buf.offset <= self.max_event_size:
                 raise self._fail(
                     StreamError(
                         f"truncated stream: the input ends inside {inc.what}",
@@ -366,6 +375,7 @@ class Decoder:
         view, pos = self._buf.view()
         while True:
             ctx.base = self._buf.offset - pos
+            ctx.nodes = 0  # a retry after NeedData starts the count again
             try:
                 result, end = run(view, pos)
                 return result, end - pos

@@ -38,6 +38,9 @@ COMPRESS = int(RamFlag.COMPRESS_PAGE)
 HOOK = int(RamFlag.HOOK)
 _PAGE_KINDS = (ZERO, PAGE, XBZRLE, COMPRESS)
 _EOS_BYTES = BE64.pack(EOS)
+# A VM has a few dozen RAMBlocks (RAM, ROMs, ACPI blobs); QEMU stops at the first name it
+# does not know. A list longer than this is hostile, not a VM.
+MAX_RAM_BLOCKS = 4096
 
 
 def _name(raw: memoryview, base: int, what: str) -> str:
@@ -142,9 +145,16 @@ def _parse_mem_size(
     view: memoryview, p: int, base: int, total: int, ignore_shared: bool
 ) -> tuple[MemSize, int]:
     end = len(view)
+    record = p - 8  # the MEM_SIZE header: where a hostile list is reported
     blocks: list[RamBlockInfo] = []
     remaining = total
     while remaining > 0:
+        if len(blocks) >= MAX_RAM_BLOCKS:
+            raise StreamError(
+                f"the MEM_SIZE list names more than {MAX_RAM_BLOCKS} RAM blocks",
+                offset=base + record,
+                section="ram",
+            )
         if p + 1 > end:
             raise NeedData(p + 1, "RAM block list")
         length = view[p]

@@ -29,6 +29,10 @@ from migcompat.vmstate.schema import (
 SUBSECTION = 0x05  # QEMU_VM_SUBSECTION, reference §1.3
 MAX_DEPTH = 64  # nesting comes from schemas, not the stream; this only stops runaway schemas
 MAX_COUNT = 1 << 24  # elements in one array: beyond this a count read from the stream is hostile
+# Nested descriptions decoded for one section (struct elements and subsections). Empty structs
+# take no bytes, so a hostile schema (array_len 2**24 of an empty struct, nested) would
+# otherwise spin without reading anything.
+MAX_NODES = 1 << 18
 
 _BE32 = struct.Struct(">I")
 
@@ -50,6 +54,7 @@ class DecodeContext:
     section: str | None = None
     instance_id: int = 0
     base: int = 0  # absolute stream offset of buf[0], for error offsets
+    nodes: int = 0  # nested descriptions decoded so far (see MAX_NODES)
 
 
 def decode_section(
@@ -108,6 +113,13 @@ def _decode(
     ctx: DecodeContext,
     depth: int,
 ) -> tuple[VMStateData, int]:
+    ctx.nodes += 1
+    if ctx.nodes > MAX_NODES:
+        raise StreamError(
+            f"more than {MAX_NODES} nested descriptions in one section: the schema is hostile",
+            offset=ctx.base + pos,
+            section=ctx.section,
+        )
     if depth > MAX_DEPTH:
         raise StreamError(
             f"'{vmsd.name}' nests deeper than {MAX_DEPTH} levels",

@@ -133,7 +133,7 @@ def parse_scalar(text: str, old: Value, what: str) -> Value:
         return _parse_int(text, what)
     if isinstance(old, bytes):
         return _parse_bytes(text, len(old), what)
-    if isinstance(old, tuple):
+    if isinstance(old, tuple) and not any(isinstance(o, VMStateData) for o in old):
         parts = [p for p in text.strip("[]").split(",") if p.strip()]
         if len(parts) != len(old):
             raise UsageError(f"{what}: {len(parts)} values given, the array has {len(old)}")

@@ -16,7 +16,7 @@ from typing import Any
 
 from migcompat.analysis.stream_tools.layout import leaves, set_path
 from migcompat.analysis.stream_tools.report import json_value
-from migcompat.errors import UsageError
+from migcompat.errors import StreamError, UsageError
 from migcompat.stream import (
     DONE,
     Decoder,
@@ -177,7 +177,10 @@ def rewrite_stream(data: bytes | memoryview, resolver: SchemaResolver | None,
             yield enc.send(ev)
     except EncodeError as exc:
         raise UsageError(f"the edited value does not fit: {exc}") from exc
+    except StreamError as exc:
+        raise exc.with_traceback(None) from None
     rest, _ = dec.trailing_data
+    dec.release()
     if rest:
         result.trailing = len(rest)
         result.warnings.append(f"{len(rest)} bytes after the end of the stream were not "

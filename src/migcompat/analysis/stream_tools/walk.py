@@ -53,8 +53,9 @@ from migcompat.vmstate.schema import SchemaResolver
 BATCH = 16384
 
 WHY_UNSIZED = {
-    "none": "the stream has no trailing description (suppress-vmdesc or postcopy); give "
-            "--schema with the description of a stream from the same build and configuration",
+    "none": "the stream has no trailing description (saved with suppress-vmdesc=on, or the "
+            "file is cut short); give --schema with the description of a stream from the "
+            "same build and configuration",
     "schema:dump": "the -dump-vmstate cannot size it (only qdev devices are dumped, and the "
                    "dump has no array lengths or variable sizes); give --schema with a stream "
                    "description instead",
@@ -71,8 +72,9 @@ class RamSink(Protocol):
 
 class _Walk:
     def __init__(self, report: StreamReport, resolver: SchemaResolver | None,
-                 sink: RamSink | None) -> None:
+                 sink: RamSink | None, page_size: int) -> None:
         self.report = report
+        self.page_size = page_size
         self.resolver = resolver
         self.sink = sink
         self.current: SectionReport | None = None
@@ -84,14 +86,25 @@ class _Walk:
             entry = self.report.ram_blocks[block] = RamBlockReport(block, 0)
         return entry.counts
 
-    def batch(self, records: Sequence[Page | ZeroPage]) -> None:
+    def batch(self, records: Sequence[Page | ZeroPage], at: int) -> None:
         full = fill = 0
+        block = records[0][0]
+        entry = self.report.ram_blocks.get(block)
+        if entry is None:  # QEMU's words (reference §3.3)
+            raise StreamError(f"Can't find block {block}", offset=at, section="ram")
+        limit = entry.used_length
         for rec in records:
+            if rec[1] >= limit:
+                raise StreamError(f"Illegal RAM offset {rec[1]:x}", offset=at, section="ram")
             if type(rec) is Page:
                 full += 1
-            elif rec[2]:
-                fill += 1
-        self.add_counts(records[0][0], full, len(records) - full, fill)
+                at += 8 + self.page_size
+            else:
+                fill += 1 if rec[2] else 0
+                at += 9
+            if not rec[3]:
+                at += 1 + len(rec[0].encode())
+        self.add_counts(block, full, len(records) - full, fill)
         if self.sink is not None:
             self.sink.pages(records[0][0], records)
 
@@ -105,7 +118,7 @@ class _Walk:
     def event(self, ev: object, at: int, end: int) -> None:
         rep = self.report
         if isinstance(ev, Page | ZeroPage):
-            self.batch([ev])
+            self.batch([ev], at)
         elif isinstance(ev, SectionFull | SectionStart | SectionPart | SectionEnd):
             self.section(ev, at, end)
         elif isinstance(ev, SectionState):
@@ -200,7 +213,7 @@ def analyze_stream(data: bytes | memoryview, resolver: SchemaResolver | None,
                    page_size: int = PAGE_SIZE) -> StreamReport:
     """Walk the whole stream; never raises StreamError (the report holds the error)."""
     report = StreamReport(size=len(data), layout_from=layout_from)
-    walk = _Walk(report, resolver, sink)
+    walk = _Walk(report, resolver, sink, page_size)
     dec = Decoder(resolver, check_versions=False, page_size=page_size)
     dec.feed(data, copy=False)
     dec.close()
@@ -216,17 +229,22 @@ def analyze_stream(data: bytes | memoryview, resolver: SchemaResolver | None,
         else:
             batch = dec.next_ram_batch(BATCH)
             if batch:
-                walk.batch(batch)
+                try:
+                    walk.batch(batch, at)
+                except StreamError as exc:
+                    report.error = exc.with_traceback(None)
+                    break
                 continue
         try:
             ev = dec.next_event()
+            if ev is DONE:
+                break
+            assert ev is not NEED_DATA and not isinstance(ev, Sentinel)
+            walk.event(ev, at, dec.offset)
         except StreamError as exc:
-            report.error = _explain(exc, walk.current, layout_from)
+            # No traceback: its frames would keep views of the (mapped) input alive.
+            report.error = _explain(exc, walk.current, layout_from).with_traceback(None)
             break
-        if ev is DONE:
-            break
-        assert ev is not NEED_DATA and not isinstance(ev, Sentinel)
-        walk.event(ev, at, dec.offset)
         if isinstance(ev, SectionFull) and ev.idstr != "ram":
             sec = walk.current
             assert sec is not None
@@ -251,6 +269,7 @@ def analyze_stream(data: bytes | memoryview, resolver: SchemaResolver | None,
                 f"Expected vmdescription section, but got {dec.after_eof_byte}")
         if rest:
             report.warnings.append(f"{len(rest)} bytes after the end of the stream")
+    dec.release()
     return report
 
 
