@@ -83,6 +83,12 @@ def test_dense_ram_and_extract(streams: StreamMaker, blob: bytes, tmp_path: Path
     acpi = next(b for b in doc["ram"]["blocks"] if b["idstr"] == "/rom@etc/acpi/tables")
     assert acpi["file"] == "ram/%2From@etc%2Facpi%2Ftables"
     assert (out / "state.json").exists() and (out / "desc.json").exists()
+    # The counting fast path (no --extract) and the copying one agree record for record.
+    plain = run(capsys, "analyze", streams("dense"), "--format", "json").json()
+    strip = [{k: v for k, v in b.items() if k != "file"} for b in doc["ram"]["blocks"]]
+    assert plain["ram"]["blocks"] == strip
+    assert [i.get("full_pages") for i in plain["items"]] == \
+        [i.get("full_pages") for i in doc["items"]]
 
 
 @pytest.mark.parametrize("name", [*REAL, "q35-7.2-novmdesc"])

@@ -21,7 +21,9 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,7 +34,6 @@ from migcompat.analysis.stream_tools.schemas import (
     schema_from_vmdesc,
 )
 from migcompat.errors import UsageError
-from migcompat.stream import Page, ZeroPage
 from migcompat.stream.constants import MAGIC
 from migcompat.stream.vmdesc import locate_vmdesc
 
@@ -137,16 +138,24 @@ def block_file_name(idstr: str) -> str:
 
 
 class SparseRamWriter:
-    """A :class:`~migcompat.analysis.stream_tools.walk.RamSink` writing sparse block files."""
+    """A :class:`~migcompat.analysis.stream_tools.walk.RamSink` writing sparse block files.
 
-    def __init__(self, directory: Path, page_size: int = 4096) -> None:
+    Runs of consecutive pages go out with ``pwritev`` (up to IOV_MAX pages a call) on worker
+    threads: the call releases the GIL, so the kernel copies pages while the decoder reads
+    on. Zero pages are holes, except where an earlier record wrote the page: those wait for
+    the writes in flight, to keep the stream's order.
+    """
+
+    def __init__(self, directory: Path, page_size: int = 4096, threads: int = 2) -> None:
         self.directory = directory
         self.page_size = page_size
         self.files: dict[str, str] = {}
         self._fds: dict[str, int] = {}
-        self._written: dict[str, set[int]] = {}
-        self._zero = bytes(page_size)
-        self._iov_max = min(os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024, 1024)
+        self._written: dict[str, bytearray] = {}  # one byte per page: 1 = holds data
+        self._pool = ThreadPoolExecutor(threads) if threads > 0 else None
+        self._pending: deque[Future[None]] = deque()
+        iov_max = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
+        self._iov_max = max(1, min(iov_max, 1024))
 
     def block(self, idstr: str, used_length: int) -> None:
         name = block_file_name(idstr)
@@ -157,49 +166,67 @@ class SparseRamWriter:
         except OSError as exc:
             raise UsageError(f"{path}: {exc.strerror or exc}") from exc
         self._fds[idstr] = fd
-        self._written[idstr] = set()
+        self._written[idstr] = bytearray(used_length // self.page_size + 1)
         self.files[idstr] = name
 
-    def pages(self, block: str, records: Sequence[Page | ZeroPage]) -> None:
+    def pages(self, block: str, runs: list[tuple[int, list[memoryview]]],
+              zeros: list[tuple[int, int, int]]) -> None:
         fd = self._fds.get(block)
         if fd is None:
             return  # a block outside the MEM_SIZE list: counted, not extracted
-        written = self._written[block]
-        run: list[bytes | memoryview] = []
-        start = nxt = -1
-        for rec in records:
-            offset, payload = rec[1], rec[2]
-            if isinstance(payload, int):
-                if not payload and offset not in written:
-                    continue  # a hole already reads as zeros
-                data: bytes | memoryview = bytes((payload,)) * self.page_size
-            else:
-                data = payload
-            written.add(offset)
-            if offset != nxt or len(run) >= self._iov_max:
-                self._flush(fd, run, start)
-                run, start = [], offset
-            run.append(data)
-            nxt = offset + self.page_size
-        self._flush(fd, run, start)
+        written, size = self._written[block], self.page_size
+        done = 0
+        for offset, fill, before in zeros:
+            if before > done:
+                self._runs(fd, runs[done:before], written)
+                done = before
+            index = offset // size
+            if fill or written[index]:
+                self._drain()  # the page's earlier contents must land first
+                self._write(fd, [bytes((fill,)) * size], offset)
+                written[index] = 1 if fill else 0
+        self._runs(fd, runs[done:], written)
 
-    def _flush(self, fd: int, run: list[bytes | memoryview], start: int) -> None:
-        if not run:
-            return
+    def _runs(self, fd: int, runs: list[tuple[int, list[memoryview]]],
+              written: bytearray) -> None:
+        size, step = self.page_size, self._iov_max
+        for start, views in runs:
+            index = start // size
+            written[index : index + len(views)] = b"\x01" * len(views)
+            for i in range(0, len(views), step):
+                iov, at = views[i : i + step], start + i * size
+                if self._pool is None:
+                    self._write(fd, iov, at)
+                    continue
+                while len(self._pending) >= 16:  # bound the work in flight
+                    self._pending.popleft().result()
+                self._pending.append(self._pool.submit(self._write, fd, iov, at))
+
+    def _write(self, fd: int, iov: list[memoryview] | list[bytes], at: int) -> None:
         try:
-            total = sum(len(r) for r in run)
-            done = os.pwritev(fd, run, start)
-            if done != total:  # short write: finish it the slow way
-                joined = b"".join(run)
+            total = sum(len(v) for v in iov)
+            done = os.pwritev(fd, iov, at)
+            if done != total:  # a short write: finish it the slow way
+                joined = b"".join(iov)
                 while done < total:
-                    done += os.pwrite(fd, joined[done:], start + done)
+                    done += os.pwrite(fd, joined[done:], at + done)
         except OSError as exc:
-            raise UsageError(f"writing RAM to {self.directory}: {exc.strerror or exc}") from exc
+            raise UsageError(f"writing RAM to {self.directory}: {exc.strerror or exc}") \
+                from exc
+
+    def _drain(self) -> None:
+        while self._pending:
+            self._pending.popleft().result()
 
     def close(self) -> None:
-        for fd in self._fds.values():
-            os.close(fd)
-        self._fds.clear()
+        try:
+            self._drain()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
 
 
 @contextlib.contextmanager

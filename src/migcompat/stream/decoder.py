@@ -271,6 +271,54 @@ class Decoder:
         self._buf.advance(pos - start)
         return out
 
+    def next_page_runs(
+        self, below: int, limit: int = 1 << 16
+    ) -> tuple[list[tuple[int, list[memoryview]]], list[tuple[int, int, int]]]:
+        """Fast path for copying RAM out: up to ``limit`` consecutive CONTINUE page/zero
+        records already buffered, as runs of full pages at consecutive offsets
+        ``(first offset, [page views])`` and zero pages ``(offset, fill byte, number of
+        runs before it)`` (so a consumer can keep the stream's order).
+
+        Stops before a record whose offset is not ``below`` the given bound (the block
+        size), so that :meth:`next_event` returns it on its own. Both lists are empty when
+        the next unit is anything else. The records belong to :attr:`last_block`; views
+        point into the fed input."""
+        runs: list[tuple[int, list[memoryview]]] = []
+        zeros: list[tuple[int, int, int]] = []
+        if self.state is not State.RAM or self._error is not None or self.last_block is None:
+            return runs, zeros
+        view, start = self._buf.view()
+        pos, end, size = start, len(view), self.page_size
+        flag_mask, page, zero = size - 1, PAGE | CONTINUE, ZERO | CONTINUE
+        unpack = BE64.unpack_from
+        run: list[memoryview] = []
+        nxt = n = 0
+        while n < limit and pos + 8 <= end:
+            header = unpack(view, pos)[0]
+            flags = header & flag_mask
+            if header - flags >= below:
+                break
+            if flags == page:
+                stop = pos + 8 + size
+                if stop > end:
+                    break
+                offset = header - flags
+                if offset != nxt or not run:
+                    run = []
+                    runs.append((offset, run))
+                run.append(view[pos + 8 : stop])
+                nxt = offset + size
+                pos = stop
+            elif flags == zero and pos + 9 <= end:
+                zeros.append((header - flags, view[pos + 8], len(runs)))
+                run = []
+                pos += 9
+            else:
+                break
+            n += 1
+        self._buf.advance(pos - start)
+        return runs, zeros
+
     def count_ram_batch(self, limit: int = 1 << 20) -> tuple[int, int, int]:
         """Fast path for statistics: skip up to ``limit`` consecutive CONTINUE page/zero
         records already buffered, without making events.

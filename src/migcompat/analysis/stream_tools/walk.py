@@ -9,7 +9,6 @@ where: the report keeps everything read so far and the first error, with its off
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Protocol
 
 from migcompat.analysis.stream_tools.layout import leaves, state_size
@@ -50,8 +49,6 @@ from migcompat.stream.constants import PAGE_SIZE
 from migcompat.stream.decoder import Sentinel
 from migcompat.vmstate.schema import SchemaResolver
 
-BATCH = 16384
-
 WHY_UNSIZED = {
     "none": "the stream has no trailing description (saved with suppress-vmdesc=on, or the "
             "file is cut short); give --schema with the description of a stream from the "
@@ -62,12 +59,17 @@ WHY_UNSIZED = {
 }
 
 
+PageRuns = list[tuple[int, list[memoryview]]]  # (first offset, views of consecutive pages)
+ZeroPages = list[tuple[int, int, int]]  # (offset, fill byte, number of runs before it)
+
+
 class RamSink(Protocol):
-    """Receives RAM as it is read (``--extract`` writes it to sparse files)."""
+    """Receives RAM as it is read (``--extract`` writes it to sparse files). Within one
+    call, a zero page comes after the runs before it in the stream, as its third item says."""
 
     def block(self, idstr: str, used_length: int) -> None: ...
 
-    def pages(self, block: str, records: Sequence[Page | ZeroPage]) -> None: ...
+    def pages(self, block: str, runs: PageRuns, zeros: ZeroPages) -> None: ...
 
 
 class _Walk:
@@ -86,27 +88,29 @@ class _Walk:
             entry = self.report.ram_blocks[block] = RamBlockReport(block, 0)
         return entry.counts
 
-    def batch(self, records: Sequence[Page | ZeroPage], at: int) -> None:
-        full = fill = 0
-        block = records[0][0]
+    def record(self, rec: Page | ZeroPage, at: int) -> None:
+        """One page record (the first of a block, or one the fast path left out)."""
+        block, offset, payload, _ = rec
         entry = self.report.ram_blocks.get(block)
         if entry is None:  # QEMU's words (reference §3.3)
             raise StreamError(f"Can't find block {block}", offset=at, section="ram")
-        limit = entry.used_length
-        for rec in records:
-            if rec[1] >= limit:
-                raise StreamError(f"Illegal RAM offset {rec[1]:x}", offset=at, section="ram")
-            if type(rec) is Page:
-                full += 1
-                at += 8 + self.page_size
-            else:
-                fill += 1 if rec[2] else 0
-                at += 9
-            if not rec[3]:
-                at += 1 + len(rec[0].encode())
-        self.add_counts(block, full, len(records) - full, fill)
+        if offset >= entry.used_length:
+            raise StreamError(f"Illegal RAM offset {offset:x}", offset=at, section="ram")
+        if isinstance(payload, int):
+            self.add_counts(block, 0, 1, 1 if payload else 0)
+            if self.sink is not None:
+                self.sink.pages(block, [], [(offset, payload, 0)])
+        else:
+            self.add_counts(block, 1, 0, 0)
+            if self.sink is not None:
+                self.sink.pages(block, [(offset, [memoryview(payload)])], [])
+
+    def runs(self, block: str, runs: PageRuns, zeros: ZeroPages) -> None:
+        full = sum(len(pages) for _, pages in runs)
+        fill = sum(1 for z in zeros if z[1])
+        self.add_counts(block, full, len(zeros), fill)
         if self.sink is not None:
-            self.sink.pages(records[0][0], records)
+            self.sink.pages(block, runs, zeros)
 
     def add_counts(self, block: str, full: int, zero: int, fill: int) -> None:
         for counts in (self.counts(block), self.current.ram if self.current else None):
@@ -118,7 +122,7 @@ class _Walk:
     def event(self, ev: object, at: int, end: int) -> None:
         rep = self.report
         if isinstance(ev, Page | ZeroPage):
-            self.batch([ev], at)
+            self.record(ev, at)
         elif isinstance(ev, SectionFull | SectionStart | SectionPart | SectionEnd):
             self.section(ev, at, end)
         elif isinstance(ev, SectionState):
@@ -226,14 +230,11 @@ def analyze_stream(data: bytes | memoryview, resolver: SchemaResolver | None,
                 assert dec.last_block is not None
                 walk.add_counts(dec.last_block, full, zero, fill)
                 continue
-        else:
-            batch = dec.next_ram_batch(BATCH)
-            if batch:
-                try:
-                    walk.batch(batch, at)
-                except StreamError as exc:
-                    report.error = exc.with_traceback(None)
-                    break
+        elif dec.last_block is not None:
+            entry = report.ram_blocks.get(dec.last_block)
+            runs, zeros = dec.next_page_runs(entry.used_length if entry else 0)
+            if runs or zeros:
+                walk.runs(dec.last_block, runs, zeros)
                 continue
         try:
             ev = dec.next_event()
