@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from streamfile_support import BLOB_ADDR, BLOB_SIZE, SPECS
+from streamfile_support import BLOB_ADDR, BLOB_SIZE, SPECS, make_stream_with_capabilities
 
 from qemu_helpers import make_stream, require_qemu
 
@@ -40,7 +40,12 @@ def streams(workdir: Path, blob: bytes) -> Callable[[str], Path]:
     def get(name: str) -> Path:
         require_qemu()
         if name not in made:
-            if name == "dense":
+            if name == "capabilities":
+                made[name] = make_stream_with_capabilities(
+                    workdir / "capabilities.mig", "pc-q35-7.2",
+                    ["-uuid", "12345678-1234-5678-1234-567812345678"], 1, 64,
+                    ["x-ignore-shared", "validate-uuid"])
+            elif name == "dense":
                 extra = ["-device", f"loader,file={workdir / 'random.bin'},"
                          f"addr={BLOB_ADDR:#x},force-raw=on"]
                 made[name] = make_stream(workdir, "pc-q35-7.2", extra, smp=1, mem=64,

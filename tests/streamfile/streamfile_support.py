@@ -35,6 +35,7 @@ SPECS: dict[str, tuple[str, list[str], int, int]] = {
     "d-smp1": ("pc-q35-7.2", VIRTIO_BLK_ARGS, 1, 64),
     "d-q35-5.1": ("pc-q35-5.1", VIRTIO_BLK_ARGS, 2, 64),
     "d-i440fx-7.2": ("pc-i440fx-7.2", [], 1, 64),
+    "d-q35-plain": ("pc-q35-7.2", [], 1, 64),
 }
 
 
@@ -88,3 +89,44 @@ def load_and_query(stream: Path, machine: str, extra: list[str], smp: int, mem: 
             proc.stderr.close()
         shutil.rmtree(sock_dir, ignore_errors=True)
     return status, results, err
+
+
+def make_stream_with_capabilities(out: Path, machine: str, extra: list[str], smp: int,
+                                  mem: int, capabilities: list[str],
+                                  timeout: float = 60.0) -> Path:
+    """Like qemu_helpers.make_stream, with migration capabilities set on the source (they
+    travel in the configuration section, reference §1.2)."""
+    from qemu.qmp.legacy import QEMUMonitorProtocol
+
+    sock_dir = Path(_short_tmpdir())
+    sock = sock_dir / "qmp.sock"
+    proc = subprocess.Popen(_command(machine, extra, smp, mem, sock), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_for_socket(proc, sock, timeout)
+        qmp = QEMUMonitorProtocol(str(sock))
+        qmp.connect()
+        try:
+            qmp.cmd("migrate-set-capabilities", capabilities=[
+                {"capability": c, "state": True} for c in capabilities])
+            part = out.with_name(out.name + ".part")
+            qmp.cmd("migrate", uri=f"exec:cat > {part} && mv {part} {out}")
+            deadline = time.monotonic() + timeout
+            while qmp.cmd("query-migrate").get("status") != "completed":
+                if time.monotonic() > deadline:
+                    raise RuntimeError("migration did not complete in time")
+                time.sleep(0.02)
+            qmp.cmd("quit")
+        finally:
+            _close_quietly(qmp)
+        proc.wait(timeout=timeout)
+        while not out.exists():
+            time.sleep(0.01)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+        shutil.rmtree(sock_dir, ignore_errors=True)
+    return out

@@ -91,7 +91,7 @@ def test_dense_ram_and_extract(streams: StreamMaker, blob: bytes, tmp_path: Path
         [i.get("full_pages") for i in doc["items"]]
 
 
-@pytest.mark.parametrize("name", [*REAL, "q35-7.2-novmdesc"])
+@pytest.mark.parametrize("name", [*REAL, "q35-7.2-novmdesc", "capabilities"])
 def test_rewrite_byte_exact(streams: StreamMaker, tmp_path: Path,
                             capsys: pytest.CaptureFixture[str], name: str) -> None:
     src = streams(name)
@@ -136,3 +136,16 @@ def test_stdin_is_copied_first(streams: StreamMaker, tmp_path: Path) -> None:
                               stdin=f, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert out.read_bytes() == src.read_bytes()
+
+
+def test_configuration_subsections(streams: StreamMaker,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """x-ignore-shared and validate-uuid: capabilities and uuid subsections, and RAM block
+    entries that carry their guest address (reference §1.2, §3.2)."""
+    res = run(capsys, "analyze", streams("capabilities"), "--format", "json")
+    assert res.code == 0, res.err
+    subs = {s["path"]: s for s in res.json()["configuration"]["subsections"]}
+    caps = subs["configuration/capabilities.capabilities"]["value"]
+    assert [bytes.fromhex(c).decode() for c in caps] == ["x-ignore-shared"]
+    assert subs["configuration/uuid.uuid"]["value"] == "12345678123456781234567812345678"
+    check_tiling(res.json())

@@ -184,6 +184,8 @@ def rewrite(input_file: str, output_file: str, schema: str | None, sets: tuple[s
     decoded value. IN may be '-' (stdin); OUT is written to a temporary name and renamed
     when complete. Exit 0 when written, 2 when IN cannot be read or an edit does not apply.
     """
+    if output_file == "-" and fmt == "json":
+        raise UsageError("--format json writes the report to stdout: give OUT a file name")
     field_edits = [parse_set(s) for s in sets]
     page_edits = [parse_page(p, _read_page_file) for p in pages]
     result = RewriteResult()
@@ -214,6 +216,8 @@ def rewrite(input_file: str, output_file: str, schema: str | None, sets: tuple[s
                               "edits": edits, "pages": page_report,
                               "warnings": result.warnings})
         return
+    if output_file == "-":
+        return  # stdout holds the stream
     same = "identical to the input" if identical else "differs from the input"
     lines = [f"wrote {output_file}: {written} bytes, {same}"]
     for a in edits:
