@@ -250,3 +250,28 @@ def test_fuzz_cli(tmp_path: Path, seed_file: Path, capsys: pytest.CaptureFixture
         if args[0] == "analyze":
             doc = res.json()  # the JSON report is printed even when the stream is bad
             assert doc["complete"] is (res.code == 0)
+
+
+def test_dump_sizes_what_it_can(tmp_path: Path, seed_file: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A -dump-vmstate sizes a section only when each field is one element of its C size;
+    the footer confirms it, and a wrong guess stops with a clear message."""
+    def dump(sizes: list[int]) -> Path:
+        fields = [{"field": f"f{i}", "version_id": 0, "field_exists": False, "size": s}
+                  for i, s in enumerate(sizes)]
+        doc = {"vmschkmachine": {"Name": "pc-5.1"}, "timer-type": {
+            "Name": "timer-type", "version_id": 2, "minimum_version_id": 1,
+            "Description": {"name": "timer", "version_id": 2, "minimum_version_id": 1,
+                            "Fields": fields}}}
+        path = tmp_path / "dump.json"
+        path.write_text(json.dumps(doc))
+        return path
+
+    res = run(capsys, "analyze", seed_file, "--schema", dump([8, 8]), "--format", "json")
+    assert res.code == 2 and "cannot size section 'cpu'" in one_error(res)
+    timer = next(i for i in res.json()["items"] if i.get("idstr") == "timer")
+    assert [f["size"] for f in timer["fields"]] == [8, 8]
+    assert res.json()["layout_from"] == "schema:dump"
+    res = run(capsys, "analyze", seed_file, "--schema", dump([8, 8, 8]))
+    line = one_error(res)
+    assert res.code == 2 and "cannot size section 'timer' (id 1) with the -dump-vmstate" in line
