@@ -50,7 +50,15 @@ from migcompat.stream.events import (
     VMDescription,
     ZeroPage,
 )
-from migcompat.stream.ram import BE64, CONTINUE, PAGE, ZERO, parse_record
+from migcompat.stream.ram import (
+    BE64,
+    CONTINUE,
+    PAGE,
+    ZERO,
+    count_records,
+    page_runs,
+    parse_record,
+)
 from migcompat.stream.states import State
 from migcompat.vmstate.codec import DecodeContext, NeedData, decode_section, decode_state
 from migcompat.vmstate.data import VMStateData
@@ -283,40 +291,11 @@ class Decoder:
         size), so that :meth:`next_event` returns it on its own. Both lists are empty when
         the next unit is anything else. The records belong to :attr:`last_block`; views
         point into the fed input."""
-        runs: list[tuple[int, list[memoryview]]] = []
-        zeros: list[tuple[int, int, int]] = []
         if self.state is not State.RAM or self._error is not None or self.last_block is None:
-            return runs, zeros
+            return [], []
         view, start = self._buf.view()
-        pos, end, size = start, len(view), self.page_size
-        flag_mask, page, zero = size - 1, PAGE | CONTINUE, ZERO | CONTINUE
-        unpack = BE64.unpack_from
-        run: list[memoryview] = []
-        nxt = n = 0
-        while n < limit and pos + 8 <= end:
-            header = unpack(view, pos)[0]
-            flags = header & flag_mask
-            if header - flags >= below:
-                break
-            if flags == page:
-                stop = pos + 8 + size
-                if stop > end:
-                    break
-                offset = header - flags
-                if offset != nxt or not run:
-                    run = []
-                    runs.append((offset, run))
-                run.append(view[pos + 8 : stop])
-                nxt = offset + size
-                pos = stop
-            elif flags == zero and pos + 9 <= end:
-                zeros.append((header - flags, view[pos + 8], len(runs)))
-                run = []
-                pos += 9
-            else:
-                break
-            n += 1
-        self._buf.advance(pos - start)
+        runs, zeros, end = page_runs(view, start, self.page_size, below, limit)
+        self._buf.advance(end - start)
         return runs, zeros
 
     def count_ram_batch(self, limit: int = 1 << 20) -> tuple[int, int, int]:
@@ -329,25 +308,8 @@ class Decoder:
         if self.state is not State.RAM or self._error is not None or self.last_block is None:
             return 0, 0, 0
         view, start = self._buf.view()
-        pos, end, size = start, len(view), self.page_size
-        flag_mask, page, zero = size - 1, PAGE | CONTINUE, ZERO | CONTINUE
-        unpack = BE64.unpack_from
-        full = zeros = fill = 0
-        while full + zeros < limit and pos + 8 <= end:
-            flags = unpack(view, pos)[0] & flag_mask
-            if flags == page:
-                if pos + 8 + size > end:
-                    break
-                full += 1
-                pos += 8 + size
-            elif flags == zero and pos + 9 <= end:
-                zeros += 1
-                if view[pos + 8]:
-                    fill += 1
-                pos += 9
-            else:
-                break
-        self._buf.advance(pos - start)
+        full, zeros, fill, end = count_records(view, start, self.page_size, limit)
+        self._buf.advance(end - start)
         return full, zeros, fill
 
     # -- helpers -------------------------------------------------------------------------
