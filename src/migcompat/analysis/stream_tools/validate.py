@@ -66,10 +66,15 @@ class Verdict:
 
 
 class _Fail(Exception):
+    """The first failure. ``lines`` are QEMU's words, unless ``ours``: then the load would
+    go wrong in a way QEMU does not name here (it reads on out of step), and no QEMU text
+    is claimed."""
+
     def __init__(self, lines: list[str], strerror: str, offset: int | None,
-                 section: str | None = None, fld: str | None = None) -> None:
+                 section: str | None = None, fld: str | None = None,
+                 ours: bool = False) -> None:
         super().__init__(lines[0])
-        self.lines = [*lines, f"load of migration failed: {strerror}"]
+        self.lines = [] if ours else [*lines, f"load of migration failed: {strerror}"]
         self.error = StreamError(lines[0], offset, section, fld)
 
 
@@ -227,8 +232,8 @@ def _compare(state: VMStateData, mine: VMStateData | None, dumped: VMStateDescri
         where = [f"Failed to load {state.name}:{fname}", *chain]
         if mine is not None and fname not in here:
             raise _Fail([f"the destination's '{mine.name}' v{mine.version_id} has no field "
-                         f"'{fname}' (its layout differs)", *where, outer], EINVAL, start,
-                        sec.idstr, f"{state.name}:{fname}")
+                         f"'{fname}' (its layout differs)"], EINVAL, start,
+                        sec.idstr, f"{state.name}:{fname}", ours=True)
         theirs = here.get(fname)
         dfield = _dump_field(by_name, fname)
         if f.spec.kind is Kind.STRUCT:
@@ -249,8 +254,8 @@ def _compare(state: VMStateData, mine: VMStateData | None, dumped: VMStateDescri
             if dfield.size and width is not None and width != dfield.size:
                 raise _Fail([f"Field '{fname}' of '{state.name}' is {width} bytes per element "
                              f"in the stream but {dfield.size} on the destination; the load "
-                             "would go out of step", *where, outer], EINVAL, start,
-                            sec.idstr, f"{state.name}:{fname}")
+                             "would go out of step"], EINVAL, start,
+                            sec.idstr, f"{state.name}:{fname}", ours=True)
     _check_subsections(state, mine, dumped, sec, dest, verdict, chain, cursor, outer)
 
 
