@@ -32,6 +32,9 @@ CASES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "CPU count": ("q35-7.2", "d-smp1", ("both", "against")),
     "version bumped (fw_cfg)": ("bump:fw_cfg", "q35-7.2", ("both", "against", "schema")),
     "version bumped (timer)": ("bump:timer", "q35-7.2", ("both", "against")),
+    "version too old (fw_cfg 2 -> 0)": ("version:fw_cfg:0", "q35-7.2", ("both", "schema")),
+    "subsection version too new (fw_cfg/acpi_mr 1 -> 2)": (
+        "subversion:fw_cfg:fw_cfg/acpi_mr:2", "q35-7.2", ("both", "against", "schema")),
     "unknown subsection": ("unknown-subsection", "q35-7.2", ("both", "schema")),
     "no configuration section": ("i440fx-2.3", "d-i440fx-7.2", ("both", "against", "schema")),
     "capability x-ignore-shared": ("capabilities", "d-q35-plain",
@@ -42,19 +45,28 @@ CASES: dict[str, tuple[str, str, tuple[str, ...]]] = {
 @pytest.fixture(scope="session")
 def edited(streams: Callable[[str], Path], workdir: Path) -> Callable[[str], Path]:
     """Streams changed by editing bytes at the offsets ``analyze`` reports."""
+    from migcompat.analysis.stream_tools.layout import leaves
     from migcompat.analysis.stream_tools.walk import analyze_stream
     from migcompat.stream import stream_schemas
 
     def make(name: str) -> Path:
-        out = workdir / f"{name.replace(':', '-')}.mig"
+        out = workdir / f"{name.replace(':', '-').replace('/', '-')}.mig"
         if out.exists():
             return out
         data = bytearray(streams("q35-7.2").read_bytes())
         rep = analyze_stream(bytes(data), stream_schemas(bytes(data)))
-        if name.startswith("bump:"):
-            sec = next(s for s in rep.sections if s.idstr == name[5:])
+        if name.startswith(("bump:", "version:")):
+            _, idstr, *to = name.split(":")
+            sec = next(s for s in rep.sections if s.idstr == idstr)
             at = sec.body_offset - 4  # the header's be32 version_id
-            data[at:at + 4] = (sec.version_id + 1).to_bytes(4, "big")
+            data[at:at + 4] = (int(to[0]) if to else sec.version_id + 1).to_bytes(4, "big")
+        elif name.startswith("subversion:"):
+            _, idstr, sub, to = name.split(":")
+            sec = next(s for s in rep.sections if s.idstr == idstr)
+            assert sec.state is not None
+            leaf = next(f for f in leaves(sec.state, sec.body_offset) if f.path == sub)
+            at = leaf.offset + 2 + len(sub)  # after 0x05, the length and the name
+            data[at:at + 4] = int(to).to_bytes(4, "big")
         else:
             # A source build with a subsection this destination lacks: rename one in the
             # bytes and in the stream's own description (same length, so sizes hold).
@@ -74,8 +86,8 @@ def edited(streams: Callable[[str], Path], workdir: Path) -> Callable[[str], Pat
 
 def source_path(name: str, streams: Callable[[str], Path],
                 edited: Callable[[str], Path]) -> Path:
-    return edited(name) if name.startswith("bump:") or name == "unknown-subsection" \
-        else streams(name)
+    edits = ("bump:", "version:", "subversion:", "unknown-subsection")
+    return edited(name) if name.startswith(edits) else streams(name)
 
 
 @pytest.mark.parametrize("case", list(CASES))

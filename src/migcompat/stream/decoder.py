@@ -508,7 +508,8 @@ class Decoder:
                 raise unknown_section_error(header.idstr, header.instance_id, self._buf.offset)
             self._schema = as_section_schema(found)
         schema = self._schema
-        ctx = DecodeContext(schema.properties, header.idstr, header.instance_id)
+        ctx = DecodeContext(schema.properties, header.idstr, header.instance_id,
+                            check_versions=self.check_versions)
         decode = decode_section if self.check_versions else _decode_unchecked
         data, end = self._decode_body(
             lambda v, p: decode(schema.vmsd, header.idstr, header.version_id, v, p, ctx),

@@ -55,6 +55,9 @@ class DecodeContext:
     instance_id: int = 0
     base: int = 0  # absolute stream offset of buf[0], for error offsets
     nodes: int = 0  # nested descriptions decoded so far (see MAX_NODES)
+    # False when the schema is the stream's own description (analysis): subsection versions
+    # are then read, not checked against a destination.
+    check_versions: bool = True
 
 
 def decode_section(
@@ -340,14 +343,15 @@ def _decode_subsections(
         if vpos + 4 > end:
             raise NeedData(vpos + 4, text)
         (version,) = _BE32.unpack_from(buf, vpos)
-        if version > sub.version_id:
-            raise StreamError(
-                f"{sub.name}: incoming version_id {version} is too new for local version_id "
-                f"{sub.version_id}",
-                offset=ctx.base + vpos,
-                section=ctx.section,
-                field=text,
-            )
-        _check_minimum(sub, version, ctx, vpos)
+        if ctx.check_versions:
+            if version > sub.version_id:
+                raise StreamError(
+                    f"{sub.name}: incoming version_id {version} is too new for local "
+                    f"version_id {sub.version_id}",
+                    offset=ctx.base + vpos,
+                    section=ctx.section,
+                    field=text,
+                )
+            _check_minimum(sub, version, ctx, vpos)
         data, pos = _decode(sub, version, buf, vpos + 4, ctx, depth + 1)
         out.append(data)
