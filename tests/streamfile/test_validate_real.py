@@ -135,6 +135,10 @@ def test_validate_without_description_reads_with_destination_layout(
     assert res.json()["error"]["message"].startswith("get_pci_config_device")
     res = run(capsys, "validate", streams("q35-7.2-novmdesc"), "--against", streams("q35-7.2"))
     assert res.code == 0
+    # With the layout of the source given, the stream is read as it was written.
+    res = run(capsys, "validate", streams("q35-7.2-novmdesc"), "--source-schema",
+              streams("q35-7.2"), "--against", streams("d-nq1"), "--format", "json")
+    assert res.code == 1 and res.json()["error"]["message"].startswith("get_pci_config")
 
 
 def test_validate_unreadable_input_exits_2(streams: Callable[[str], Path], tmp_path: Path,
