@@ -14,6 +14,9 @@ Measured, best of --runs, the stream in the page cache, output directories remov
 - analyze-migration.py (GPL, never copied here: its path is an option, by default the
   Debian source tree cached by `make sources`): `-d state` and `-x`, wall clock.
 
+Two reference floors are printed too: writing the stream's bytes to one new file (the page
+cache cost every extractor pays) and starting Python with click and rich imported.
+
 Ratios compare whole processes (CLI vs script). Goals: >= 1 GB/s without --extract,
 >= 2x `-d state`, >= 5x `-x`.
 
@@ -101,6 +104,17 @@ def in_process(stream: Path, extract: Path | None) -> float:
     return time.perf_counter() - start
 
 
+def write_floor(stream: Path, out: Path) -> float:
+    """The kernel's share alone: the stream's bytes written to one new file in 16 MiB
+    writes (every extractor must at least put the RAM pages into the page cache)."""
+    target = out / "floor.bin"
+    start = time.perf_counter()
+    with stream.open("rb") as src, target.open("wb") as dst:
+        while chunk := src.read(16 << 20):
+            dst.write(chunk)
+    return time.perf_counter() - start
+
+
 def wall(cmd: list[str], cwd: Path | None = None) -> float:
     start = time.perf_counter()
     subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -121,6 +135,9 @@ def main() -> None:
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     stream = args.stream or make_stream(args.workdir)
+    # As an installed package would be: byte-compiled (an editable checkout under
+    # PYTHONDONTWRITEBYTECODE=1 otherwise compiles every module on every run).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
     size = stream.stat().st_size
     with stream.open("rb") as f:  # into the page cache, for every tool alike
         while f.read(64 << 20):
@@ -135,6 +152,9 @@ def main() -> None:
         "cli_extract": best(r, lambda: wall([*MIG, "analyze", str(stream), "--format",
                                              "json", "--extract", str(out)]), fresh(out)),
     }
+    # Reference floors, not tools: what no extractor or Python CLI can go below here.
+    t["floor_write"] = best(r, lambda: write_floor(stream, out), fresh(out))
+    t["floor_startup"] = best(r, lambda: wall([sys.executable, "-c", "import click, rich"]))
     if args.analyze_migration.exists():
         t["am_state"] = best(r, lambda: wall([*am, "-d", "state"], cwd=args.workdir))
         t["am_extract"] = best(r, lambda: wall([*am, "-x"], cwd=out), fresh(out))
@@ -157,7 +177,9 @@ def main() -> None:
              "cli": "migcompat analyze (CLI)",
              "cli_extract": "migcompat analyze --extract (CLI)",
              "am_state": "analyze-migration.py -d state",
-             "am_extract": "analyze-migration.py -x"}
+             "am_extract": "analyze-migration.py -x",
+             "floor_write": "floor: write the bytes to one file",
+             "floor_startup": "floor: python -c 'import click, rich'"}
     for key, secs in t.items():
         print(f"  {names[key]:<38} {secs:7.3f} s  {rate[key]:8.0f} MB/s")
     for key, ratio in result.get("ratios", {}).items():

@@ -6,12 +6,17 @@ Diagnostics go to stderr. Colour only when stdout is a terminal (rich decides).
 from __future__ import annotations
 
 import json
+import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+import orjson
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 JSON_SCHEMA = 1
+_ORJSON = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
 
 _out: Console | None = None
 _err: Console | None = None
@@ -20,22 +25,38 @@ _err: Console | None = None
 def out() -> Console:
     global _out
     if _out is None:
+        from rich.console import Console  # imported on first use: it costs 25 ms of start-up
+
         # Piped output is read by people too (and by tests): do not squeeze it into 80
         # columns.
-        _out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+        class _Out(Console):
+            def on_broken_pipe(self) -> None:
+                # `migcompat check ... | head`: the reader left, but the command's exit code
+                # is still its answer (rich would exit 1). Later output goes nowhere.
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+
+        _out = _Out(highlight=False, width=None if sys.stdout.isatty() else 160)
     return _out
 
 
 def err() -> Console:
     global _err
     if _err is None:
+        from rich.console import Console
+
         _err = Console(stderr=True, soft_wrap=True, highlight=False)
     return _err
 
 
 def emit_json(command: str, payload: dict[str, Any]) -> None:
     doc = {"schema": JSON_SCHEMA, "command": command, **payload}
-    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    try:
+        text = orjson.dumps(doc, option=_ORJSON).decode()
+    except TypeError:  # an integer wider than 64 bits: the standard encoder takes it
+        text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    sys.stdout.write(text)
     sys.stdout.flush()
 
 

@@ -30,7 +30,6 @@ from migcompat.analysis.stream_tools.validate import (
     validate_report,
 )
 from migcompat.analysis.stream_tools.walk import analyze_stream
-from migcompat.catalog.load import find_release
 from migcompat.cli.options import (
     catalog_option,
     format_option,
@@ -42,14 +41,12 @@ from migcompat.cli.options import (
 )
 from migcompat.cli.output import emit_json, warn
 from migcompat.errors import EXIT_INCOMPATIBLE, EXIT_USAGE, StreamError, UsageError
-from migcompat.migration.live import build_empty
 from migcompat.migration.streamfile import (
     SparseRamWriter,
     StreamFile,
     atomic_output,
     load_schema,
 )
-from migcompat.model.vm import VMConfig
 from migcompat.stream import Loader
 from migcompat.vmstate.schema import SchemaResolver
 
@@ -279,6 +276,11 @@ def _describe_destination(against: str | None, schema: str | None, machine: str 
 def _validate_catalog(sf: StreamFile, dest_side: str, catalog: str | None,
                       devices: tuple[str, ...], globals_: tuple[str, ...], smp: int,
                       mem: str) -> Verdict:
+    # Imported here: only this form needs the catalog and the model (start-up of analyze).
+    from migcompat.catalog.load import find_release
+    from migcompat.migration.live import build_empty
+    from migcompat.model.vm import VMConfig
+
     release, _, machine = dest_side.partition(":")
     if not release or not machine:
         raise UsageError(f"--dest: expected RELEASE:MACHINE, got '{dest_side}'")
