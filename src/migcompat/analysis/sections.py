@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from migcompat.analysis.check import Reason
+from migcompat.migration.captured import max_length, plan_captured
 from migcompat.migration.devstate import StateError
 from migcompat.migration.live import Section, plan_sections
 from migcompat.model.vm import VM
@@ -88,7 +89,7 @@ def compare_section(src: Section, dst: Section) -> list[Reason]:
                                   f"{sub.name}: incoming version_id {sub.version_id} is not "
                                   f"within {mine.minimum_version_id}..{mine.version_id}",
                                   section=name))
-        else:
+        elif sub.complete and mine.complete:  # a layout known from both sides
             reasons += _compare_layout(name, sub, mine, sub.version_id, src.properties,
                                        dst.properties)
     return reasons
@@ -141,4 +142,28 @@ def section_rule(src: VM, dst: VM) -> list[Reason]:
     return reasons
 
 
-SECTION_RULES = (section_rule,)
+def captured_rule(src: VM, dst: VM) -> list[Reason]:
+    """For real releases: what the captures cannot tell, and the RAM blocks (QEMU checks each
+    incoming block against its own: unknown, or a size the block cannot take)."""
+    mine, theirs = plan_captured(src), plan_captured(dst)
+    reasons = [Reason("state-not-captured", f"{message}: its sections are not compared",
+                      device=path or None, breaking=False)
+               for plan in (mine, theirs) if plan is not None for path, message in plan.gaps]
+    if mine is None or theirs is None or any(p.gaps for p in (mine, theirs)):
+        return reasons
+    local = dict(theirs.ram)
+    for name, size in mine.ram:
+        if name not in local:
+            reasons.append(Reason("unknown-ramblock",
+                                  f'Unknown ramblock "{name}", cannot accept migration',
+                                  section="ram"))
+            continue
+        limit = max_length(name, local[name])
+        if size != local[name] and (limit is None or size > limit):
+            what = (f"Size mismatch: {name}: 0x{size:x} != 0x{local[name]:x}" if limit is None
+                    else f"Size too large: {name}: 0x{size:x} > 0x{limit:x}")
+            reasons.append(Reason("ramblock-size", f"{what}: Invalid argument", section="ram"))
+    return reasons
+
+
+SECTION_RULES = (section_rule, captured_rule)

@@ -1,7 +1,8 @@
 """Catalogs: sets of releases read from TOML (hand-written) or JSON (generated) files.
 
 A catalog file has ``format``, ``name``, ``description`` and ``releases``; each release is
-inline or a reference ``{file = "7.2.json"}`` to a release file beside it, loaded only when
+inline or a reference ``{file = "7.2.json"}`` to a release file beside it (optionally with
+``state = "7.2.state.json"``, the device state captured from the build), loaded only when
 asked for (so ``check`` between two releases reads two files, not all of them). A single
 release file (the output of ``import-source`` or ``probe``) is also a catalog of one.
 """
@@ -62,6 +63,7 @@ class ReleaseRef:
     file: Path
     path: str  # JSON path of the release inside its file
     data: dict[str, Any] | None = None  # inline data, or None until a file is read
+    state: Path | None = None  # the captured device state beside it (probe-state)
 
 
 @dataclass
@@ -90,6 +92,9 @@ class Catalog:
         release = build_release(data, chk, path, release_id)
         if chk.problems or release is None:
             raise CatalogError(chk.problems)
+        ref = self.refs[release_id]
+        if ref.state is not None:
+            release.state_file = str(ref.state)
         self._cache[release_id] = release
         return release
 
@@ -177,11 +182,16 @@ def load_catalog_file(path: Path) -> Catalog:
         body = chk.table(body, p)
         if body is None:
             continue
-        if set(body) == {"file"}:
-            if not isinstance(body["file"], str):
-                chk.add(path_key(p, "file"), "wrong-type", "'file' must be a string")
+        if "file" in body and set(body) <= {"file", "state"}:
+            if not all(isinstance(body[k], str) for k in body):
+                chk.add(p, "wrong-type", "'file' and 'state' must be strings")
                 continue
-            cat.refs[rid] = ReleaseRef(rid, path.parent / body["file"], "$")
+            state = path.parent / body["state"] if "state" in body else None
+            if state is not None and not state.is_file():
+                chk.add(path_key(p, "state"), "unreadable",
+                        f"captured state file not found: {state}")
+                continue
+            cat.refs[rid] = ReleaseRef(rid, path.parent / body["file"], "$", state=state)
         else:
             cat.refs[rid] = ReleaseRef(rid, path, p, body)
     if chk.problems:

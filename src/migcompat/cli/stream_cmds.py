@@ -285,9 +285,10 @@ def _validate_catalog(sf: StreamFile, dest_side: str, catalog: str | None,
     if not release or not machine:
         raise UsageError(f"--dest: expected RELEASE:MACHINE, got '{dest_side}'")
     _, rel = find_release(release, catalog)
-    if not rel.vmstate:
-        raise UsageError(f"release '{rel.id}' has no VMState schemas in its catalog: use "
-                         "--schema DEST_DUMP.json or --against DEST_STREAM")
+    if not rel.vmstate and not rel.state_file:
+        raise UsageError(f"release '{rel.id}' has no device-state schemas in its catalog "
+                         "(neither vmstate nor captured state): use --schema DEST_DUMP.json "
+                         "or --against DEST_STREAM")
     config = VMConfig(rel, machine, parse_devices(devices), smp=smp, mem=parse_mem(mem),
                       globals=parse_globals(globals_))
     destination = build_empty(config).destination()

@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from migcompat.migration.captured import max_length, plan_captured
 from migcompat.migration.devstate import seeded_state
-from migcompat.model.ram import GuestRAM, empty_ram, seeded_ram
+from migcompat.model.memory import zeroed
+from migcompat.model.ram import GuestRAM, RamBlock, empty_ram, seeded_ram
 from migcompat.model.vm import VM, DeviceObject, VMConfig, realize_vm
-from migcompat.stream import Destination, RamBlock
+from migcompat.stream import Destination
+from migcompat.stream import RamBlock as StreamRamBlock
 from migcompat.vmstate.data import VMStateData
 from migcompat.vmstate.schema import SectionSchema, VMStateDescription
 
@@ -60,7 +63,8 @@ class LiveVM:
         return Destination(
             resolver=resolve,
             machine=self.machine,
-            ram_blocks=[RamBlock(idstr, size) for idstr, size in self.ram.layout()],
+            ram_blocks=[StreamRamBlock(idstr, size, max_length(idstr, size))
+                        for idstr, size in self.ram.layout()],
             sections=[(s.idstr, s.instance_id) for s in self.sections],
         )
 
@@ -73,6 +77,10 @@ def _device_vmsd(vm: VM, dev: DeviceObject) -> VMStateDescription | None:
 
 
 def plan_sections(vm: VM) -> list[Section]:
+    captured = plan_captured(vm)
+    if captured is not None:  # a real release: what its build was seen to send
+        return [Section(s.idstr, s.instance_id, s.vmsd, {}, device=s.device)
+                for s in captured.sections]
     rel = vm.release
     sections: list[Section] = []
     for board in rel.board:
@@ -102,4 +110,7 @@ def build(config: VMConfig, seed: int = 0, ram_data: int | None = None) -> LiveV
 def build_empty(config: VMConfig) -> LiveVM:
     """Realize ``config`` with zeroed RAM and no state yet (a destination before the load)."""
     vm = realize_vm(config)
-    return LiveVM(vm, empty_ram(config.mem), plan_sections(vm))
+    captured = plan_captured(vm)
+    ram = empty_ram(config.mem) if captured is None else GuestRAM(
+        [RamBlock(idstr, size, zeroed(size), set()) for idstr, size in captured.ram])
+    return LiveVM(vm, ram, plan_sections(vm))

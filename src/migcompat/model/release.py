@@ -35,6 +35,9 @@ class Release:
     vmstate: Mapping[str, VMStateDescription] = field(default_factory=dict)
     # Sections every VM of this release sends besides its devices' (cpu, timer...).
     board: tuple[BoardSection, ...] = ()
+    # What the real build's VMs send, captured from the binary (catalog/capture_loader.py);
+    # "" when the catalog has no capture for this release.
+    state_file: str = ""
 
     def label(self) -> str:
         return f"{self.product} {self.version}".strip() if self.version else self.id

@@ -1,0 +1,153 @@
+"""Read a release's captured device state (``<release>.state.json``, docs/probe-state.md).
+
+The file is large (every machine type of a build), so it is parsed once and each machine is
+turned into model objects only when asked for. A malformed file is a catalog error naming
+the file and the JSON path, like any other catalog problem.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from migcompat.catalog.checker import Checker, path_key
+from migcompat.errors import CatalogError, StreamError
+from migcompat.model.capture import (
+    Capture,
+    CapturedDevice,
+    CapturedMachine,
+    CapturedRam,
+    CapturedSection,
+)
+from migcompat.model.release import Release
+from migcompat.vmstate.rules import NEVER
+from migcompat.vmstate.schema import VMStateDescription
+from migcompat.vmstate.vmdesc import vmsd_from_vmdesc
+
+FORMAT = 1
+
+
+def capture_of(release: Release) -> Capture | None:
+    """The release's capture, or None when its catalog has none."""
+    return load_capture(release.state_file) if release.state_file else None
+
+
+@cache
+def load_capture(file: str) -> Capture:
+    chk = Checker(file)
+    try:
+        data = json.loads(Path(file).read_bytes())
+    except OSError as exc:
+        chk.add("$", "unreadable", f"cannot read file: {exc.strerror or exc}")
+        raise CatalogError(chk.problems) from None
+    except (ValueError, RecursionError) as exc:
+        chk.add("$", "syntax", f"not valid JSON: {exc}")
+        raise CatalogError(chk.problems) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        chk.add("$.format", "format-version", f"expected a captured-state file of format {FORMAT}")
+        raise CatalogError(chk.problems)
+    machines = data.get("machines")
+    if not isinstance(machines, dict):
+        chk.add("$.machines", "wrong-type", "expected an object of machine types")
+        raise CatalogError(chk.problems)
+    reader = _Reader(file, data)
+    skipped = data.get("skipped", {})
+    return Capture(str(data.get("release", "")), str(data.get("build", "")), file,
+                   tuple(machines), skipped if isinstance(skipped, dict) else {},
+                   reader.machine)
+
+
+class _Reader:
+    def __init__(self, file: str, data: dict[str, Any]) -> None:
+        self.file = file
+        self.data = data
+        self.schemas: dict[str, VMStateDescription | None] = {}
+
+    def _fail(self, path: str, message: str) -> CatalogError:
+        chk = Checker(self.file)
+        chk.add(path, "bad-vmstate", message)
+        return CatalogError(chk.problems)
+
+    def schema(self, key: object, path: str) -> VMStateDescription | None:
+        if key is None:
+            return None
+        if not isinstance(key, str):
+            raise self._fail(path, "expected a schema key or null")
+        if key not in self.schemas:
+            raw = self.data.get("schemas", {}).get(key)
+            if not isinstance(raw, dict):
+                raise self._fail(path, f"unknown schema '{key}'")
+            try:
+                vmsd = vmsd_from_vmdesc(raw, path_key("$.schemas", key))
+            except StreamError as exc:
+                raise self._fail(path_key("$.schemas", key), exc.message) from None
+            self.schemas[key] = with_versions(vmsd, self.data.get("versions", {}))
+        return self.schemas[key]
+
+    def machine(self, name: str) -> CapturedMachine | None:
+        raw = self.data["machines"].get(name)
+        if raw is None:
+            return None
+        p = path_key("$.machines", name)
+        if not isinstance(raw, dict):
+            raise self._fail(p, "expected an object")
+        try:
+            board = tuple(self._section(s, f"{path_key(p, 'board')}[{i}]", "idstr")
+                          for i, s in enumerate(raw.get("board", [])))
+            ram = tuple(self._ram(r, f"{path_key(p, 'ram')}[{i}]", "idstr")
+                        for i, r in enumerate(raw.get("ram", [])))
+            devices = {dev: self._device(body, path_key(path_key(p, "devices"), dev))
+                       for dev, body in raw.get("devices", {}).items()}
+            slot = raw.get("pci_first_slot", 0)
+            if not isinstance(slot, int):
+                raise self._fail(path_key(p, "pci_first_slot"), "expected an integer")
+        except (AttributeError, TypeError) as exc:
+            raise self._fail(p, f"unexpected shape: {exc}") from None
+        return CapturedMachine(name, board, ram, slot, devices,
+                               dict(raw.get("skipped_devices", {})))
+
+    def _section(self, raw: Mapping[str, Any], path: str, key: str) -> CapturedSection:
+        name, instance = raw.get(key), raw.get("instance_id", 0)
+        if not isinstance(name, str) or not isinstance(instance, int):
+            raise self._fail(path, f"needs a string '{key}' and an integer 'instance_id'")
+        return CapturedSection(name, instance, self.schema(raw.get("schema"), path),
+                               bool(raw.get("per_cpu", False)))
+
+    def _ram(self, raw: Mapping[str, Any], path: str, key: str) -> CapturedRam:
+        name, size = raw.get(key), raw.get("size")
+        if not isinstance(name, str) or not isinstance(size, int):
+            raise self._fail(path, f"needs a string '{key}' and an integer 'size'")
+        return CapturedRam(name, size, bool(raw.get("mem", False)))
+
+    def _device(self, raw: Mapping[str, Any], path: str) -> CapturedDevice:
+        sections = tuple(self._section(s, f"{path}.sections[{i}]", "suffix")
+                         for i, s in enumerate(raw.get("sections", [])))
+        ram = tuple(self._ram(r, f"{path}.ram[{i}]", "suffix")
+                    for i, r in enumerate(raw.get("ram", [])))
+        return CapturedDevice(sections, ram)
+
+
+def with_versions(vmsd: VMStateDescription, versions: Mapping[str, Any]) -> VMStateDescription:
+    """A description as sent (from a stream) plus what the build accepts (from its dump): the
+    minimum version, and the subsections it knows but did not send (never sent here)."""
+    info = versions.get(vmsd.name)
+    if not isinstance(info, dict):
+        return vmsd  # not in the dump (a section without a device class): versions as sent
+    known = info.get("subsections", {})
+    subs = [replace(s, minimum_version_id=_int(known.get(s.name, {}), "minimum_version_id"))
+            for s in vmsd.subsections]
+    sent = {s.name for s in subs}
+    subs += [VMStateDescription(name, _int(v, "version_id"), _int(v, "minimum_version_id"),
+                                needed=NEVER, complete=False)
+             for name, v in known.items() if name not in sent]
+    return replace(vmsd, minimum_version_id=_int(info, "minimum_version_id"),
+                   subsections=tuple(subs))
+
+
+def _int(d: object, key: str) -> int:
+    value = d.get(key, 0) if isinstance(d, dict) else 0
+    return value if isinstance(value, int) else 0

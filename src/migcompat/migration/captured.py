@@ -1,0 +1,94 @@
+"""Sections and RAM blocks of a VM of a real release, from what its build was seen to send.
+
+The board's sections come from the machine type's capture (per-vCPU ones repeated for each
+vCPU), then each device adds the sections its type was captured with, under the PCI address
+QEMU gives it: devices take the root bus's free slots in command-line order, from the first
+free slot the capture saw. A device or machine that was not captured is reported, not
+guessed: its state cannot be compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from migcompat.catalog.capture_loader import capture_of
+from migcompat.model.capture import CapturedDevice, CapturedSection
+from migcompat.model.vm import VM, DeviceObject
+from migcompat.vmstate.schema import VMStateDescription
+
+
+@dataclass
+class PlannedSection:
+    idstr: str
+    instance_id: int
+    vmsd: VMStateDescription
+    device: str | None = None
+
+
+@dataclass
+class CapturedPlan:
+    sections: list[PlannedSection] = field(default_factory=list)
+    ram: list[tuple[str, int]] = field(default_factory=list)
+    # What could not be planned: (device path or "", message).
+    gaps: list[tuple[str, str]] = field(default_factory=list)
+
+
+# fw_cfg blobs are resizable RAM blocks (hw/core/loader.c rom_add_blob): an incoming size up
+# to the block's maximum loads. ACPI tables reserve 2 MiB (ACPI_BUILD_TABLE_MAX_SIZE in
+# include/hw/acpi/aml-build.h); the other blobs' maximum is their own size.
+FW_CFG_PREFIX = "/rom@etc/"
+MAX_LENGTH = {"/rom@etc/acpi/tables": 0x200000}
+
+
+def max_length(idstr: str, size: int) -> int | None:
+    """The most a destination block accepts, or None when it is not resizable."""
+    if not idstr.startswith(FW_CFG_PREFIX):
+        return None
+    return max(MAX_LENGTH.get(idstr, size), size)
+
+
+def pci_address(slot: int) -> str:
+    return f"0000:00:{slot:02x}.0"
+
+
+def _board(entry: CapturedSection, smp: int, plan: CapturedPlan) -> None:
+    if entry.vmsd is None:
+        return  # not described by the stream: it is sent, but nothing can be compared
+    for i in range(smp if entry.per_cpu else 1):
+        plan.sections.append(PlannedSection(entry.idstr, entry.instance_id + i, entry.vmsd))
+
+
+def plan_captured(vm: VM) -> CapturedPlan | None:
+    """The plan for ``vm``, or None when its release has no captured state."""
+    capture = capture_of(vm.release)
+    if capture is None:
+        return None
+    plan = CapturedPlan()
+    machine = capture.machine(vm.machine.name)
+    if machine is None:
+        why = capture.skipped.get(vm.machine.name, "not among the captured machine types")
+        plan.gaps.append(("", f"{vm.release.id} {vm.machine.name}: no captured state ({why})"))
+        return plan
+    for entry in machine.board:
+        _board(entry, vm.config.smp, plan)
+    plan.ram = [(r.idstr, r.sized(vm.config.mem)) for r in machine.ram]
+    for n, dev in enumerate(vm.devices):
+        _device(dev, pci_address(machine.pci_first_slot + n), machine.devices,
+                machine.skipped_devices, vm, plan)
+    return plan
+
+
+def _device(dev: DeviceObject, address: str, devices: Mapping[str, CapturedDevice],
+            skipped: Mapping[str, str], vm: VM, plan: CapturedPlan) -> None:
+    captured = devices.get(dev.type)
+    if captured is None:
+        why = skipped.get(dev.type, "not among the probed device types")
+        plan.gaps.append((dev.path, f"{vm.release.id} {vm.machine.name}: no captured state "
+                                    f"for {dev.type} ({why})"))
+        return
+    for s in captured.sections:
+        if s.vmsd is not None:
+            plan.sections.append(PlannedSection(f"{address}/{s.idstr}", s.instance_id, s.vmsd,
+                                                device=dev.path))
+    plan.ram += [(f"{address}/{r.idstr}", r.size) for r in captured.ram]

@@ -1,0 +1,76 @@
+"""What a real build's VM sends, as captured from the binary (docs/probe-state.md).
+
+A source import knows properties and compat tables, not device state. For that the probe
+saves paused VMs of every machine type and reads the streams back: the sections each
+machine's board sends, the sections each probed device adds, their layouts (from the
+stream's own trailing description) and the RAM blocks. The build's ``-dump-vmstate`` adds
+what a destination of that build accepts: each description's minimum version and every
+subsection it knows, sent or not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from migcompat.vmstate.schema import VMStateDescription
+
+
+@dataclass(frozen=True)
+class CapturedSection:
+    """One section: for a board, its idstr; for a device, the part after the PCI address."""
+
+    idstr: str
+    instance_id: int
+    vmsd: VMStateDescription | None  # None: the stream has no description of it
+    per_cpu: bool = False  # one instance per vCPU, numbered on from ``instance_id``
+
+
+@dataclass(frozen=True)
+class CapturedRam:
+    idstr: str
+    size: int
+    mem: bool = False  # the guest's main RAM: its size is ``-m``
+
+    def sized(self, mem: int) -> int:
+        return mem if self.mem else self.size
+
+
+@dataclass(frozen=True)
+class CapturedDevice:
+    sections: tuple[CapturedSection, ...]
+    ram: tuple[CapturedRam, ...] = ()
+
+
+@dataclass(frozen=True)
+class CapturedMachine:
+    name: str
+    board: tuple[CapturedSection, ...]
+    ram: tuple[CapturedRam, ...]
+    pci_first_slot: int
+    devices: Mapping[str, CapturedDevice] = field(default_factory=dict)
+    skipped_devices: Mapping[str, str] = field(default_factory=dict)
+
+
+class Capture:
+    """A build's captured machines, turned into model objects one machine at a time."""
+
+    def __init__(self, release: str, build: str, file: str, machine_names: tuple[str, ...],
+                 skipped: Mapping[str, str],
+                 load_machine: Callable[[str], CapturedMachine | None]) -> None:
+        self.release = release
+        self.build = build
+        self.file = file
+        self.machine_names = machine_names
+        self.skipped = skipped
+        self._load = load_machine
+        self._machines: dict[str, CapturedMachine] = {}
+
+    def machine(self, name: str) -> CapturedMachine | None:
+        if name not in self._machines:
+            found = self._load(name)
+            if found is None:
+                return None
+            self._machines[name] = found
+        return self._machines[name]
+
