@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from migcompat.analysis.check import Reason
+from migcompat.analysis.wire import describe, first_difference, tokens
 from migcompat.migration.captured import max_length, plan_captured
 from migcompat.migration.devstate import StateError
 from migcompat.migration.live import Section, plan_sections
@@ -76,7 +77,8 @@ def compare_section(src: Section, dst: Section) -> list[Reason]:
         return [Reason("section-version", f"{dv.name}: incoming version_id {sv.version_id} is "
                        f"too old for local minimum version_id  {dv.minimum_version_id}",
                        section=name)]
-    reasons = _compare_layout(name, sv, dv, sv.version_id, src.properties, dst.properties)
+    compare = _compare_wire if src.captured and dst.captured else _compare_layout
+    reasons = compare(name, sv, dv, sv.version_id, src.properties, dst.properties)
     for sub in _needed(sv, src.properties):
         mine = dv.subsection(sub.name)
         if mine is None:
@@ -90,7 +92,7 @@ def compare_section(src: Section, dst: Section) -> list[Reason]:
                                   f"within {mine.minimum_version_id}..{mine.version_id}",
                                   section=name))
         elif sub.complete and mine.complete:  # a layout known from both sides
-            reasons += _compare_layout(name, sub, mine, sub.version_id, src.properties,
+            reasons += compare(name, sub, mine, sub.version_id, src.properties,
                                        dst.properties)
     return reasons
 
@@ -114,6 +116,19 @@ def _compare_layout(name: str, sv: VMStateDescription, dv: VMStateDescription, v
                            f"{lb[field]}, the source sends {value}", section=name,
                            detail={"field": field})]
     return []
+
+
+def _compare_wire(name: str, sv: VMStateDescription, dv: VMStateDescription, version: int,
+                  sp: Mapping[str, object], dp: Mapping[str, object]) -> list[Reason]:
+    """Captured schemas of two builds: compare the bytes each reads (analysis/wire.py)."""
+    diff = first_difference(tokens(sv, version), tokens(dv, version))
+    if diff is None:
+        return []
+    mine, theirs = diff
+    at = mine or theirs
+    return [Reason("layout-differs", f"{sv.name}: the source sends {describe(mine)}, the "
+                   f"destination reads {describe(theirs)}", section=name,
+                   detail={"field": at.field if at is not None else ""})]
 
 
 def _fmt(shape: Shape) -> str:

@@ -278,6 +278,7 @@ def _validate_catalog(sf: StreamFile, dest_side: str, catalog: str | None,
                       mem: str) -> Verdict:
     # Imported here: only this form needs the catalog and the model (start-up of analyze).
     from migcompat.catalog.load import find_release
+    from migcompat.migration.captured import plan_captured
     from migcompat.migration.live import build_empty
     from migcompat.model.vm import VMConfig
 
@@ -291,7 +292,11 @@ def _validate_catalog(sf: StreamFile, dest_side: str, catalog: str | None,
                          "or --against DEST_STREAM")
     config = VMConfig(rel, machine, parse_devices(devices), smp=smp, mem=parse_mem(mem),
                       globals=parse_globals(globals_))
-    destination = build_empty(config).destination()
+    live = build_empty(config)
+    captured = plan_captured(live.vm)
+    if captured is not None and captured.gaps:  # a destination only half known: no verdict
+        raise UsageError(f"{captured.gaps[0][1]}; use --against DEST_STREAM or --schema")
+    destination = live.destination()
     known_layout, _ = stream_layout(sf, None)
     if known_layout is not None:  # read it with its own layout first: unreadable is exit 2
         pre = analyze_stream(sf.data, known_layout, "vmdesc")

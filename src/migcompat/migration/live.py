@@ -33,6 +33,7 @@ class Section:
     properties: Mapping[str, object]
     device: str | None = None  # the device path, for messages
     state: VMStateData | None = None
+    captured: bool = False  # the layout is what a real build was seen to send
 
 
 @dataclass
@@ -79,7 +80,7 @@ def _device_vmsd(vm: VM, dev: DeviceObject) -> VMStateDescription | None:
 def plan_sections(vm: VM) -> list[Section]:
     captured = plan_captured(vm)
     if captured is not None:  # a real release: what its build was seen to send
-        return [Section(s.idstr, s.instance_id, s.vmsd, {}, device=s.device)
+        return [Section(s.idstr, s.instance_id, s.vmsd, {}, device=s.device, captured=True)
                 for s in captured.sections]
     rel = vm.release
     sections: list[Section] = []
