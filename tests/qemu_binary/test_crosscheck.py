@@ -18,16 +18,10 @@ from qemu_helpers import require_qemu
 pytestmark = pytest.mark.qemu
 
 # (device path, property, status) -> cause, per release id.
-_SDHCI = ("importer: inside DEFINE_SDHCI_COMMON_PROPERTIES (hw/sd/sdhci-internal.h) the "
-          "entries after the /* Capabilities registers */ comment are lost")
-_KNOWN_BOTH: dict[tuple[str, str, str], str] = {
-    ("sdhci", "capareg", "missing-in-model"): _SDHCI,
-    ("sdhci", "maxcurr", "missing-in-model"): _SDHCI,
-}
 KNOWN: dict[str, dict[tuple[str, str, str], str]] = {
-    "5.2": _KNOWN_BOTH,  # the pinned bullseye build (qemu/builds.py)
-    "7.2": _KNOWN_BOTH,  # Debian 12's binary
-    "10.0": _KNOWN_BOTH,  # Debian 13's (checked with the bookworm-backports build)
+    "5.2": {},  # the pinned bullseye build (qemu/builds.py)
+    "7.2": {},  # Debian 12's binary
+    "10.0": {},  # Debian 13's (checked with the bookworm-backports build)
 }
 # Devices a release's binary refuses (left out on both sides), by device id.
 REFUSED: dict[str, set[str]] = {"5.2": {"pvp", "viommu"}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from migcompat.qemu.source import cexpr, cond, cpp
+from migcompat.qemu.source import cexpr, cond, cpp, tree
 
 
 def expand(text: str, **macros: tuple[tuple[str, ...] | None, str]) -> str:
@@ -106,3 +106,32 @@ def test_build_config_policy() -> None:
     assert not config.is_defined("CONFIG_MICROVM_DEFAULT")
     assert config.is_defined("CONFIG_SOME_DEVICE")  # Debian enables nearly everything
     assert not config.is_defined("DEBUG_SOMETHING")
+
+
+def test_multi_line_comment_inside_a_macro_body_keeps_the_rest_of_the_body() -> None:
+    # C drops comments before it ends a directive at a line break, so the body goes on
+    # after a comment that spans lines (QEMU's DEFINE_SDHCI_COMMON_PROPERTIES).
+    text = (
+        "#define PROPS(s) \\\n"
+        "    P(\"a\", s, 1), \\\n"
+        "    /* spans\n"
+        "     * two lines */ \\\n"
+        "    P(\"b\", s, 2), /* one line */ \\\n"
+        "    P(\"c\", s, 3)\n"
+        "int x; /* a comment\n outside a directive stays */\n"
+        "#define AFTER 4\n"
+    )
+    spliced = cpp.splice_directive_comments(text)
+    assert spliced.count("\n") == text.count("\n")
+    assert "/* a comment\n outside a directive stays */" in spliced
+    f = tree.SourceFile("x.h", text.encode(), cond.X86_64_LINUX)
+    macros = {m.name: m for m in tree.collect_defines(f.root, "x.h", cond.X86_64_LINUX)}
+    assert set(macros) == {"PROPS", "AFTER"}
+    assert cpp.join(macros["PROPS"].body) == 'P("a", s, 1), P("b", s, 2), P("c", s, 3)'
+    assert macros["AFTER"].line == 9
+    assert cpp.join(macros["AFTER"].body) == "4"
+
+
+def test_splice_leaves_comment_markers_in_strings_and_non_directive_hashes() -> None:
+    text = 'const char *s = "/* not\\n a comment */"; x = a # b; /*\n*/\n'
+    assert cpp.splice_directive_comments(text) == text

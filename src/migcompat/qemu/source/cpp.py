@@ -78,6 +78,52 @@ def blank_comments(text: str) -> str:
     return _LITERAL_OR_COMMENT_RE.sub(blank, text)
 
 
+_DIRECTIVE_SCAN_RE = re.compile(
+    r"""(?P<lit>(?:u8|[uUL])?"(?:[^"\\\n]|\\.)*"|(?:[uUL])?'(?:[^'\\\n]|\\.)*')"""
+    r"|(?P<comment>/\*.*?\*/|//[^\n]*)"
+    r"|(?P<splice>\\\n)"
+    r"|(?P<nl>\n)"
+    r"|(?P<hash>\#)"
+    r"|(?P<space>[ \t\r\f\v]+)"
+    r"|(?P<other>[^\"'/\\\n\# \t\r\f\v]+|.)",
+    re.DOTALL,
+)
+
+
+def splice_directive_comments(text: str) -> str:
+    """``text`` with every comment inside a preprocessing directive blanked, the line
+    breaks of a multi-line one turned into line splices (backslash-newline).
+
+    C removes comments (translation phase 3) before it ends directives at line breaks
+    (phase 4), so a ``/* ... */`` that spans lines inside a ``#define`` body belongs to
+    the directive, and the body goes on after it. tree-sitter's C grammar instead ends the
+    macro value at a comment, and at the comment's first line break ends the directive:
+    the rest of the body is lost (QEMU's ``DEFINE_SDHCI_COMMON_PROPERTIES``). Line
+    numbers are kept; text outside directives is unchanged.
+    """
+    if "#" not in text or ("/*" not in text and "//" not in text):
+        return text
+    out: list[str] = []
+    line_start = True  # only whitespace (or comments) so far on this logical line
+    directive = False
+    for m in _DIRECTIVE_SCAN_RE.finditer(text):
+        kind = m.lastgroup
+        value = m.group()
+        if kind == "nl":
+            line_start, directive = True, False
+        elif kind == "hash":
+            if line_start:
+                directive = True
+            line_start = False
+        elif kind == "comment":
+            if directive:
+                value = "\\\n".join(" " * len(part) for part in value.split("\n"))
+        elif kind in ("lit", "other"):
+            line_start = False
+        out.append(value)
+    return "".join(out)
+
+
 def join(tokens: Iterable[Token]) -> str:
     """Tokens back to text, a space wherever the source had whitespace."""
     out: list[str] = []

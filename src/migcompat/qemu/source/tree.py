@@ -110,7 +110,8 @@ def line_of(node: tree_sitter.Node) -> int:
 
 @dataclass
 class SourceFile:
-    """One file; ``root`` is its tree-sitter parse after #if selection (``cond.preselect``)."""
+    """One file; ``root`` is its tree-sitter parse after #if selection (``cond.preselect``),
+    with multi-line comments inside directives spliced (``cpp.splice_directive_comments``)."""
 
     path: str  # relative to the tree root
     data: bytes
@@ -121,8 +122,11 @@ class SourceFile:
     def root(self) -> tree_sitter.Node:
         if self._tree is None:
             data = self.data
-            if self.config is not None and b"#" in data:
-                data = cond.preselect(self.text, self.config).encode("utf-8")
+            if b"#" in data:
+                text = cpp.splice_directive_comments(self.text)
+                if self.config is not None:
+                    text = cond.preselect(text, self.config)
+                data = text.encode("utf-8")
             self._tree = tree_sitter.Parser(_LANGUAGE).parse(data)
         return self._tree.root_node
 
