@@ -75,6 +75,7 @@ def capture() -> dict[str, Any]:
 
 
 Change = Callable[[dict[str, Any]], None]
+AP_SUB = {"vmsd_name": "cpu/ap", "version": 1, "fields": [_field("sipi", "uint32", 4)]}
 
 
 def catalog(tmp_path: Path, change_new: Change | None = None,
@@ -151,6 +152,13 @@ CASES: dict[str, tuple[Change | None, Change | None, list[str]]] = {
     # known to the destination (from its dump) though its own VMs do not send it: fine
     "subsection known, not sent": (lambda s: _schema(s, "virtio-blk@2#0").update(
         subsections=[]), None, []),
+    # the destination's build was seen sending it elsewhere (another vCPU, another machine)
+    "subsection seen elsewhere": (
+        lambda s: s["schemas"].update({"cpu@12#1": {**_schema(s, "cpu@12#0"),
+                                                    "subsections": [AP_SUB]}}),
+        lambda s: _schema(s, "cpu@12#0").update(subsections=[AP_SUB]), []),
+    "subsection never seen": (None, lambda s: _schema(s, "cpu@12#0").update(
+        subsections=[AP_SUB]), ["unknown-subsection"]),
     "layout": (lambda s: _schema(s, "virtio-blk@2#0")["fields"][0].update(size=99), None,
                ["layout-differs"]),
     "ram block size": (lambda s: s["machines"]["pc-5.1"]["ram"][1].update(size=128 << 10),

@@ -8,7 +8,7 @@ the file and the JSON path, like any other catalog problem.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -66,6 +66,7 @@ class _Reader:
         self.file = file
         self.data = data
         self.schemas: dict[str, VMStateDescription | None] = {}
+        self._seen: dict[str, dict[str, dict[str, Any]]] | None = None
 
     def _fail(self, path: str, message: str) -> CatalogError:
         chk = Checker(self.file)
@@ -85,8 +86,28 @@ class _Reader:
                 vmsd = vmsd_from_vmdesc(raw, path_key("$.schemas", key))
             except StreamError as exc:
                 raise self._fail(path_key("$.schemas", key), exc.message) from None
-            self.schemas[key] = with_versions(vmsd, self.data.get("versions", {}))
+            self.schemas[key] = with_versions(vmsd, self.data.get("versions", {}),
+                                              self.seen_subsections(vmsd.name))
         return self.schemas[key]
+
+    def seen_subsections(self, vmsd_name: str) -> list[VMStateDescription]:
+        """Every subsection of ``vmsd_name`` this build was seen to send, in any captured
+        stream (another machine type, another vCPU): the build knows them all."""
+        if self._seen is None:
+            self._seen = {}
+            for raw in self.data.get("schemas", {}).values():
+                if isinstance(raw, dict) and isinstance(raw.get("subsections"), list):
+                    subs = self._seen.setdefault(str(raw.get("vmsd_name")), {})
+                    for sub in raw["subsections"]:
+                        if isinstance(sub, dict):
+                            subs.setdefault(str(sub.get("vmsd_name")), sub)
+        out = []
+        for name, raw in sorted(self._seen.get(vmsd_name, {}).items()):
+            try:
+                out.append(vmsd_from_vmdesc(raw, f"$.schemas (subsection {name})"))
+            except StreamError:
+                continue  # a malformed one is reported when its own schema is read
+        return out
 
     def machine(self, name: str) -> CapturedMachine | None:
         raw = self.data["machines"].get(name)
@@ -131,21 +152,30 @@ class _Reader:
         return CapturedDevice(sections, ram)
 
 
-def with_versions(vmsd: VMStateDescription, versions: Mapping[str, Any]) -> VMStateDescription:
-    """A description as sent (from a stream) plus what the build accepts (from its dump): the
-    minimum version, and the subsections it knows but did not send (never sent here)."""
+def with_versions(vmsd: VMStateDescription, versions: Mapping[str, Any],
+                  seen: Sequence[VMStateDescription] = ()) -> VMStateDescription:
+    """A description as sent (from a stream) plus what the build accepts: the minimum
+    version (from its dump), and the subsections it knows but did not send here, which are
+    never sent by this section: those seen in its other streams, with their layouts, and
+    those only its dump lists, without."""
     info = versions.get(vmsd.name)
-    if not isinstance(info, dict):
-        return vmsd  # not in the dump (a section without a device class): versions as sent
+    info = info if isinstance(info, dict) else {}
     known = info.get("subsections", {})
+    known = known if isinstance(known, dict) else {}
     subs = [replace(s, minimum_version_id=_int(known.get(s.name, {}), "minimum_version_id"))
             for s in vmsd.subsections]
-    sent = {s.name for s in subs}
+    names = {s.name for s in subs}
+    for other in seen:
+        if other.name not in names:
+            names.add(other.name)
+            subs.append(replace(other, needed=NEVER, minimum_version_id=_int(
+                known.get(other.name, {}), "minimum_version_id")))
     subs += [VMStateDescription(name, _int(v, "version_id"), _int(v, "minimum_version_id"),
                                 needed=NEVER, complete=False)
-             for name, v in known.items() if name not in sent]
-    return replace(vmsd, minimum_version_id=_int(info, "minimum_version_id"),
-                   subsections=tuple(subs))
+             for name, v in known.items() if name not in names]
+    # Not in the dump (a section without a device class): the version as sent is all we know.
+    minimum = _int(info, "minimum_version_id") if info else vmsd.minimum_version_id
+    return replace(vmsd, minimum_version_id=minimum, subsections=tuple(subs))
 
 
 def _int(d: object, key: str) -> int:
