@@ -10,7 +10,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CATALOG_DIR := src/migcompat/catalog/data/qemu
 
-.PHONY: setup test lint demo sources catalogs qemu-builds
+.PHONY: setup test lint demo sources catalogs catalogs-state qemu-builds
 
 $(BIN)/migcompat: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -39,6 +39,8 @@ sources: setup
 # Import every pinned tree, merge overlay.toml (hand-written behaviour), validate, write.
 catalogs: sources
 	$(BIN)/python tools/build_catalogs.py --out $(CATALOG_DIR)
+catalogs-state: qemu-builds  # what each real build's VM sends, per machine type: docs/probe-state.md
+	$(BIN)/python tools/build_state.py --release all --out $(CATALOG_DIR)
 
 qemu-builds: setup
 	$(BIN)/python -m migcompat.qemu.builds fetch all

@@ -1,0 +1,163 @@
+"""Run a real QEMU for ``probe_state``: list its machines and devices, save a stream, dump.
+
+Every run is ``-nodefaults -display none -S -accel tcg`` (qemu/qmp.py :class:`QemuProcess`:
+its process group is killed on any exit, so no QEMU outlives a call). A stream is saved
+paused, as tests/qemu_helpers.make_stream does: ``migrate "exec:cat > FILE.part && mv ..."``,
+then ``query-migrate`` until "completed" and until the renamed file exists (QEMU reports
+completion when it has closed the pipe, a moment before ``cat`` has finished writing).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from migcompat.qemu.qmp import QemuError, QemuProcess
+
+MEM_MIB = 64
+SAVE_TIMEOUT = 60.0
+# "qemu-system-x86_64: " (or a private build's full path) before QEMU's own message.
+_PROGRAM = re.compile(r"^\S*qemu-system-[\w-]+: ")
+
+
+@dataclass(frozen=True)
+class Device:
+    """A curated device: its type and the backend options it needs (``{n}``: its index)."""
+
+    type: str
+    backend: tuple[str, ...] = ()
+    prop: str = ""  # the device option naming the backend ("drive=d{n}")
+
+    def args(self, n: int) -> list[str]:
+        opts = f"{self.type},id=mcdev{n}" + (f",{self.prop.format(n=n)}" if self.prop else "")
+        return [a.format(n=n) for a in self.backend] + ["-device", opts]
+
+
+def _nic(name: str) -> Device:
+    # Each NIC on its own hub port: no backend state travels. (User networking would add a
+    # legacy "slirp" section per netdev to the stream, which is not device state.)
+    return Device(name, ("-netdev", "hubport,id=mcnet{n},hubid={n}"), "netdev=mcnet{n}")
+
+
+DEVICES: tuple[Device, ...] = (
+    Device("virtio-blk-pci", ("-drive", "if=none,id=mcdrv{n},file=null-co://,format=raw"),
+           "drive=mcdrv{n}"),
+    _nic("virtio-net-pci"), _nic("e1000"), _nic("e1000e"), _nic("rtl8139"),
+    Device("virtio-rng-pci"), Device("virtio-scsi-pci"), Device("virtio-balloon-pci"),
+    Device("virtio-serial-pci"), Device("qemu-xhci"), Device("usb-ehci"), Device("i6300esb"),
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A QEMU binary to run: its path, environment and extra arguments (``-L DIR``)."""
+
+    binary: str
+    env: dict[str, str] | None = None
+    extra: tuple[str, ...] = ()
+
+    def process(self, args: Sequence[str]) -> QemuProcess:
+        return QemuProcess([*self.extra, *args], binary=self.binary, env=self.env,
+                           timeout=SAVE_TIMEOUT)
+
+
+@dataclass
+class Saved:
+    """A saved stream and what QMP said while the VM was up."""
+
+    data: bytes
+    slots: dict[str, tuple[int, int]] = field(default_factory=dict)  # qdev id -> slot, fn
+
+
+def one_line(exc: BaseException) -> str:
+    """QEMU's last word about a failure, on one line, without the program path."""
+    if isinstance(exc, QemuError):
+        lines = [ln.strip() for ln in exc.stderr.splitlines() if ln.strip()]
+        errors = [ln for ln in lines if "warning:" not in ln.lower()]
+        text = (errors or lines or [exc.message])[-1]
+    else:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return _PROGRAM.sub("", text)
+
+
+def machine_types(target: Target) -> list[str]:
+    """The versioned x86 PC machine types (``pc-*``) of ``-machine help``, aliases left out."""
+    out = subprocess.run([target.binary, *target.extra, "-machine", "help"], env=target.env,
+                         capture_output=True, text=True, timeout=60, check=False)
+    if out.returncode != 0:
+        raise QemuError(f"{target.binary} -machine help failed", out.stderr)
+    names = [ln.split()[0] for ln in out.stdout.splitlines()[1:] if ln.strip()]
+    return [n for n in names if n.startswith("pc-")]
+
+
+def device_types(target: Target) -> tuple[set[str], str]:
+    """The device types the build has, and its version string ("7.2.22 (Debian ...)")."""
+    with target.process(["-machine", "none"]) as vm:
+        types = {str(t["name"]) for t in vm.cmd("qom-list-types", implements="device")}
+        ver = vm.cmd("query-version")
+    q = ver["qemu"]
+    build = f"{q['major']}.{q['minor']}.{q['micro']}"
+    package = str(ver.get("package", "")).strip()
+    return types, f"{build} ({package})" if package else build
+
+
+def save(target: Target, machine: str, smp: int, devices: Sequence[Device] = ()) -> Saved:
+    """Start ``machine`` paused with ``devices`` and save its stream; raise QemuError."""
+    args = ["-M", machine, "-m", str(MEM_MIB), "-smp", str(smp)]
+    for n, dev in enumerate(devices):
+        args += dev.args(n)
+    with tempfile.TemporaryDirectory(prefix="mcstate") as tmp:
+        out = Path(tmp) / "s.mig"
+        with target.process(args) as vm:
+            saved = Saved(b"")
+            if devices:
+                saved.slots = _slots(vm.cmd("query-pci"))
+            part = f"{out}.part"
+            vm.cmd("migrate", uri=f"exec:cat > {part} && mv {part} {out}")
+            deadline = time.monotonic() + SAVE_TIMEOUT
+            while True:
+                info = vm.cmd("query-migrate")
+                status = info.get("status") if isinstance(info, dict) else None
+                if status == "completed":
+                    break
+                if status in ("failed", "cancelled"):
+                    raise QemuError(f"migration {status}: {info.get('error-desc', '')}")
+                if time.monotonic() > deadline:
+                    raise QemuError(f"migration did not complete in time: {info}")
+                time.sleep(0.01)
+            while not out.exists():
+                if time.monotonic() > deadline:
+                    raise QemuError("the saved stream did not appear in time")
+                time.sleep(0.01)
+        saved.data = out.read_bytes()
+    return saved
+
+
+def _slots(buses: object) -> dict[str, tuple[int, int]]:
+    out: dict[str, tuple[int, int]] = {}
+    for bus in buses if isinstance(buses, list) else []:
+        if bus.get("bus") != 0:
+            continue
+        for dev in bus.get("devices", []):
+            if dev.get("qdev_id"):
+                out[str(dev["qdev_id"])] = (int(dev["slot"]), int(dev["function"]))
+    return out
+
+
+def dump_vmstate(target: Target, machine: str) -> bytes:
+    """``-dump-vmstate`` of ``machine``: QEMU writes the JSON and exits."""
+    with tempfile.TemporaryDirectory(prefix="mcdump") as tmp:
+        path = Path(tmp) / "dump.json"
+        out = subprocess.run(
+            [target.binary, *target.extra, "-nodefaults", "-display", "none", "-S",
+             "-accel", "tcg", "-M", machine, "-m", str(MEM_MIB), "-dump-vmstate", str(path)],
+            env=target.env, capture_output=True, text=True, timeout=120, check=False,
+            stdin=subprocess.DEVNULL)
+        if out.returncode != 0 or not path.exists():
+            raise QemuError(f"-dump-vmstate of {machine} failed", out.stderr)
+        return path.read_bytes()
