@@ -2,7 +2,10 @@
 #
 # Reproducible data builds: `make catalogs` fetches the QEMU source packages pinned in
 # catalogs.lock.toml (cached in $MIGCOMPAT_CACHE/sources, default ~/.cache/migcompat/sources)
-# and regenerates the bundled qemu release catalogs from them, with overlay.toml merged in.
+# and regenerates the bundled qemu release catalogs from them: each import is merged with a
+# probe of the release's pinned binary build where one runs here (5.2, 7.2, 10.0; probes
+# cached in $MIGCOMPAT_CACHE/probes, builds fetched as for qemu-builds), then with
+# overlay.toml; the merge report goes to docs/probe-merge.md.
 # `make qemu-builds` unpacks the real QEMU binary builds pinned there ([[build]]) into
 # $MIGCOMPAT_CACHE/builds (default ~/.cache/migcompat/builds) for tests/qemu_migrations.
 PY ?= python3
@@ -36,7 +39,8 @@ test: setup
 sources: setup
 	$(BIN)/python -m migcompat.qemu.source.fetch --print-path
 
-# Import every pinned tree, merge overlay.toml (hand-written behaviour), validate, write.
+# Import every pinned tree, merge the probes of the pinned builds, then overlay.toml
+# (hand-written behaviour), validate, write; docs/probe-merge.md is the merge report.
 catalogs: sources
 	$(BIN)/python tools/build_catalogs.py --out $(CATALOG_DIR)
 catalogs-state: qemu-builds  # what each real build's VM sends, per machine type: docs/probe-state.md

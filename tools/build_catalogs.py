@@ -1,20 +1,30 @@
-"""Build the bundled qemu catalogs: source import, then the hand-written overlay.
+"""Build the bundled qemu catalogs: source import, probe merge, then the hand-written overlay.
 
     python tools/build_catalogs.py [IDS...] [--out DIR] [--raw DIR] [--no-import]
+                                   [--no-probe] [--reprobe] [--report FILE]
 
 1. ``migcompat.qemu.source.catalogs.build`` imports each pinned QEMU source tree into
    ``--raw`` (default ``$MIGCOMPAT_CACHE/imports``, else ``~/.cache/migcompat/imports``);
    ``--no-import`` reuses the raw imports already there (to try an overlay change).
-2. ``migcompat.qemu.overlay.apply_overlay`` merges ``overlay.toml`` onto each one; the result
+2. For each release with a runnable build pinned in catalogs.lock.toml (``[[build]]``: 5.2,
+   7.2 the system's, 10.0), ``migcompat.qemu.probe_merge.merge_probe`` merges a probe of that
+   build into the import, keeping the binary's answer where they disagree. Probes are cached
+   in ``$MIGCOMPAT_CACHE/probes/<id>.json`` (``--reprobe`` probes again); a missing build is
+   fetched (``migcompat.qemu.builds``). ``--no-probe`` skips this step.
+3. ``migcompat.qemu.overlay.apply_overlay`` merges ``overlay.toml`` onto each one; the result
    is validated and written to ``--out`` (default: the bundled catalog directory) as
-   compact JSON, with ``origin`` saying both steps.
+   compact JSON, with ``origin`` saying the steps.
+4. When every pinned build was merged, the merge report is written to ``--report``
+   (default docs/probe-merge.md).
 
-``make catalogs`` runs this. Exit status 0, 2 when a built release does not validate.
+``make catalogs`` runs this. Exit status 0, 2 when a built release does not validate, 3 when
+a build cannot run here.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -24,23 +34,53 @@ from typing import Any
 from migcompat.catalog.checker import Checker
 from migcompat.catalog.load import DATA_DIR, read_data
 from migcompat.catalog.release_loader import build_release
-from migcompat.errors import CatalogError, MigcompatError
+from migcompat.errors import CatalogError, EnvironmentProblem, MigcompatError
 from migcompat.qemu.overlay import OVERLAY_PATH, apply_overlay, load_overlay
+from migcompat.qemu.probe_merge import MergeReport, format_markdown, merge_probe, same_build
 
 RELEASES = ("5.2", "7.2", "10.0", "10.2")
+REPORT_PATH = Path(__file__).resolve().parent.parent / "docs" / "probe-merge.md"
+
+
+def cache_dir(sub: str) -> Path:
+    base = os.environ.get("MIGCOMPAT_CACHE")
+    if base:
+        return Path(base).expanduser() / sub
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "migcompat" / sub
 
 
 def raw_dir() -> Path:
-    base = os.environ.get("MIGCOMPAT_CACHE")
-    if base:
-        return Path(base).expanduser() / "imports"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "migcompat" / "imports"
+    return cache_dir("imports")
 
 
-def finish(raw: Path, out: Path, overlay: dict[str, Any]) -> Path:
-    data = apply_overlay(read_data(raw), overlay)
-    data["origin"] = "import-source + overlay.toml"
+def probed(rid: str, lock: Path | None, reprobe: bool) -> tuple[dict[str, Any], str]:
+    """The probe of release ``rid``'s pinned build (cached) and how the binary was had."""
+    from migcompat.qemu.builds import build
+    from migcompat.qemu.debs import load_build_pins
+    from migcompat.qemu.probe import probe
+
+    pin = load_build_pins(lock)[rid]
+    label = f"system `{pin.system}`" if pin.system else "private build (`make qemu-builds`)"
+    path = cache_dir("probes") / f"{rid}.json"
+    if path.is_file() and not reprobe:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        if same_build(str(data.get("debian_version", "")), pin.version):
+            return data, label
+    b = build(rid, fetch_missing=True, lock=lock, quiet=False)
+    print(f"probing {rid}: {b.binary}", file=sys.stderr)
+    data = probe(b.binary, env=b.env)
+    if not same_build(str(data.get("debian_version", "")), pin.version):
+        raise EnvironmentProblem(f"release {rid}: the binary is Debian "
+                                 f"{data.get('debian_version')}, the pin {pin.version}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return data, label
+
+
+def finish(data: dict[str, Any], out: Path, overlay: dict[str, Any], origin: str) -> Path:
+    data = apply_overlay(data, overlay)
+    data["origin"] = origin
     chk = Checker(str(out))
     body = {k: v for k, v in data.items() if k != "format"}
     build_release(body, chk, "$", str(data.get("id")))
@@ -60,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--overlay", type=Path, default=OVERLAY_PATH)
     ap.add_argument("--lock", type=Path, help="lock file (default: the repository's)")
     ap.add_argument("--no-import", action="store_true", help="reuse the raw imports")
+    ap.add_argument("--no-probe", action="store_true",
+                    help="do not merge probes of the pinned builds (the bundled catalogs are "
+                    "built with them)")
+    ap.add_argument("--reprobe", action="store_true", help="probe again, ignoring the cache")
+    ap.add_argument("--report", type=Path, default=REPORT_PATH,
+                    help="where the merge report goes (default docs/probe-merge.md)")
     args = ap.parse_args(argv)
     raw = args.raw or raw_dir()
     ids = list(args.ids) or list(RELEASES)
@@ -70,9 +116,41 @@ def main(argv: list[str] | None = None) -> int:
             build(raw, ids, args.lock)
         overlay = load_overlay(args.overlay)
         args.out.mkdir(parents=True, exist_ok=True)
+        pinned: list[str] = []
+        if not args.no_probe:
+            from migcompat.qemu.debs import load_build_pins
+
+            pinned = [rid for rid in RELEASES if rid in load_build_pins(args.lock)]
+        reports: list[MergeReport] = []
+        binaries: dict[str, str] = {}
+        digests: dict[str, str] = {}
         for rid in ids:
-            path = finish(raw / f"{rid}.json", args.out / f"{rid}.json", overlay)
-            print(f"{path}: {rid} with {args.overlay.name}", file=sys.stderr)
+            data = read_data(raw / f"{rid}.json")
+            origin = "import-source + overlay.toml"
+            if rid in pinned:
+                probe_data, binaries[rid] = probed(rid, args.lock, args.reprobe)
+                if not same_build(str(probe_data.get("debian_version", "")),
+                                  str(data.get("debian_version", ""))):
+                    raise EnvironmentProblem(
+                        f"release {rid}: the probe is of Debian "
+                        f"{probe_data.get('debian_version')}, the import of "
+                        f"{data.get('debian_version')}")
+                data, report = merge_probe(data, probe_data)
+                reports.append(report)
+                origin = f"import-source + probe ({report.package}) + overlay.toml"
+                print(f"{rid}: probe merged, {report.counts['disagreements']} "
+                      f"disagreements", file=sys.stderr)
+            path = finish(data, args.out / f"{rid}.json", overlay, origin)
+            digests[rid] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            print(f"{path}: {rid} ({origin})", file=sys.stderr)
+        if pinned and set(pinned) <= set(ids):
+            args.report.write_text(format_markdown(
+                reports, binaries, digests, [r for r in ids if r not in pinned]),
+                encoding="utf-8")
+            print(f"{args.report}: merge report", file=sys.stderr)
+        elif pinned:
+            print(f"merge report not written: it covers {', '.join(pinned)}, not all built",
+                  file=sys.stderr)
     except MigcompatError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
