@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from migcompat.vmstate.infos import Check, Kind
+from migcompat.vmstate.infos import PLAIN_BYTES, Check, Kind
 from migcompat.vmstate.schema import VMStateDescription
 
-PLAIN_BYTES = ("buffer", "unused_buffer")
 MAX_TOKENS = 1 << 16  # a hostile schema cannot make the comparison unbounded
 
 

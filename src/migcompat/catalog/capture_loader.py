@@ -136,7 +136,8 @@ class _Reader:
         if not isinstance(name, str) or not isinstance(instance, int):
             raise self._fail(path, f"needs a string '{key}' and an integer 'instance_id'")
         return CapturedSection(name, instance, self.schema(raw.get("schema"), path),
-                               bool(raw.get("per_cpu", False)))
+                               bool(raw.get("per_cpu", False)),
+                               self.schema(raw.get("schema_ap"), path))
 
     def _ram(self, raw: Mapping[str, Any], path: str, key: str) -> CapturedRam:
         name, size = raw.get(key), raw.get("size")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ from migcompat.migration.streamfile import (
     load_schema,
 )
 from migcompat.stream import Loader
-from migcompat.vmstate.schema import SchemaResolver
+from migcompat.vmstate.schema import SchemaResolver, VMStateDescription
 
 schema_option = click.option(
     "--schema", metavar="FILE", default=None,
@@ -273,12 +274,29 @@ def _describe_destination(against: str | None, schema: str | None, machine: str 
     return dest, ", ".join(forms)
 
 
+def _stream_sized(mine: SchemaResolver | None, theirs: SchemaResolver) -> SchemaResolver:
+    """A captured destination's resolver, with device-specific field sizes from the stream's
+    own description (migration/captured.py adopt_device_sizes)."""
+    from migcompat.migration.captured import adopt_device_sizes
+    from migcompat.vmstate.schema import SectionSchema, as_section_schema
+
+    def resolve(idstr: str, instance_id: int, version_id: int
+                ) -> VMStateDescription | SectionSchema | None:
+        found = mine(idstr, instance_id, version_id) if mine is not None else None
+        other = theirs(idstr, instance_id, version_id)
+        if found is None or other is None:
+            return found
+        a, b = as_section_schema(found), as_section_schema(other)
+        return SectionSchema(adopt_device_sizes(a.vmsd, b.vmsd), a.properties)
+    return resolve
+
+
 def _validate_catalog(sf: StreamFile, dest_side: str, catalog: str | None,
                       devices: tuple[str, ...], globals_: tuple[str, ...], smp: int,
                       mem: str) -> Verdict:
     # Imported here: only this form needs the catalog and the model (start-up of analyze).
     from migcompat.catalog.load import find_release
-    from migcompat.migration.captured import plan_captured
+    from migcompat.migration.captured import beyond_capture, plan_captured
     from migcompat.migration.live import build_empty
     from migcompat.model.vm import VMConfig
 
@@ -296,8 +314,16 @@ def _validate_catalog(sf: StreamFile, dest_side: str, catalog: str | None,
     captured = plan_captured(live.vm)
     if captured is not None and captured.gaps:  # a destination only half known: no verdict
         raise UsageError(f"{captured.gaps[0][1]}; use --against DEST_STREAM or --schema")
+    changed = beyond_capture(live.vm) if captured is not None else []
+    if changed:  # e.g. num-queues changes the PCI config inside the opaque virtio field
+        raise UsageError(f"{rel.id} {machine}: the captured state has the build's defaults, "
+                         f"not {', '.join(changed)}: use --against a stream the destination "
+                         "saved, or `migcompat check` against the source's configuration")
     destination = live.destination()
     known_layout, _ = stream_layout(sf, None)
+    if captured is not None and known_layout is not None:
+        destination = replace(destination,
+                              resolver=_stream_sized(destination.resolver, known_layout))
     if known_layout is not None:  # read it with its own layout first: unreadable is exit 2
         pre = analyze_stream(sf.data, known_layout, "vmdesc")
         if pre.error is not None:

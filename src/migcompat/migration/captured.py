@@ -10,11 +10,12 @@ guessed: its state cannot be compared.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from migcompat.catalog.capture_loader import capture_of
 from migcompat.model.capture import CapturedDevice, CapturedSection
 from migcompat.model.vm import VM, DeviceObject
+from migcompat.vmstate.infos import PLAIN_BYTES, Kind
 from migcompat.vmstate.schema import VMStateDescription
 
 
@@ -56,7 +57,8 @@ def _board(entry: CapturedSection, smp: int, plan: CapturedPlan) -> None:
     if entry.vmsd is None:
         return  # not described by the stream: it is sent, but nothing can be compared
     for i in range(smp if entry.per_cpu else 1):
-        plan.sections.append(PlannedSection(entry.idstr, entry.instance_id + i, entry.vmsd))
+        vmsd = entry.vmsd_other_cpus if i and entry.vmsd_other_cpus else entry.vmsd
+        plan.sections.append(PlannedSection(entry.idstr, entry.instance_id + i, vmsd))
 
 
 def plan_captured(vm: VM) -> CapturedPlan | None:
@@ -92,3 +94,51 @@ def _device(dev: DeviceObject, address: str, devices: Mapping[str, CapturedDevic
             plan.sections.append(PlannedSection(f"{address}/{s.idstr}", s.instance_id, s.vmsd,
                                                 device=dev.path))
     plan.ram += [(f"{address}/{r.idstr}", r.size) for r in captured.ram]
+
+
+def beyond_capture(vm: VM) -> list[str]:
+    """Properties of ``vm`` that differ from what the capture ran with (the devices with no
+    options, no globals): their effect on the state is not in the capture. Text and link
+    properties (backends, names) do not change the state."""
+    from migcompat.model.devspec import DeviceSpec
+    from migcompat.model.props import TEXT_KINDS, format_value
+    from migcompat.model.vm import VMConfig, realize_vm
+
+    plain = realize_vm(VMConfig(vm.release, vm.config.machine,
+                                [DeviceSpec(d.driver) for d in vm.config.devices],
+                                smp=vm.config.smp, mem=vm.config.mem))
+    out = []
+    for mine, base in zip(vm.all_objects(), plain.all_objects(), strict=False):
+        for name, eff in mine.props.items():
+            other = base.props.get(name)
+            if other is None or other.value == eff.value or eff.prop.kind in TEXT_KINDS:
+                continue
+            out.append(f"{mine.path}.{name}={format_value(eff.prop.kind, eff.value)} "
+                       f"(captured with {format_value(other.prop.kind, other.value)})")
+    return out
+
+
+def adopt_device_sizes(mine: VMStateDescription, theirs: VMStateDescription,
+                       depth: int = 0) -> VMStateDescription:
+    """``mine`` with the sizes of device-specific fields (``virtio``, ``pci config``...) taken
+    from ``theirs`` where both have the same info at the same place.
+
+    What those fields hold depends on the configuration (virtio's queue count follows the
+    vCPUs), and the capture ran with one vCPU; the stream's own description says how much
+    the source wrote. Their inner checks are QEMU's device code, not modelled here.
+    """
+    if depth > 32:
+        return mine
+    fields = list(mine.fields)
+    for i, (a, b) in enumerate(zip(mine.fields, theirs.fields, strict=False)):
+        if a.info != b.info:
+            break  # out of step: the layouts differ, which the load will show
+        if a.struct is not None and b.struct is not None:
+            fields[i] = replace(a, struct=adopt_device_sizes(a.struct, b.struct, depth + 1))
+        elif (a.spec.kind is Kind.BYTES and a.info not in PLAIN_BYTES
+              and isinstance(b.size, int) and a.count == b.count):
+            fields[i] = replace(a, size=b.size)
+    subs = tuple(adopt_device_sizes(s, other, depth + 1)
+                 if (other := theirs.subsection(s.name)) is not None else s
+                 for s in mine.subsections)
+    return replace(mine, fields=tuple(fields), subsections=subs)

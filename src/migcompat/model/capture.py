@@ -24,6 +24,7 @@ class CapturedSection:
     instance_id: int
     vmsd: VMStateDescription | None  # None: the stream has no description of it
     per_cpu: bool = False  # one instance per vCPU, numbered on from ``instance_id``
+    vmsd_other_cpus: VMStateDescription | None = None  # when the other vCPUs send more
 
 
 @dataclass(frozen=True)

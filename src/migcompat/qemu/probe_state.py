@@ -208,8 +208,19 @@ def _machine(cap: Capture, schemas: dict[str, Any]) -> dict[str, Any]:
     if cap.plain.switchover_starts:
         cap.notes.append(f"the stream has {cap.plain.switchover_starts} SWITCHOVER_START "
                          "command(s) (MIG_CMD 0x0b), left out to decode it")
-    board = [{"idstr": s.idstr, "instance_id": s.instance_id, "schema": _key(s, schemas),
-              "per_cpu": s.idstr in per_cpu} for s in cap.plain.full()]
+    # Other vCPUs may send what the first does not (an AP's pending SIPI: apic_sipi): the
+    # second instance of the -smp 2 save gives their layout.
+    second = {(s.idstr, s.instance_id): s for s in cap.smp2.full()}
+    board = []
+    for s in cap.plain.full():
+        entry: dict[str, Any] = {"idstr": s.idstr, "instance_id": s.instance_id,
+                                 "schema": _key(s, schemas), "per_cpu": s.idstr in per_cpu}
+        ap = second.get((s.idstr, s.instance_id + 1)) if s.idstr in per_cpu else None
+        if ap is not None and ap.desc is not None:
+            ap_key = _key(ap, schemas)
+            if ap_key != entry["schema"]:
+                entry["schema_ap"] = ap_key
+        board.append(entry)
     ram = [{"idstr": name, "size": size, "mem": size == MEM_MIB << 20}
            for name, size in cap.plain.ram]
     devices, first_slot = _devices(cap, schemas)

@@ -16,6 +16,9 @@ import struct
 from dataclasses import dataclass
 from enum import Enum
 
+# Plain byte infos: what they hold means nothing to the loader (unlike "pci config").
+PLAIN_BYTES = ("buffer", "unused_buffer")
+
 
 class Kind(Enum):
     INT = "int"  # signed or unsigned integer of a fixed width
