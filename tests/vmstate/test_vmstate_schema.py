@@ -237,3 +237,14 @@ def test_dump_schemas_are_incomplete() -> None:
     assert [s.name for s in fw.subsections] == ["fw_cfg/dma"]
     with pytest.raises(StreamError):
         decode_section(fw, "fw_cfg", 2, b"\0" * 16, 0, DecodeContext())
+
+
+def test_vmdesc_old_style_entry_is_named_not_described() -> None:
+    # QEMU lists a save_state section (slirp for -netdev user) with no vmsd_name or fields
+    vmdesc = {"page_size": 4096, "devices": [
+        {"name": "slirp", "instance_id": 0},
+        {"name": "timer", "instance_id": 0, "vmsd_name": "timer", "version": 2,
+         "fields": [{"name": "cpu_ticks_offset", "type": "int64", "size": 8}]}]}
+    schemas = schemas_from_vmdesc(vmdesc)
+    assert schemas("slirp", 0, 1) is None
+    assert schemas("timer", 0, 2) is not None

@@ -55,6 +55,9 @@ class Cmd(IntEnum):
     ENABLE_COLO = 8
     POSTCOPY_RESUME = 9
     RECV_BITMAP = 10
+    # QEMU 9.2+ sends it on its own machine types, before the device state (the source
+    # tells the destination switchover is starting; nothing to load).
+    SWITCHOVER_START = 11
 
 
 # Fixed payload lengths QEMU checks ("%s received with bad length - expecting %zu, got %d");
@@ -70,6 +73,7 @@ CMD_LENGTHS: dict[Cmd, int] = {
     Cmd.ENABLE_COLO: 0,
     Cmd.POSTCOPY_RESUME: 0,
     Cmd.RECV_BITMAP: -1,
+    Cmd.SWITCHOVER_START: 0,
 }
 
 XBZRLE_ENCODING = 0x01  # ENCODING_FLAG_XBZRLE

@@ -66,6 +66,10 @@ def schemas_from_vmdesc(
             if not isinstance(idstr, str) or not _is_int(instance):
                 raise _Bad(f"{path}: needs a string 'name' and an integer 'instance_id'")
             assert isinstance(instance, int)
+            if "vmsd_name" not in dev and "fields" not in dev:
+                # An old-style section (save_state handlers, e.g. slirp): QEMU lists it
+                # without a layout, so it cannot be decoded, only named.
+                continue
             devices[(idstr, instance)] = _vmsd(dev, path, 0)
         if not _is_int(page_size):
             raise _Bad("$.page_size: expected an integer")

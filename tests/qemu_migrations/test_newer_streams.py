@@ -1,0 +1,44 @@
+"""Streams of QEMU 10.0 on its own machine types: they carry the SWITCHOVER_START command
+(MIG_CMD 0x0b) before the device state. analyze, rewrite and validate --dest must read
+them, and real 10.0 must load what validate says it will."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from migcompat.cli.main import main as cli_main
+from qemu_helpers import VIRTIO_BLK_ARGS, load_stream, make_stream
+from qemu_migrations.migration_cases import get_build
+
+pytestmark = pytest.mark.qemu
+MACHINE = "pc-q35-10.0"
+
+
+def cli(*args: object) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as info:
+        cli_main([str(a) for a in args])
+    code = info.value.code
+    return (code if isinstance(code, int) else 0), out.getvalue()
+
+
+def test_switchover_start_is_read(tmp_path: Path) -> None:
+    qemu = get_build("10.0")
+    stream = make_stream(tmp_path, MACHINE, VIRTIO_BLK_ARGS, smp=2, qemu=qemu)
+    code, out = cli("analyze", stream, "--format", "json")
+    assert code == 0, out
+    report = json.loads(out)
+    commands = [i for i in report["items"] if i["type"] == "command"]
+    assert [c["name"] for c in commands] == ["SWITCHOVER_START"], commands
+    code, _ = cli("rewrite", stream, tmp_path / "copy.mig")
+    assert code == 0
+    assert (tmp_path / "copy.mig").read_bytes() == stream.read_bytes()
+    code, out = cli("validate", stream, "--catalog", "qemu", "--dest", f"10.0:{MACHINE}",
+                    "--device", "virtio-blk-pci", "--smp", "2", "-m", "64M")
+    assert code == 0, out
+    assert load_stream(stream, MACHINE, VIRTIO_BLK_ARGS, smp=2, qemu=qemu).ok
