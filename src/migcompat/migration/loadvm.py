@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from migcompat.errors import StreamError
 from migcompat.migration.devstate import seeded_state
-from migcompat.migration.digest import StateDigest
+from migcompat.migration.digest import LoadDigest, StateDigest
 from migcompat.migration.live import LiveVM
 from migcompat.model.ram import GuestRAM, RamBlock
 from migcompat.stream import LoadedState, Loader
@@ -34,7 +34,10 @@ class IncomingLoad:
 
     def __init__(self, target: LiveVM) -> None:
         self.target = target
-        self.loader = Loader(target.destination(), ram="sparse")
+        destination = target.destination()
+        # RAM is hashed as it arrives, so little is left to do once the stream ends.
+        self.ram_digest = LoadDigest(target.ram.layout(), destination.page_size)
+        self.loader = Loader(destination, ram="sparse", observer=self.ram_digest)
 
     @property
     def done(self) -> bool:
@@ -45,7 +48,7 @@ class IncomingLoad:
 
     def finish(self) -> LoadResult:
         loaded = self.loader.close()
-        return apply(self.target, loaded)
+        return apply(self.target, loaded, self.ram_digest.ram_digest())
 
 
 def _source_digest(loaded: LoadedState, warnings: list[str]) -> str | None:
@@ -61,15 +64,22 @@ def _source_digest(loaded: LoadedState, warnings: list[str]) -> str | None:
     return digest if isinstance(digest, str) else None
 
 
-def apply(target: LiveVM, loaded: LoadedState) -> LoadResult:
-    """Check the digest, then build the loaded VM; ``target`` itself is never modified."""
+def apply(target: LiveVM, loaded: LoadedState, ram_digest: StateDigest | None = None
+          ) -> LoadResult:
+    """Check the digest, then build the loaded VM; ``target`` itself is never modified.
+
+    ``ram_digest``: the digest with all of the loaded RAM in it, when it was computed while
+    loading (see :class:`LoadDigest`); otherwise the loaded pages are hashed here."""
     warnings = list(loaded.warnings)
     # The received pages stay where they arrived (sparse mode): no copy into a buffer.
-    blocks = [RamBlock(idstr, size, sparse=loaded.ram_pages.get(idstr, {}))
+    # The loader keeps no all-zero page there.
+    blocks = [RamBlock(idstr, size, sparse=loaded.ram_pages.get(idstr, {}), nonzero=True)
               for idstr, size in target.ram.layout()]
-    d = StateDigest()
-    for b in blocks:
-        d.ram_block(b)
+    d = ram_digest
+    if d is None:
+        d = StateDigest()
+        for b in blocks:
+            d.ram_block(b)
     d.sections((idstr, inst, encode_state(data))
                for (idstr, inst), data in loaded.sections.items())
     digest = d.hexdigest()

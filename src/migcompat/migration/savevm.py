@@ -5,7 +5,7 @@ list, RAM pages in PART sections, RAM END, one FULL section per device state, EO
 trailing JSON description. The description carries one extra key, ``migcompat``, with the
 digest of every section and all RAM; QEMU ignores unknown keys there.
 
-RAM page records are written by a tight loop here rather than one event per page: a 1 GiB
+RAM page records are written here run by run rather than one event per page: a 1 GiB
 guest has 262,144 pages and the stream must move at memory speed. The bytes are exactly
 what the event encoder would give (tests/migration/test_savevm.py checks this).
 """
@@ -13,12 +13,13 @@ what the event encoder would give (tests/migration/test_savevm.py checks this).
 from __future__ import annotations
 
 import struct
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any
 
 from migcompat.migration.digest import StateDigest
 from migcompat.migration.live import LiveVM, Section
-from migcompat.model.ram import PAGE_SIZE, RamBlock
+from migcompat.model.ram import PAGE_SIZE, ZERO_PAGE, Page, RamBlock
 from migcompat.stream import (
     EOF,
     Configuration,
@@ -36,6 +37,7 @@ from migcompat.stream import (
     VMDescription,
 )
 from migcompat.stream.constants import RamFlag
+from migcompat.stream.ram import zero_records
 from migcompat.vmstate.data import VMStateData
 from migcompat.vmstate.encode import encode_state
 
@@ -44,6 +46,8 @@ CHUNK = 4 << 20  # bytes handed to the transport at a time
 PART_BYTES = 256 << 20  # RAM scanned per PART section
 _BE64 = struct.Struct(">Q")
 _FLAG_ZERO, _FLAG_PAGE, _FLAG_CONT = int(RamFlag.ZERO), int(RamFlag.PAGE), int(RamFlag.CONTINUE)
+_PAGE_CONT = _FLAG_PAGE | _FLAG_CONT
+_RECORD = 8 + PAGE_SIZE  # a CONTINUE page record: header, page
 
 
 def live_digest(live: LiveVM) -> str:
@@ -60,37 +64,152 @@ def _section_bytes(live: LiveVM) -> list[tuple[str, int, bytes]]:
             for s in live.sections if s.state is not None]
 
 
-def _page_records(block: RamBlock, start: int, end: int, first: bool,
-                  digest: StateDigest) -> Iterator[bytes]:
-    """Records for pages [start, end) of ``block``; the first record names the block.
-    Non-zero pages also go into ``digest``, so the RAM is read once."""
-    read = block.page_reader()
-    name = bytes((len(block.idstr),)) + block.idstr.encode()
-    pack = _BE64.pack
-    out: list[bytes | memoryview] = []
-    size = 0
-    for off in range(start, end, PAGE_SIZE):
-        cont = 0 if first else _FLAG_CONT
-        page = read(off)
-        if page is None:
-            out.append(pack(off | _FLAG_ZERO | cont))
-            if first:
-                out.append(name)
-            out.append(b"\0")
-            size += 9
+def _candidate_offsets(block: RamBlock) -> list[int] | None:
+    """The sorted offsets of the pages of ``block`` that may hold data (all others are
+    zero), or None when any page may."""
+    if block.sparse is not None:
+        return sorted(block.sparse)
+    return None if block.written is None else sorted(block.written)
+
+
+def _runs_of(offsets: list[int], lo: int, hi: int, out: list[list[int]]) -> None:
+    """Append ``offsets[lo:hi]`` (sorted, distinct) to ``out`` as runs ``[first, stop)`` of
+    consecutive pages: split in halves until each half is one run, so a block written in a
+    few long runs costs a few steps, not one per page."""
+    first, last = offsets[lo], offsets[hi - 1]
+    if last - first == (hi - 1 - lo) * PAGE_SIZE:
+        if out and out[-1][1] == first:
+            out[-1][1] = last + PAGE_SIZE
         else:
-            out.append(pack(off | _FLAG_PAGE | cont))
-            if first:
-                out.append(name)
-            out.append(page)
-            digest.page(off, page)
-            size += 8 + PAGE_SIZE
-        first = False
-        if size >= CHUNK:
-            yield b"".join(out)
-            out, size = [], 0
-    if out:
-        yield b"".join(out)
+            out.append([first, last + PAGE_SIZE])
+        return
+    mid = (lo + hi) // 2
+    _runs_of(offsets, lo, mid, out)
+    _runs_of(offsets, mid, hi, out)
+
+
+def _segments(block: RamBlock, start: int, end: int, offsets: list[int] | None
+              ) -> list[tuple[bool, int, int]]:
+    """Pages [start, end) of ``block`` as ascending ``(data, first, stop)`` segments: runs of
+    non-zero pages (data) and of zero pages, covering the range."""
+    if offsets is None:
+        runs = [[start, end]]
+    else:
+        lo, hi = bisect_left(offsets, start), bisect_left(offsets, end)
+        runs = []
+        if hi > lo:
+            _runs_of(offsets, lo, hi, runs)
+    out: list[tuple[bool, int, int]] = []
+    at = start
+    for a, b in runs:
+        if a > at:
+            out.append((False, at, a))
+        for zero in _zero_pages(block, a, b):
+            if zero > a:
+                out.append((True, a, zero))
+            out.append((False, zero, zero + PAGE_SIZE))
+            a = zero + PAGE_SIZE
+        if b > a:
+            out.append((True, a, b))
+        at = b
+    if end > at:
+        out.append((False, at, end))
+    return out
+
+
+def _zero_pages(block: RamBlock, start: int, end: int) -> list[int]:
+    """The offsets of the all-zero pages among pages [start, end) of ``block`` that hold
+    data or were written. A page whose first word is not zero is not all zero: only the
+    others are compared, and for dense RAM the first words are gathered in one pass."""
+    if block.sparse is not None:
+        if block.nonzero:
+            return []
+        pages = block.sparse
+        first = _BE64.unpack_from
+        return [off for off in range(start, end, PAGE_SIZE)
+                if not first(pages[off])[0] and bytes(pages[off]) == ZERO_PAGE]
+    assert block.data is not None, f"block {block.idstr} holds no content"
+    data = block.data
+    with memoryview(data) as view, view[start:end] as run, run.cast("Q") as words:
+        firsts = words[:: PAGE_SIZE // 8].tolist()
+    if 0 not in firsts:
+        return []
+    return [off for off, word in zip(range(start, end, PAGE_SIZE), firsts, strict=True)
+            if word == 0 and data[off:off + PAGE_SIZE] == ZERO_PAGE]
+
+
+def _page_records(block: RamBlock, start: int, end: int, first: bool, digest: StateDigest,
+                  offsets: list[int] | None) -> Iterator[bytes]:
+    """Records for pages [start, end) of ``block``; the first record names the block.
+    Non-zero pages also go into ``digest``, so the RAM is read once.
+
+    ``offsets``: see :func:`_candidate_offsets`. Work is per run of pages, not per page:
+    zero records are packed in bulk, page records are gathered as (header, page view) and
+    joined once per chunk (the only copy of a page), and the digest hashes each run of
+    CONTINUE page records straight from the chunk (the headers are the pages' tags)."""
+    if block.sparse is not None:
+        pages = block.sparse
+
+        def views(a: int, b: int) -> list[Page]:
+            return list(map(pages.__getitem__, range(a, b, PAGE_SIZE)))
+    else:
+        assert block.data is not None, f"block {block.idstr} holds no content"
+        view = memoryview(block.data)
+
+        def views(a: int, b: int) -> list[Page]:
+            return list(map(view.__getitem__, map(slice, range(a, b, PAGE_SIZE),
+                                                  range(a + PAGE_SIZE, b + PAGE_SIZE, PAGE_SIZE))))
+    pack = _BE64.pack
+    parts: list[Page | bytearray] = []
+    regions: list[tuple[int, int]] = []  # chunk spans of CONTINUE page records, to hash
+    size = 0
+    segments = _segments(block, start, end, offsets)
+    if first and segments:
+        data, a, b = segments[0]
+        name = bytes((len(block.idstr),)) + block.idstr.encode()
+        if data:
+            page = views(a, a + PAGE_SIZE)[0]
+            parts += [pack(a | _FLAG_PAGE), name, page]
+            digest.page(a, page)
+            size += 8 + len(name) + PAGE_SIZE
+        else:
+            parts += [pack(a | _FLAG_ZERO), name, b"\0"]
+            size += 9 + len(name)
+        segments[0] = (data, a + PAGE_SIZE, b)
+    for data, a, b in segments:
+        while a < b:
+            if data:
+                n = min((b - a) // PAGE_SIZE, max(1, (CHUNK - size) // _RECORD))
+                stop = a + n * PAGE_SIZE
+                records: list[Page | bytearray] = [b""] * (2 * n)
+                records[::2] = list(map(pack, range(a | _PAGE_CONT, stop | _PAGE_CONT,
+                                                    PAGE_SIZE)))
+                records[1::2] = views(a, stop)
+                parts += records
+                regions.append((size, size + n * _RECORD))
+                size += n * _RECORD
+            else:
+                n = min((b - a) // PAGE_SIZE, max(1, (CHUNK - size) // 9))
+                stop = a + n * PAGE_SIZE
+                parts.append(zero_records(a, n, PAGE_SIZE))
+                size += 9 * n
+            a = stop
+            if size >= CHUNK:
+                yield _flush(parts, regions, digest)
+                size = 0
+    if parts:
+        yield _flush(parts, regions, digest)
+
+
+def _flush(parts: list[Page | bytearray], regions: list[tuple[int, int]],
+           digest: StateDigest) -> bytes:
+    chunk = b"".join(parts)
+    with memoryview(chunk) as view:
+        for a, b in regions:
+            digest.page_records(view[a:b])
+    parts.clear()
+    regions.clear()
+    return chunk
 
 
 def _section_vmdesc(s: Section, state: VMStateData) -> dict[str, Any]:
@@ -147,10 +266,11 @@ def save(live: LiveVM, saver: Saver | None = None) -> Iterator[bytes]:
            + enc.send(Footer(ram_id)))
     for block in blocks:
         digest.block(block.idstr, block.used_length)
+        offsets = _candidate_offsets(block)
         for start in range(0, block.used_length, PART_BYTES):
             end = min(start + PART_BYTES, block.used_length)
             yield enc.send(SectionPart(ram_id))
-            yield from _page_records(block, start, end, start == 0, digest)
+            yield from _page_records(block, start, end, start == 0, digest, offsets)
             yield enc.send(RamEOS()) + enc.send(Footer(ram_id))
     yield enc.send(SectionEnd(ram_id)) + enc.send(RamEOS()) + enc.send(Footer(ram_id))
     devices = []

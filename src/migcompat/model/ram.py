@@ -14,7 +14,8 @@ without copying them (see ``stream.Loader`` sparse mode). Readers use :meth:`Ram
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 
 from migcompat.model.memory import Memory, zeroed
@@ -25,18 +26,112 @@ ZERO_PAGE = bytes(PAGE_SIZE)
 Page = bytes | memoryview
 
 
+class PageMap(MutableMapping[int, Page]):
+    """Pages by offset, as a dict would hold them, where long runs of pages are kept as the
+    page records that carried them (no object per page until one is asked for).
+
+    A migration target receives a quarter of a million pages per GiB; making a view and a
+    dict entry for each costs more than the rest of the load. :meth:`add_records` keeps a run
+    of CONTINUE page records (8-byte header, then the page; ``records`` is usually a view of
+    the received bytes) as one entry. Changing or removing a page inside a run first turns
+    that run into single pages. Iteration is in ascending offset order."""
+
+    def __init__(self, page_size: int = PAGE_SIZE) -> None:
+        self.page_size = page_size
+        self._pages: dict[int, Page] = {}
+        self._starts: list[int] = []  # first offsets of the runs, ascending
+        self._runs: dict[int, tuple[memoryview, int]] = {}  # first offset -> (records, count)
+        self._in_runs = 0  # pages held in runs
+        self._top = -1  # the highest offset ever held
+
+    def add_records(self, offset: int, count: int, records: memoryview) -> None:
+        """Hold ``count`` pages at consecutive offsets from ``offset``, given as ``count``
+        page records back to back in ``records``."""
+        rec = self.page_size + 8
+        if len(records) != count * rec:
+            raise ValueError(f"{count} page records are {count * rec} bytes, not {len(records)}")
+        if offset > self._top:  # above everything held: no page is replaced
+            self._starts.append(offset)
+            self._runs[offset] = (records, count)
+            self._in_runs += count
+            self._top = offset + (count - 1) * self.page_size
+            return
+        for i in range(count):
+            self[offset + i * self.page_size] = records[i * rec + 8 : (i + 1) * rec]
+
+    def _run_of(self, offset: int) -> tuple[int, int] | None:
+        """(first offset, index) of the run holding ``offset``, if one does."""
+        i = bisect_right(self._starts, offset) - 1
+        if i < 0:
+            return None
+        first = self._starts[i]
+        k, rest = divmod(offset - first, self.page_size)
+        return (first, k) if not rest and k < self._runs[first][1] else None
+
+    def _unpack_run(self, offset: int) -> None:
+        """Turn the run holding ``offset`` (if any) into single pages."""
+        found = self._run_of(offset)
+        if found is None:
+            return
+        first = found[0]
+        records, count = self._runs.pop(first)
+        self._starts.remove(first)
+        self._in_runs -= count
+        rec = self.page_size + 8
+        for i in range(count):
+            self._pages[first + i * self.page_size] = records[i * rec + 8 : (i + 1) * rec]
+
+    def __getitem__(self, offset: int) -> Page:
+        page = self._pages.get(offset)
+        if page is not None:
+            return page
+        found = self._run_of(offset)
+        if found is None:
+            raise KeyError(offset)
+        first, k = found
+        rec = self.page_size + 8
+        return self._runs[first][0][k * rec + 8 : (k + 1) * rec]
+
+    def __contains__(self, offset: object) -> bool:
+        if not isinstance(offset, int):
+            return False
+        return offset in self._pages or self._run_of(offset) is not None
+
+    def __setitem__(self, offset: int, page: Page) -> None:
+        self._unpack_run(offset)
+        self._pages[offset] = page
+        self._top = max(self._top, offset)
+
+    def __delitem__(self, offset: int) -> None:
+        self._unpack_run(offset)
+        del self._pages[offset]
+
+    def __len__(self) -> int:
+        return len(self._pages) + self._in_runs
+
+    def __iter__(self) -> Iterator[int]:
+        ps = self.page_size
+        in_runs = [range(first, first + self._runs[first][1] * ps, ps) for first in self._starts]
+        if not self._pages:
+            return (offset for run in in_runs for offset in run)
+        return iter(sorted([*self._pages, *(offset for run in in_runs for offset in run)]))
+
+
 @dataclass
 class RamBlock:
     idstr: str
     used_length: int
     data: Memory | None = None  # dense content
     written: set[int] | None = None  # dense: pages ever written (None: unknown, scan all)
-    sparse: dict[int, Page] | None = None  # sparse content: non-zero pages by offset
+    sparse: MutableMapping[int, Page] | None = None  # sparse content: non-zero pages by offset
+    nonzero: bool = False  # sparse: no page in ``sparse`` is all zero (no need to look)
 
     def page_reader(self) -> Callable[[int], Page | None]:
         """A function giving the page at an offset, or None when it is all zero."""
         if self.sparse is not None:
             pages = self.sparse
+            if self.nonzero:
+                return lambda off: pages.get(off)
 
             def read_sparse(off: int) -> Page | None:
                 page = pages.get(off)

@@ -11,7 +11,8 @@ one byte at a time stays cheap). At the end of input, an incomplete unit is a St
 the offset where the input ended: never zeros, never a guess. Errors are sticky.
 
 For RAM-heavy streams, :meth:`Decoder.next_ram_batch` parses runs of CONTINUE page records in
-a tight loop and hands page payloads out as memoryviews of the fed chunks (no copy).
+a tight loop and hands page payloads out as memoryviews of the fed chunks (no copy), and
+:meth:`Decoder.next_ram_runs` checks whole runs at once without a Python object per page.
 """
 
 from __future__ import annotations
@@ -55,9 +56,11 @@ from migcompat.stream.ram import (
     CONTINUE,
     PAGE,
     ZERO,
+    Run,
     count_records,
     page_runs,
     parse_record,
+    scan_runs,
 )
 from migcompat.stream.states import State
 from migcompat.vmstate.codec import DecodeContext, NeedData, decode_section, decode_state
@@ -74,6 +77,7 @@ MAX_VMDESC_SIZE = 64 * 1024 * 1024
 _BE32 = struct.Struct(">I")
 _ID_LEN = struct.Struct(">IB")  # START/FULL: section_id, idstr length
 _CMD = struct.Struct(">HH")
+_NO_VIEW = memoryview(b"")
 
 
 class Sentinel:
@@ -297,6 +301,19 @@ class Decoder:
         runs, zeros, end = page_runs(view, start, self.page_size, below, limit)
         self._buf.advance(end - start)
         return runs, zeros
+
+    def next_ram_runs(self, below: int, limit: int = 1 << 20) -> tuple[memoryview, list[Run]]:
+        """Fast path for loading RAM: the consecutive CONTINUE page/zero records already
+        buffered (at most ``limit``, none at an offset >= ``below``), as runs of pages at
+        consecutive offsets (see :func:`migcompat.stream.ram.scan_runs`), with the view their
+        positions refer to. No runs when the next unit is anything else (use
+        :meth:`next_event`). The records belong to :attr:`last_block`."""
+        if self.state is not State.RAM or self._error is not None or self.last_block is None:
+            return _NO_VIEW, []
+        view, start = self._buf.view()
+        runs, end = scan_runs(view, start, self.page_size, below, limit)
+        self._buf.advance(end - start)
+        return view, runs
 
     def count_ram_batch(self, limit: int = 1 << 20) -> tuple[int, int, int]:
         """Fast path for statistics: skip up to ``limit`` consecutive CONTINUE page/zero

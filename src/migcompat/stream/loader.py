@@ -10,12 +10,15 @@ destination is not; a missing or cut vmdesc after EOF is only a warning, as in Q
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Literal
+from itertools import repeat
+from typing import Literal, Protocol
 
 from migcompat.errors import StreamError
 from migcompat.model.memory import Memory, zeroed
+from migcompat.model.ram import PageMap
 from migcompat.stream.configuration import TARGET_PAGE_BITS, capabilities
 from migcompat.stream.constants import PAGE_SIZE, RAM_SECTION, RAM_VERSION
 from migcompat.stream.decoder import DONE, NEED_DATA, Decoder, Sentinel, unknown_section_error
@@ -33,6 +36,7 @@ from migcompat.stream.events import (
     XbzrlePage,
     ZeroPage,
 )
+from migcompat.stream.ram import RUN_PAGES, RUN_ZERO_FILLED, Run
 from migcompat.vmstate.data import VMStateData
 from migcompat.vmstate.schema import SchemaResolver
 
@@ -66,6 +70,24 @@ KNOWN_CAPABILITIES = frozenset(
 RamMode = Literal["dense", "sparse", "discard"]
 
 
+class RamObserver(Protocol):
+    """Told about every page a load changes, in stream order, after the page was checked
+    (a migration hashes the pages as they arrive, while the source is still sending).
+
+    A full-page record whose page is all zero is reported as a zero page."""
+
+    def page_records(self, block: str, offset: int, count: int, records: memoryview) -> None:
+        """``count`` non-zero pages at consecutive offsets from ``offset``, as the CONTINUE
+        page records that carried them: each an 8-byte header (be64 ``offset | PAGE |
+        CONTINUE``) followed by the page."""
+
+    def page(self, block: str, offset: int, data: bytes | memoryview) -> None:
+        """One non-zero page (one that did not come in such a run)."""
+
+    def zero_pages(self, block: str, offset: int, count: int) -> None:
+        """``count`` pages at consecutive offsets from ``offset`` are now zero."""
+
+
 @dataclass(frozen=True)
 class RamBlock:
     """A destination RAMBlock. A resizable block (``max_length`` set) accepts any incoming
@@ -94,13 +116,14 @@ class Destination:
 @dataclass
 class LoadedState:
     """The result of a load. RAM is in ``ram`` (block idstr -> bytearray) in "dense" mode, or
-    in ``ram_pages`` (block idstr -> {offset: page}, non-zero pages only) in "sparse", where a
-    page is a read-only memoryview into the fed input (no copy)."""
+    in ``ram_pages`` (block idstr -> {offset: page}, a :class:`PageMap`, non-zero pages only)
+    in "sparse", where a page is a read-only memoryview into the fed input (no copy). A
+    full-page record whose page is all zero loads as a zero page."""
 
     machine: str | None = None
     sections: dict[tuple[str, int], VMStateData] = field(default_factory=dict)
     ram: dict[str, Memory] = field(default_factory=dict)
-    ram_pages: dict[str, dict[int, bytes | memoryview]] = field(default_factory=dict)
+    ram_pages: dict[str, PageMap] = field(default_factory=dict)
     ram_sizes: dict[str, int] = field(default_factory=dict)
     # Dense mode: per block, the offsets of pages a record wrote (all others are still zero).
     ram_written: dict[str, set[int]] = field(default_factory=dict)
@@ -114,9 +137,11 @@ class LoadedState:
 class Loader:
     """Load a stream into a :class:`LoadedState` (feed bytes, then :meth:`close`)."""
 
-    def __init__(self, destination: Destination, *, ram: RamMode = "dense") -> None:
+    def __init__(self, destination: Destination, *, ram: RamMode = "dense",
+                 observer: RamObserver | None = None) -> None:
         self.destination = destination
         self.ram_mode = ram
+        self.observer = observer
         self.decoder = Decoder(
             destination.resolver,
             configuration=destination.configuration,
@@ -130,6 +155,9 @@ class Loader:
         self._sections = None if destination.sections is None else set(destination.sections)
         self._zero = bytes(destination.page_size)
         self._dirty: dict[str, set[int]] = {}  # dense mode: pages holding non-zero data
+        # Per block, the highest offset a page was stored at: a zero page above it (the
+        # usual case, pages arrive in order) has nothing to clear.
+        self._top: dict[str, int] = {}
         self._seen_eof = False
         self._done = False
         self._at = 0  # offset of the event being handled
@@ -159,9 +187,7 @@ class Loader:
         dec = self.decoder
         while not self._done:
             self._at = dec.offset
-            batch = dec.next_ram_batch()
-            if batch:
-                self._pages(batch)
+            if self._ram_runs():
                 continue
             try:
                 event = dec.next_event()
@@ -282,7 +308,7 @@ class Loader:
             if self.ram_mode == "dense" and block.idstr not in self.result.ram:
                 self.result.ram[block.idstr] = zeroed(size, populate=True)
             elif self.ram_mode == "sparse":
-                self.result.ram_pages[block.idstr] = {}
+                self.result.ram_pages[block.idstr] = PageMap(self.destination.page_size)
 
     def _page_error(self, batch: list[Page | ZeroPage], index: int, message: str) -> StreamError:
         at = self._at
@@ -292,12 +318,67 @@ class Loader:
             )
         return self._fail(message, RAM_SECTION, at)
 
+    def _ram_runs(self) -> bool:
+        """Load the runs of CONTINUE records buffered for a known block, if any."""
+        dec = self.decoder
+        block = dec.last_block
+        size = None if block is None else self.result.ram_sizes.get(block)
+        if size is None:
+            return False
+        assert block is not None
+        view, runs = dec.next_ram_runs(size)
+        if not runs:
+            return False
+        self._apply_runs(block, view, runs)
+        return True
+
+    def _apply_runs(self, block: str, view: memoryview, runs: list[Run]) -> None:
+        ps, mode, observer = self.destination.page_size, self.ram_mode, self.observer
+        rec = ps + 8
+        pagemap = self.result.ram_pages.get(block) if mode == "sparse" else None
+        mem = self.result.ram.get(block) if mode == "dense" else None
+        written = self._dirty.setdefault(block, set()) if mode == "dense" else None
+        top = self._top.get(block, -1)
+        pages = zeros = 0
+        for kind, offset, count, pos in runs:
+            stop = offset + count * ps
+            if kind == RUN_PAGES:
+                pages += count
+                if pagemap is not None:  # zero-copy: the records stay in the fed input
+                    pagemap.add_records(offset, count, view[pos : pos + count * rec])
+                elif mem is not None and written is not None:
+                    for i in range(count):
+                        at = pos + 8 + i * rec
+                        mem[offset + i * ps : offset + (i + 1) * ps] = view[at : at + ps]
+                    written.update(range(offset, stop, ps))
+                top = max(top, stop - ps)
+                if observer is not None:
+                    observer.page_records(block, offset, count, view[pos : pos + count * rec])
+                continue
+            if kind == RUN_ZERO_FILLED:
+                pages += count
+            else:
+                zeros += count
+            if offset <= top:
+                if pagemap is not None:
+                    deque(map(pagemap.pop, range(offset, stop, ps), repeat(None)), 0)
+                elif mem is not None and written is not None:
+                    for o in written.intersection(range(offset, stop, ps)):
+                        mem[o : o + ps] = self._zero
+                        written.discard(o)
+            if observer is not None:
+                observer.zero_pages(block, offset, count)
+        self._top[block] = top
+        self.result.pages += pages
+        self.result.zero_pages += zeros
+
     def _pages(self, batch: list[Page | ZeroPage]) -> None:
         ps, sizes, mode = self.destination.page_size, self.result.ram_sizes, self.ram_mode
         dense, sparse, dirty = self.result.ram, self.result.ram_pages, self._dirty
+        observer, zero = self.observer, self._zero
         name, size = None, 0
         mem: Memory = bytearray()
-        pagemap: dict[int, bytes | memoryview] = {}
+        pagemap = PageMap(ps)
         written: set[int] = set()
         pages = 0
         for i, rec in enumerate(batch):
@@ -311,32 +392,37 @@ class Loader:
             if offset >= size:
                 raise self._page_error(batch, i, f"Illegal RAM offset {offset:x}")
             if isinstance(payload, int):  # a zero page: one fill byte (QEMU sends 0)
+                data: bytes | memoryview | None = bytes((payload,)) * ps if payload else None
+            else:
+                pages += 1
+                # A full page of zeros is a zero page all the same (sparse keeps none).
+                data = None if payload[0] == 0 and bytes(payload) == zero else payload
+            if data is None:
                 if mode == "dense":
-                    # A fresh bytearray is already zero: only a page written before needs it.
-                    if payload:
-                        mem[offset : offset + ps] = bytes((payload,)) * ps
-                        written.add(offset)
-                    elif offset in written:
-                        mem[offset : offset + ps] = self._zero
+                    # A fresh mapping is already zero: only a page written before needs it.
+                    if offset in written:
+                        mem[offset : offset + ps] = zero
                         written.discard(offset)
                 elif mode == "sparse":
-                    if payload:
-                        pagemap[offset] = bytes((payload,)) * ps
-                    else:
-                        pagemap.pop(offset, None)
+                    pagemap.pop(offset, None)
+                if observer is not None:
+                    observer.zero_pages(block, offset, 1)
                 continue
-            pages += 1
             if mode == "dense":
-                mem[offset : offset + ps] = payload
+                mem[offset : offset + ps] = data
                 written.add(offset)
             elif mode == "sparse":
-                pagemap[offset] = payload  # zero-copy: a read-only view of the fed input
+                pagemap[offset] = data  # zero-copy: a read-only view of the fed input
+            self._top[block] = max(self._top.get(block, -1), offset)
+            if observer is not None:
+                observer.page(block, offset, data)
         self.result.pages += pages
         self.result.zero_pages += len(batch) - pages
 
 
-def load_stream(data: bytes, destination: Destination, *, ram: RamMode = "dense") -> LoadedState:
+def load_stream(data: bytes, destination: Destination, *, ram: RamMode = "dense",
+                observer: RamObserver | None = None) -> LoadedState:
     """Load a whole stream held in memory."""
-    loader = Loader(destination, ram=ram)
+    loader = Loader(destination, ram=ram, observer=observer)
     loader.feed(data)
     return loader.close()
