@@ -68,6 +68,9 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
      "$.releases.r1.types.widget.properties.level.kind"),
     ("bad-default", mutate(types__widget__properties__level={"kind": "uint8", "default": 300}),
      "$.releases.r1.types.widget.properties.level.default"),
+    ("bad-equivalent", mutate(types__widget__properties__level={
+        "kind": "uint8", "default": 1, "equivalent": [[1, "one"]]}),
+     "$.releases.r1.types.widget.properties.level.equivalent[0]"),
     ("unknown-enum", mutate(types__widget__properties__level={"kind": "enum", "enum": "Nope"}),
      "$.releases.r1.types.widget.properties.level.enum"),
     ("unknown-type", mutate(types__widget__parent="devcie"),

@@ -55,8 +55,13 @@ def test_bundled_overlay_loads_and_merges_into_a_valid_release() -> None:
     assert overlay["format"] == 1
     # Every type the overlay names, as an empty shell, so that everything merges.
     types: dict[str, Any] = {"device": {"abstract": True}}
-    for name in overlay.get("types", {}):
+    for name, body in overlay.get("types", {}).items():
         types.setdefault(name, {"parent": "device"})
+        # a property the overlay only adds keys to (rombar's equivalent) exists in releases
+        extended = {p: {"kind": "int32"} for p, entry in body.get("properties", {}).items()
+                    if "kind" not in entry}
+        if extended:
+            types[name]["properties"] = extended
     for body in overlay.get("types", {}).values():
         if "child" in body:
             types.setdefault(body["child"]["type"], {"parent": "device"})

@@ -173,14 +173,21 @@ def compare_properties(path: str, mine: DeviceObject, theirs: DeviceObject, src:
             if ea.value == eb.value:
                 continue
             breaking = _matters(src, mine, name) or _matters(dst, theirs, name)
-            reasons.append(Reason(
-                "property-differs",
-                f"{path}.{name} is {format_value(ea.prop.kind, ea.value)} on the source "
-                f"({_decided(ea)}) and {format_value(eb.prop.kind, eb.value)} on the "
-                f"destination ({_decided(eb)})",
-                device=path, property=name, breaking=breaking,
-                detail={"source": {"value": ea.value, "provenance": _prov(ea)},
-                        "destination": {"value": eb.value, "provenance": _prov(eb)}}))
+            message = (f"{path}.{name} is {format_value(ea.prop.kind, ea.value)} on the "
+                       f"source ({_decided(ea)}) and {format_value(eb.prop.kind, eb.value)} "
+                       f"on the destination ({_decided(eb)})")
+            detail: dict[str, Any] = {
+                "source": {"value": ea.value, "provenance": _prov(ea)},
+                "destination": {"value": eb.value, "provenance": _prov(eb)}}
+            same = _equivalent(ea, eb)
+            if same is not None:
+                # the catalog says both values give the same device: never a break
+                group, why = same
+                breaking = False
+                message += ": equivalent values" + (f" ({why})" if why else "")
+                detail["equivalent"] = {"values": list(group), "why": why}
+            reasons.append(Reason("property-differs", message, device=path, property=name,
+                                  breaking=breaking, detail=detail))
             continue
         side, vm, obj, eff = (("source", src, mine, a[name]) if name in a
                               else ("destination", dst, theirs, b[name]))
@@ -195,6 +202,16 @@ def compare_properties(path: str, mine: DeviceObject, theirs: DeviceObject, src:
             device=path, property=name, breaking=breaking,
             detail={side: {"value": eff.value, "provenance": _prov(eff)}}))
     return reasons
+
+
+def _equivalent(ea: Effective, eb: Effective) -> tuple[tuple[Any, ...], str] | None:
+    """The equivalence group (and its reason) either side's catalog declares for the two
+    values (``equivalent`` in docs/catalog-format.md)."""
+    for prop in (eb.prop, ea.prop):
+        group = prop.equivalent_group(ea.value, eb.value)
+        if group is not None:
+            return group, prop.equivalent_why
+    return None
 
 
 def _decided(eff: Effective) -> str:

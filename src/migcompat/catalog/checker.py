@@ -22,6 +22,7 @@ CODES = {
     "wrong-type": "a value of the wrong JSON/TOML type",
     "unknown-kind": "a property kind migcompat does not know",
     "bad-default": "a default that does not parse as the property's kind",
+    "bad-equivalent": "an equivalence group that is not two or more values of the kind's type",
     "unknown-enum": "a property names an enum the release does not define",
     "unknown-type": "a reference to a type the release does not define",
     "parent-cycle": "a type is its own ancestor",

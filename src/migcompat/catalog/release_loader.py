@@ -24,7 +24,7 @@ RELEASE_KEYS = ("format", "id", "product", "version", "debian_version", "descrip
 TYPE_KEYS = ("parent", "interfaces", "abstract", "properties", "child", "realize", "init",
              "guest_visible", "vmsd", "file", "line", "desc")
 PROP_KEYS = ("kind", "default", "enum", "values", "word", "bit", "unresolved", "qapi_type",
-             "link_type",
+             "link_type", "equivalent", "equivalent_why",
              "file", "line", "desc")
 TABLE_KEYS = ("file", "line", "entries")
 ENTRY_KEYS = ("driver", "property", "value", "optional", "file", "line")
@@ -173,7 +173,42 @@ def _property(name: str, body: Any, chk: Checker, p: str,
         qapi_type=chk.typed(body, "qapi_type", p, (str,), ""),
         file=chk.typed(body, "file", p, (str,), ""),
         line=chk.typed(body, "line", p, (int,), 0),
+        equivalent=_equivalent(kind, body, chk, p),
+        equivalent_why=chk.typed(body, "equivalent_why", p, (str,), ""),
     )
+
+
+def _equivalent(kind: str, body: dict[str, Any], chk: Checker,
+                p: str) -> tuple[tuple[Value, ...], ...]:
+    """``equivalent = [[1, -1], ...]``: groups of at least two values of the kind's JSON type
+    (int, bool or str). The range is not checked: a group may name the value another release
+    gives the property under another kind (rombar is uint32 up to 9.x, int32 from 10.0)."""
+    raw = body.get("equivalent")
+    if raw is None:
+        return ()
+    ep = path_key(p, "equivalent")
+    if not isinstance(raw, list):
+        chk.add(ep, "wrong-type", f"expected a list of value lists, got {type(raw).__name__}",
+                raw)
+        return ()
+    want: tuple[type, ...] = (
+        (bool,) if kind in ("bool", "bit", "bit64") else
+        (str,) if kind in ("str", "link", "enum", "OnOffAuto") else (int,))
+    groups: list[tuple[Value, ...]] = []
+    for i, group in enumerate(raw):
+        gp = f"{ep}[{i}]"
+        if not isinstance(group, list) or len(group) < 2:
+            chk.add(gp, "bad-equivalent", "an equivalence group is a list of at least two "
+                    "values", group)
+            continue
+        bad = [v for v in group if not isinstance(v, want) or (
+            want == (int,) and isinstance(v, bool))]
+        if bad:
+            chk.add(gp, "bad-equivalent", f"values {bad!r} are not of kind {kind}'s type "
+                    f"({want[0].__name__})", group)
+            continue
+        groups.append(tuple(group))
+    return tuple(groups)
 
 
 def _bit(chk: Checker, body: dict[str, Any], p: str) -> int:

@@ -47,6 +47,9 @@ class Property:
     ``has_default`` is False for properties QEMU gives no static default (strings, links,
     ``*_NODEFAULT``); ``unresolved`` holds the reason when a default exists but could not be
     computed from source. ``word``/``bit`` place a bit property in its shared storage word.
+    ``equivalent`` lists groups of values that give the same device (the same migrated state
+    and guest view), ``equivalent_why`` says why: ``check`` does not count a difference
+    within a group (pci-device ``rombar`` 1 up to 9.x and -1 "auto" from 10.0).
     """
 
     name: str
@@ -62,6 +65,15 @@ class Property:
     file: str = ""
     line: int = 0
     tags: frozenset[str] = field(default_factory=frozenset)
+    equivalent: tuple[tuple[Value, ...], ...] = ()
+    equivalent_why: str = ""
+
+    def equivalent_group(self, a: Value, b: Value) -> tuple[Value, ...] | None:
+        """The declared group holding both ``a`` and ``b`` (values of the same type), if any."""
+        for group in self.equivalent:
+            if _member(a, group) and _member(b, group):
+                return group
+        return None
 
     def parse(self, text: str) -> Value:
         """Parse ``text`` as a value of this property, or raise PropertyValueError."""
@@ -69,6 +81,11 @@ class Property:
 
     def format(self, value: Value) -> str:
         return format_value(self.kind, value)
+
+
+def _member(value: Value, group: tuple[Value, ...]) -> bool:
+    # typed: True is not 1 here
+    return any(type(value) is type(v) and value == v for v in group)
 
 
 def parse_value(kind: str, name: str, text: str, enum_values: tuple[str, ...] = ()) -> Value:
