@@ -26,6 +26,7 @@ import pytest
 
 from migcompat.cli.main import main as cli_main
 from migcompat.qemu.builds import BuildUnavailable, QemuBuild, build
+from migcompat.qemu.probe_state_run import DEVICES as PROBED_DEVICES
 from migcompat.qemu.source.lock import FetchError
 from qemu_helpers import LoadResult, load_stream, make_stream
 
@@ -48,6 +49,9 @@ BLK2 = Dev("virtio-blk-pci", ("-drive", "if=none,id=d1,file=null-co://,format=ra
                               "-device", "virtio-blk-pci,drive=d1"))
 RNG = Dev("virtio-rng-pci", ("-device", "virtio-rng-pci"))
 E1000 = Dev("e1000", ("-device", "e1000"))
+# Every device type the state capture probes (make catalogs-state), each with its backend:
+# check compares their captured sections between the builds, not just their properties.
+PROBED = tuple(Dev(d.type, tuple(d.args(10 + n))) for n, d in enumerate(PROBED_DEVICES))
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,16 @@ CASES: tuple[Case, ...] = (
     # (QEMU tests rom_bar for zero): overlay.toml declares the two values equivalent on
     # pci-device, so it holds for PCI devices that state no guest_visible list, like e1000.
     Case("rombar 1 vs -1", "7.2", "10.0", "pc-q35-5.1", "loaded", shared=(E1000,)),
+    # Twelve device types at once, on newer and older machine types: the captured sections
+    # (versions, subsections, layouts, RAM blocks) of both builds must agree, as QEMU does.
+    *(Case("all probed devices", s, d, m, "loaded", shared=PROBED)
+      for m, pairs in (("pc-q35-7.2", (("7.2", "10.0"), ("10.0", "7.2"))),
+                       ("pc-i440fx-7.2", (("7.2", "10.0"), ("10.0", "7.2"))),
+                       ("pc-q35-5.2", (("5.2", "10.0"), ("10.0", "5.2"), ("5.2", "7.2"),
+                                       ("7.2", "5.2"))),
+                       ("pc-i440fx-2.4", (("5.2", "10.0"), ("10.0", "5.2"))),
+                       ("pc-q35-2.4", (("7.2", "10.0"), ("10.0", "7.2"))))
+      for s, d in pairs),
     Case("rombar 1 vs -1", "10.0", "7.2", "pc-i440fx-5.1", "loaded", shared=(E1000,)),
 )
 
