@@ -8,7 +8,9 @@ Guest: 1 GiB of RAM, 512 MiB of it random pages (the rest zero).
   destination with `-incoming unix:S`, `max-bandwidth` raised; time = query-migrate's
   total-time once the migration completed.
 
-Reports guest RAM bytes per wall-clock second, median of N warm runs, and the ratio.
+Reports guest RAM bytes per wall-clock second, median of N warm runs, and the ratio, with
+the 1-minute load average before and after (the machine has 2 cores and is shared: figures
+taken under load are not comparable).
 
     python bench/migrate_bench.py [--runs 5] [--json]
 """
@@ -27,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from migcompat.qemu.qmp import QemuProcess  # noqa: E402
+from migcompat.qemu.qmp import QemuProcess
 
 RAM = 1 << 30
 RANDOM = 512 << 20
@@ -44,7 +46,7 @@ def migcompat_once(tmp: Path) -> float:
     dst.stdout.readline()
     src = subprocess.run([*MIG, "migrate", *VM, "--ram-data", "512M", "--to", f"unix:{sock}",
                           "--format", "json"], capture_output=True, text=True, check=False)
-    out, err = dst.communicate(timeout=300)
+    _, err = dst.communicate(timeout=300)
     if src.returncode or dst.returncode:
         raise SystemExit(f"migcompat migration failed: {src.stderr} {err}")
     return float(json.loads(src.stdout)["seconds"])
@@ -76,6 +78,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="migbench.") as d:
         tmp = Path(d)
         blob = tmp / "random.bin"
@@ -86,11 +89,14 @@ def main() -> None:
         for _ in range(args.runs):
             results["migcompat"].append(migcompat_once(tmp))
             results["qemu"].append(qemu_once(tmp, blob))
+    load_after = os.getloadavg()[0]
     med = {k: statistics.median(v) for k, v in results.items()}
     rate = {k: RAM / v for k, v in med.items()}
     report = {"ram_bytes": RAM, "random_bytes": RANDOM, "runs": args.runs,
               "seconds": results, "median_seconds": med,
-              "bytes_per_second": rate, "ratio_migcompat_over_qemu": rate["migcompat"] / rate["qemu"]}
+              "bytes_per_second": rate,
+              "ratio_migcompat_over_qemu": rate["migcompat"] / rate["qemu"],
+              "load_average": {"before": load_before, "after": load_after}}
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -98,6 +104,7 @@ def main() -> None:
         print(f"{k:10s} median {med[k]:.3f}s  {rate[k] / 1e9:.2f} GB/s guest RAM  "
               f"runs: {', '.join(f'{x:.3f}' for x in results[k])}")
     print(f"ratio migcompat/qemu: {report['ratio_migcompat_over_qemu']:.2f}")
+    print(f"load average (1 min): {load_before:.2f} before, {load_after:.2f} after")
 
 
 if __name__ == "__main__":

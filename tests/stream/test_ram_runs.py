@@ -229,7 +229,7 @@ def test_run_path_loads_what_the_event_path_loads(seed: int) -> None:
     bios = [Page("pc.bios", 3 * PS, page(rng)), ZeroPage("pc.bios", 0, 0, True)]
     data = ram_stream(named(ram, "pc.ram"), bios)
     want = {"pc.ram": expected_ram(ram), "pc.bios": expected_ram(bios)}
-    for step in (len(data), 4099, 1000):
+    for step in (len(data), 20000, 5000, 4099, 1000):
         seen = Recorder()
         loader = Loader(DEST, ram="sparse", observer=seen)
         for i in range(0, len(data), step):

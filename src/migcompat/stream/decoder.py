@@ -312,6 +312,14 @@ class Decoder:
             return _NO_VIEW, []
         view, start = self._buf.view()
         runs, end = scan_runs(view, start, self.page_size, below, limit)
+        rec = self.page_size + 8
+        if not runs and len(view) - start < rec and self._buf.available >= rec:
+            # A record cut by the end of a fed chunk: join one record's worth of bytes
+            # (a small copy) rather than go through next_event at every chunk boundary.
+            joined = self._buf.need(rec)
+            assert joined is not None
+            view, start = joined
+            runs, end = scan_runs(view, start, self.page_size, below, limit)
         self._buf.advance(end - start)
         return view, runs
 
