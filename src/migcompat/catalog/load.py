@@ -169,7 +169,12 @@ def load_catalog_file(path: Path) -> Catalog:
         # A single release file is a catalog of one.
         rid = str(data["id"])
         cat = Catalog(name=path.stem, path=path, description=str(data.get("description", "")))
-        cat.refs[rid] = ReleaseRef(rid, path, "$", data)
+        # `probe --state` names the captured-state file beside the release file.
+        state = data.pop("state", None)
+        if state is not None and not (isinstance(state, str) and (path.parent / state).is_file()):
+            chk.add("$.state", "unreadable", f"captured state file not found: {state}")
+        cat.refs[rid] = ReleaseRef(rid, path, "$", data,
+                                   state=path.parent / state if isinstance(state, str) else None)
         if chk.problems:
             raise CatalogError(chk.problems)
         return cat

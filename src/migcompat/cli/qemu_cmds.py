@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from migcompat.cli.output import emit_json, err, out
-from migcompat.errors import EXIT_INCOMPATIBLE
+from migcompat.errors import EXIT_INCOMPATIBLE, UsageError
 
 
 def write_json_atomically(path: Path, doc: dict[str, Any], compact: bool = True) -> None:
@@ -72,23 +72,49 @@ Examples:
               help="Write the release catalog here (default: stdout).")
 @click.option("--machine", "machines", multiple=True, metavar="M",
               help="Record only these machine types (repeatable).")
-def probe_command(qemu_binary: str, output: Path | None, machines: tuple[str, ...]) -> None:
+@click.option("--state", "state", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also save paused VMs of each machine type (with and "
+              "without the probed devices) and write what they send to this file; the "
+              "release file (-o) then names it, so check and validate --dest compare state.")
+def probe_command(qemu_binary: str, output: Path | None, machines: tuple[str, ...],
+                  state: Path | None) -> None:
     """Read a QEMU binary over QMP into a release catalog.
 
     Machine types (query-machines, with compat lists on QEMU >= 9.1), types, and property
-    kinds and static defaults. QEMU runs paused with -nodefaults and never outlives the
-    probe. See docs/probe.md.
+    kinds and static defaults; with --state, the device state its VMs send (sections,
+    layouts, subsections, RAM blocks, from streams it saves, and -dump-vmstate). QEMU runs
+    paused with -nodefaults and never outlives the probe. See docs/probe.md and
+    docs/probe-state.md.
     """
     from migcompat.qemu.probe import probe, terminal_progress
 
+    if state is not None and output is None:
+        raise UsageError("--state needs -o FILE: the release file names its state file")
     with terminal_progress() as progress:
         doc = probe(qemu_binary, list(machines) or None, progress)
+    if state is not None and output is not None:
+        doc["state"] = _probe_state(qemu_binary, str(doc["id"]), machines, state, output)
     if output is None:
         out().print(json.dumps(doc, ensure_ascii=False), markup=False, soft_wrap=True)
     else:
         write_json_atomically(output, doc, compact=False)
     err().print(f"QEMU {doc['version']}: {len(doc['machines'])} machine types, "
                 f"{len(doc['types'])} types", markup=False)
+
+
+def _probe_state(binary: str, release: str, machines: tuple[str, ...], state: Path,
+                 output: Path) -> str:
+    """Capture the binary's state into ``state``; the path the release file gives it."""
+    import shutil
+
+    from migcompat.qemu.probe_state import probe_state
+    from migcompat.qemu.probe_state_run import Target
+
+    path = shutil.which(binary) or binary
+    doc = probe_state(release, Target(path), list(machines) or "pc-*",
+                      lambda msg: err().print(msg, markup=False))
+    write_json_atomically(state, doc, compact=True)
+    return os.path.relpath(state.resolve(), output.resolve().parent)
 
 
 @click.command("crosscheck", epilog="""\b

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from migcompat.errors import MigcompatError
+from migcompat.errors import MigcompatError, UsageError
 from migcompat.qemu.probe_state_dump import versions_from_dump
 from migcompat.qemu.probe_state_run import (
     DEVICES,
@@ -137,7 +137,7 @@ def _save_devices(target: Target, cap: Capture, devices: list[Device]) -> None:
         cap.slots, cap.with_devices = saved.slots, read_stream(saved.data)
 
 
-def probe_state(release: str, target: Target, machines: str | None = None,
+def probe_state(release: str, target: Target, machines: str | Sequence[str] | None = None,
                 progress: Progress | None = None, jobs: int = 2) -> dict[str, Any]:
     """The ``<release>.state.json`` document of ``target`` (a build of ``release``)."""
     say = progress or (lambda _msg: None)
@@ -146,8 +146,13 @@ def probe_state(release: str, target: Target, machines: str | None = None,
     dump_machine = DUMP_MACHINE if DUMP_MACHINE in names else _newest_q35(names)
     say(f"{release}: {build_name}; -dump-vmstate of {dump_machine}")
     dump = json.loads(dump_vmstate(target, dump_machine))
-    if machines:
+    if isinstance(machines, str):
         names = [n for n in names if fnmatch.fnmatchcase(n, machines)]
+    elif machines:
+        unknown = sorted(set(machines) - set(names))
+        if unknown:
+            raise UsageError(f"{release}: no machine type {', '.join(unknown)} in this build")
+        names = [n for n in names if n in machines]
     names.sort()
     schemas: dict[str, Any] = {}
     out_machines: dict[str, Any] = {}
