@@ -110,6 +110,14 @@ def test_releases_lists_tutorial() -> None:
     assert ids == ["qemu-5.1", "qemu-5.2", "qemu-5.2-broken"]
 
 
+def test_releases_say_where_device_state_comes_from() -> None:
+    res = run("releases", "--catalog", "qemu", "--format", "json")
+    state = {r["id"]: r["device_state"] for r in json.loads(res.stdout)["releases"]}
+    assert state["7.2"].startswith("captured (") and state["10.2"] == "none"
+    res = run("releases", "--catalog", "tutorial", "--format", "json")
+    assert json.loads(res.stdout)["releases"][0]["device_state"] == "schemas (5)"
+
+
 def test_python_dash_m_and_help() -> None:
     res = run("--help")
     assert res.returncode == 0 and "Examples:" in res.stdout

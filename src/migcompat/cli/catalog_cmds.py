@@ -26,7 +26,21 @@ def release_summary(catalog: str, rel: Release) -> dict[str, Any]:
         "machines": len(machines.machines),
         "default_machine": default.name if default else None,
         "types": len(rel.types),
+        "device_state": _device_state(rel),
     }
+
+
+def _device_state(rel: Release) -> str:
+    """Where the release's device-state schemas come from, for check and validate --dest."""
+    if rel.vmstate:
+        return f"schemas ({len(rel.vmstate)})"
+    if rel.state_file:
+        from migcompat.catalog.capture_loader import capture_of
+
+        capture = capture_of(rel)
+        count = len(capture.machine_names) if capture is not None else 0
+        return f"captured ({count} machine types)"
+    return "none"
 
 
 @click.command(epilog="""\b
@@ -53,10 +67,11 @@ def releases(catalog: str | None, fmt: str) -> None:
         emit_json("releases", {"releases": rows})
         return
     table = Table("catalog", "release", "version", "debian package", "machines", "default",
-                  "description", box=None, pad_edge=False)
+                  "device state", "description", box=None, pad_edge=False)
     for r in rows:
         table.add_row(r["catalog"], r["id"], r["version"], r["debian_version"] or "-",
-                      str(r["machines"]), r["default_machine"] or "-", r["description"])
+                      str(r["machines"]), r["default_machine"] or "-", r["device_state"],
+                      r["description"])
     out().print(table)
 
 
