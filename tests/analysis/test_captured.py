@@ -213,3 +213,24 @@ def test_missing_state_file_is_a_catalog_error(tmp_path: Path) -> None:
     with pytest.raises(CatalogError) as err:
         open_catalog(str(tmp_path / "catalog.json"))
     assert "captured state file not found" in str(err.value)
+
+
+def test_release_without_state_is_not_compared(tmp_path: Path) -> None:
+    # a source-only import (no schemas, no capture) must not make every section unknown
+    cat = catalog(tmp_path)
+    rel = copy.deepcopy(TUTORIAL["releases"]["qemu-5.2"])
+    rel.pop("vmstate", None)
+    rel.pop("board", None)
+    (tmp_path / "bare.json").write_text(json.dumps({"format": 1, "id": "bare", **rel}))
+    data = json.loads((tmp_path / "catalog.json").read_text())
+    data["releases"]["bare"] = {"file": "bare.json"}
+    (tmp_path / "catalog.json").write_text(json.dumps(data))
+    cat = open_catalog(str(tmp_path / "catalog.json"))
+    devs = [parse_device("virtio-blk-pci")]
+    for a, b in (("old", "bare"), ("bare", "old")):
+        result = check(VMConfig(cat.release(a), "pc-5.1", devs, smp=2, mem=64 * MIB),
+                       VMConfig(cat.release(b), "pc-5.1", devs, smp=2, mem=64 * MIB),
+                       SECTION_RULES)
+        assert result.compatible, [r.message for r in result.breaking()]
+        note = next(r for r in result.reasons if r.code == "state-not-compared")
+        assert "release bare has no device-state schemas" in note.message

@@ -137,7 +137,16 @@ def _fmt(shape: Shape) -> str:
     return what if count == 1 else f"{count} x {what}"
 
 
+def has_state_schemas(vm: VM) -> bool:
+    return bool(vm.release.vmstate or vm.release.state_file)
+
+
 def section_rule(src: VM, dst: VM) -> list[Reason]:
+    missing = [vm.release.id for vm in (src, dst) if not has_state_schemas(vm)]
+    if missing:  # nothing to compare with: say so, never call every section unknown
+        return [Reason("state-not-compared", f"device state not compared: release "
+                       f"{' and '.join(dict.fromkeys(missing))} has no device-state schemas "
+                       "(neither vmstate nor captured state)", breaking=False)]
     try:
         mine, theirs = plan_sections(src), plan_sections(dst)
     except (KeyError, StateError) as exc:

@@ -18,7 +18,7 @@ from migcompat.cli.options import (
     parse_mem,
 )
 from migcompat.cli.output import emit_json, out
-from migcompat.errors import EXIT_INCOMPATIBLE, UsageError
+from migcompat.errors import EXIT_INCOMPATIBLE, MigcompatError, UsageError
 from migcompat.model.vm import VMConfig
 
 
@@ -37,6 +37,30 @@ def side_config(side: str, catalog: str | None, devices: list[str], globals_: li
                     globals=parse_globals(tuple(globals_)))
 
 
+def state_compared(res: CheckResult) -> dict[str, Any] | None:
+    """What the device-state rules compared: the sections and RAM blocks the source sends,
+    and where both sides' schemas came from. None when a side did not realize."""
+    if res.src_vm is None or res.dst_vm is None:
+        return None
+    from migcompat.analysis.sections import has_state_schemas
+
+    if not (has_state_schemas(res.src_vm) and has_state_schemas(res.dst_vm)):
+        return None
+    from migcompat.migration.captured import plan_captured
+    from migcompat.migration.live import plan_sections
+
+    def origin(vm: Any) -> str:
+        return "captured" if vm.release.state_file else (
+            "catalog" if vm.release.vmstate else "none")
+    try:
+        sections = len(plan_sections(res.src_vm))
+    except (KeyError, MigcompatError):
+        return None
+    plan = plan_captured(res.src_vm)
+    return {"sections": sections, "ram_blocks": None if plan is None else len(plan.ram),
+            "source": origin(res.src_vm), "destination": origin(res.dst_vm)}
+
+
 def result_json(res: CheckResult) -> dict[str, Any]:
     def side(c: VMConfig, vm: Any) -> dict[str, Any]:
         return {"release": c.release.id, "machine": vm.machine.name if vm else c.machine,
@@ -45,7 +69,8 @@ def result_json(res: CheckResult) -> dict[str, Any]:
             "source": side(res.source, res.src_vm),
             "destination": side(res.dest, res.dst_vm),
             "reasons": [r.to_json() for r in res.breaking()],
-            "notes": [r.to_json() for r in res.reasons if not r.breaking]}
+            "notes": [r.to_json() for r in res.reasons if not r.breaking],
+            "state_compared": state_compared(res)}
 
 
 def print_result(res: CheckResult, explain: bool) -> None:
@@ -57,7 +82,17 @@ def print_result(res: CheckResult, explain: bool) -> None:
         console.print("  x " + _reason_text(r), markup=False)
         if explain:
             _print_provenance(r)
-    notes = [r for r in res.reasons if not r.breaking]
+    compared = state_compared(res)
+    if compared is not None and compared["sections"]:
+        ram = (f" and {compared['ram_blocks']} RAM blocks"
+               if compared["ram_blocks"] is not None else "")
+        console.print(f"  device state: {compared['sections']} sections{ram} the source "
+                      f"sends, compared ({compared['source']} / {compared['destination']} "
+                      "schemas)", markup=False)
+    for r in res.reasons:
+        if r.code == "state-not-compared":
+            console.print(f"  {r.message}", markup=False)
+    notes = [r for r in res.reasons if not r.breaking and r.code != "state-not-compared"]
     if notes:
         console.print("  not breaking:")
         for r in notes:
