@@ -102,7 +102,7 @@ def plan_sections(vm: VM) -> list[Section]:
 def build(config: VMConfig, seed: int = 0, ram_data: int | None = None) -> LiveVM:
     """Realize ``config`` and give it seeded device state and RAM (a source VM)."""
     vm = realize_vm(config)
-    live = LiveVM(vm, seeded_ram(config.mem, seed, ram_data), plan_sections(vm))
+    live = LiveVM(vm, _ram(vm, seeded_ram(config.mem, seed, ram_data)), plan_sections(vm))
     for s in live.sections:
         s.state = seeded_state(s.vmsd, s.properties, seed, f"{s.idstr}#{s.instance_id}")
     return live
@@ -111,7 +111,16 @@ def build(config: VMConfig, seed: int = 0, ram_data: int | None = None) -> LiveV
 def build_empty(config: VMConfig) -> LiveVM:
     """Realize ``config`` with zeroed RAM and no state yet (a destination before the load)."""
     vm = realize_vm(config)
+    return LiveVM(vm, _ram(vm, empty_ram(config.mem)), plan_sections(vm))
+
+
+def _ram(vm: VM, ram: GuestRAM) -> GuestRAM:
+    """``ram`` for the release: a real release has its build's RAM blocks (the captured
+    list, main RAM taken from ``ram``, the others zero); the tutorial keeps ``ram``."""
     captured = plan_captured(vm)
-    ram = empty_ram(config.mem) if captured is None else GuestRAM(
-        [RamBlock(idstr, size, zeroed(size), set()) for idstr, size in captured.ram])
-    return LiveVM(vm, ram, plan_sections(vm))
+    if captured is None:
+        return ram
+    main = ram.block("pc.ram")
+    return GuestRAM([main if main is not None and idstr == main.idstr and
+                     size == main.used_length else RamBlock(idstr, size, zeroed(size), set())
+                     for idstr, size in captured.ram])

@@ -38,8 +38,9 @@ from migcompat.stream import (
 )
 from migcompat.stream.constants import RamFlag
 from migcompat.stream.ram import zero_records
-from migcompat.vmstate.data import VMStateData
+from migcompat.vmstate.data import Value, VMStateData
 from migcompat.vmstate.encode import encode_state
+from migcompat.vmstate.schema import Field
 
 RAM_VERSION = 4
 CHUNK = 4 << 20  # bytes handed to the transport at a time
@@ -217,18 +218,30 @@ def _section_vmdesc(s: Section, state: VMStateData) -> dict[str, Any]:
             "version": state.version_id, **_desc_body(state)}
 
 
+def _paired(state: VMStateData) -> list[tuple[Field, str, Value]]:
+    """Each value with its field, in order: names may repeat (a captured vmdesc lists an
+    array of structs as several fields of one name), so match them in sequence."""
+    fields = iter(state.vmsd.fields)
+    out = []
+    for name, value in state.values:
+        f = next(f for f in fields if f.name == name)
+        out.append((f, name, value))
+    return out
+
+
 def _desc_body(state: VMStateData) -> dict[str, Any]:
     fields = []
-    for name, value in state.values:
-        f = state.vmsd.field_named(name)
-        assert f is not None
+    for f, name, value in _paired(state):
         entry: dict[str, Any] = {"name": name, "type": f.info}
         one = value[0] if isinstance(value, tuple) and value else value
         if isinstance(value, tuple):
             entry["array_len"] = len(value)
         if isinstance(one, VMStateData):
-            entry["struct"] = {"vmsd_name": one.name, "version": one.version_id,
-                               **_desc_body(one)}
+            inner = {"vmsd_name": one.name, "version": one.version_id, **_desc_body(one)}
+            if f.info == "tmp":
+                entry.update(inner)  # QEMU writes a VMSTATE_WITH_TMP description inline
+            else:
+                entry["struct"] = inner
             entry["size"] = len(encode_state(one))
         elif isinstance(one, bytes):
             entry["size"] = len(one)
