@@ -7,7 +7,9 @@
 # cached in $MIGCOMPAT_CACHE/probes, builds fetched as for qemu-builds), then with
 # overlay.toml; the merge report goes to docs/probe-merge.md.
 # `make qemu-builds` unpacks the real QEMU binary builds pinned there ([[build]]) into
-# $MIGCOMPAT_CACHE/builds (default ~/.cache/migcompat/builds) for tests/qemu_migrations.
+# $MIGCOMPAT_CACHE/builds (default ~/.cache/migcompat/builds) for tests/qemu_migrations;
+# 7.2 is the system binary when it is the pinned build (Debian 12), else unpacked too
+# (MIGCOMPAT_BUILD_7_2=private forces that, docs/real-migrations.md).
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin

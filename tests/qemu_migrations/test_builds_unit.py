@@ -9,9 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from migcompat.errors import UsageError
 from migcompat.qemu import builds
-from migcompat.qemu.builds import BuildUnavailable, build
-from migcompat.qemu.debs import BinaryApt, BuildPin, load_build_pins
+from migcompat.qemu.builds import BuildUnavailable, QemuBuild, build
+from migcompat.qemu.debs import (
+    BinaryApt,
+    BuildPin,
+    installed_with,
+    load_build_pins,
+    parse_available,
+    release_sources,
+    unmet_dependencies,
+)
 from migcompat.qemu.source.lock import FetchError
 
 LOCK = """\
@@ -51,6 +60,7 @@ def test_repository_lock_pins_the_three_builds() -> None:
     pins = load_build_pins()
     assert list(pins) == ["5.2", "7.2", "10.0"]
     assert pins["7.2"].system == "/usr/bin/qemu-system-x86_64"
+    assert all(pin.unpackable() for pin in pins.values())
     for rid in ("5.2", "10.0"):
         pkgs = pins[rid].packages
         assert set(pkgs["qemu"].values()) == {pins[rid].version}
@@ -59,6 +69,22 @@ def test_repository_lock_pins_the_three_builds() -> None:
     assert pins["5.2"].version == "1:5.2+dfsg-11+deb11u3"
     assert pins["10.0"].version == "1:10.0.2+ds-2+deb13u1~bpo12+1"
     assert "liburing1" in pins["5.2"].packages["libraries"]
+
+
+def test_repository_lock_pins_a_private_72_of_the_same_build() -> None:
+    pin = load_build_pins()["7.2"]
+    assert pin.version == "1:7.2+dfsg-7+deb12u18"
+    assert all(s.split()[1].startswith("bookworm") for s in pin.sources)
+    for role in ("qemu", "modules"):  # the build itself, or its binNMU
+        assert all(builds._same_build(v, pin.version) for v in pin.packages[role].values())
+    assert set(pin.packages["qemu"]) == {"qemu-system-x86", "qemu-system-common",
+                                         "qemu-system-data"}
+    assert set(pin.packages["modules"]) == {"qemu-block-extra"}
+    assert {"seabios", "ipxe-qemu"} <= set(pin.packages["firmware"])
+    # what a Debian 13 host with its own QEMU lacks (trixie has other sonames, or its QEMU
+    # no longer pulls libsndio7.0)
+    assert {"libaio1", "libcapstone4", "libfuse3-3", "libnfs13", "libsndio7.0"} <= set(
+        pin.packages["libraries"])
 
 
 def test_lock_roles_and_order(lock: Path) -> None:
@@ -167,10 +193,11 @@ def test_the_system_build_must_be_the_pinned_release(tmp_path: Path) -> None:
                   system=_fake_qemu(tmp_path / "q72", "1:7.2+dfsg-7+deb12u18+b3"))
     got = builds._system(ok)
     assert (got.version, got.firmware_dir, got.args()) == ("1:7.2+dfsg-7+deb12u18+b3", None, [])
-    other = BuildPin("7.2", "1:7.2+dfsg-7+deb12u18",
-                     system=_fake_qemu(tmp_path / "q10", "1:10.0.2+ds-2"))
-    with pytest.raises(BuildUnavailable, match=r"not QEMU 7\.2"):
-        builds._system(other)
+    for reported in ("1:10.0.2+ds-2", "1:7.2+dfsg-7+deb12u19"):
+        other = BuildPin("7.2", "1:7.2+dfsg-7+deb12u18",
+                         system=_fake_qemu(tmp_path / "other", reported))
+        with pytest.raises(BuildUnavailable, match=r"not the pinned 1:7\.2\+dfsg-7\+deb12u18"):
+            builds._system(other)
     with pytest.raises(BuildUnavailable, match="not installed"):
         builds._system(BuildPin("7.2", "1:7.2", system=str(tmp_path / "none")))
 
@@ -190,3 +217,205 @@ def test_environment_points_at_the_private_tree(tmp_path: Path) -> None:
 def test_cli_unknown_build(capsys: pytest.CaptureFixture[str], lock: Path) -> None:
     assert builds.main(["show", "9.9", "--lock", str(lock)]) == 2
     assert "no [[build]] pin for release '9.9'" in capsys.readouterr().err
+
+
+# -- the choice between the system binary and the private build of a pin with both ----------
+
+PINNED_72 = "1:7.2+dfsg-7+deb12u18"
+
+
+def _pin_with_both(tmp_path: Path, system_reports: str | None) -> Path:
+    """A lock whose 7.2 pins a system binary (reporting ``system_reports``; None: absent)
+    and packages."""
+    system = tmp_path / "system-qemu"
+    if system_reports is not None:
+        _fake_qemu(system, system_reports)
+    path = tmp_path / "both.lock.toml"
+    path.write_text(f"""\
+[[build]]
+id = "7.2"
+version = "{PINNED_72}"
+system = "{system}"
+sources = ["http://deb.example/debian bookworm"]
+qemu = {{ qemu-system-x86 = "{PINNED_72}+b3" }}
+firmware = {{ seabios = "1.16.2-1" }}
+""")
+    return path
+
+
+@pytest.fixture
+def no_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MIGCOMPAT_BUILD_7_2", raising=False)
+
+
+@pytest.fixture
+def fetches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``builds.fetch`` made offline: it lays out a private tree whose binary reports the
+    pinned build and stamps it (as a verified fetch would); the list records the calls."""
+    calls: list[str] = []
+
+    def fake_fetch(pin: BuildPin, root: Path | None = None, *, quiet: bool = False) -> Path:
+        assert root is not None
+        calls.append(pin.id)
+        prefix = root / pin.id
+        (prefix / "root/usr/bin").mkdir(parents=True)
+        (prefix / "firmware").mkdir()
+        _fake_qemu(prefix / "root" / builds.BINARY, f"{pin.version}+b3")
+        (prefix / builds.STAMP).write_text(builds._stamp_text(pin))
+        return prefix
+
+    monkeypatch.setattr(builds, "fetch", fake_fetch)
+    return calls
+
+
+def _is_private(b: QemuBuild, root: Path) -> bool:
+    return (b.private and b.binary == str(root / "7.2/root" / builds.BINARY)
+            and b.args() == ["-L", str(root / "7.2/firmware")])
+
+
+def test_the_system_binary_of_the_pinned_build_comes_first(
+        tmp_path: Path, no_choice: None, fetches: list[str]) -> None:
+    lock = _pin_with_both(tmp_path, f"{PINNED_72}+b3")
+    got = build("7.2", fetch_missing=True, lock=lock, root=tmp_path / "cache")
+    assert (got.private, got.binary, got.args()) == (False, str(tmp_path / "system-qemu"), [])
+    assert fetches == []  # nothing downloaded on Debian 12
+
+
+@pytest.mark.parametrize("system_reports", [
+    None,  # not installed
+    "1:10.0.2+ds-2",  # Debian 13's system QEMU
+    "1:7.2+dfsg-7+deb12u19",  # another 7.2 build than the pinned one
+])
+def test_another_or_no_system_binary_falls_back_to_the_private_build(
+        tmp_path: Path, no_choice: None, fetches: list[str], system_reports: str | None) -> None:
+    lock, root = _pin_with_both(tmp_path, system_reports), tmp_path / "cache"
+    with pytest.raises(BuildUnavailable, match=r"is not fetched .*make qemu-builds") as info:
+        build("7.2", lock=lock, root=root)
+    assert ("not installed" if system_reports is None else system_reports) in str(info.value)
+    assert fetches == []
+    got = build("7.2", fetch_missing=True, lock=lock, root=root)
+    assert _is_private(got, root) and got.version == f"{PINNED_72}+b3"
+    assert fetches == ["7.2"]
+    assert _is_private(build("7.2", lock=lock, root=root), root)  # cached: no fetch again
+    assert fetches == ["7.2"]
+
+
+@pytest.mark.parametrize("how", ["variable", "argument"])
+def test_private_can_be_forced_over_the_pinned_system_binary(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fetches: list[str], how: str) -> None:
+    lock, root = _pin_with_both(tmp_path, f"{PINNED_72}+b3"), tmp_path / "cache"
+    if how == "variable":
+        monkeypatch.setenv("MIGCOMPAT_BUILD_7_2", "private")
+        got = build("7.2", fetch_missing=True, lock=lock, root=root)
+    else:
+        monkeypatch.setenv("MIGCOMPAT_BUILD_7_2", "system")  # the argument wins
+        got = build("7.2", fetch_missing=True, lock=lock, root=root, use="private")
+    assert _is_private(got, root)
+    assert fetches == ["7.2"]
+
+
+def test_system_can_be_forced_then_there_is_no_fallback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fetches: list[str]) -> None:
+    monkeypatch.setenv("MIGCOMPAT_BUILD_7_2", "system")
+    lock = _pin_with_both(tmp_path, "1:10.0.2+ds-2")
+    with pytest.raises(BuildUnavailable, match=r"Debian 1:10\.0\.2\+ds-2, not the pinned"):
+        build("7.2", fetch_missing=True, lock=lock, root=tmp_path / "cache")
+    assert fetches == []
+
+
+def test_a_system_only_pin_has_no_fallback(lock: Path, tmp_path: Path, no_choice: None,
+                                           fetches: list[str]) -> None:
+    with pytest.raises(BuildUnavailable, match="not installed"):
+        build("7.2", fetch_missing=True, lock=lock, root=tmp_path)
+    with pytest.raises(UsageError, match="pins no packages"):
+        build("7.2", lock=lock, root=tmp_path, use="private")
+    assert fetches == []
+
+
+def test_a_bad_choice_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       lock: Path) -> None:
+    assert builds.choice_variable("7.2") == "MIGCOMPAT_BUILD_7_2"
+    assert builds.choice_variable("10.0") == "MIGCOMPAT_BUILD_10_0"
+    monkeypatch.setenv("MIGCOMPAT_BUILD_7_2", "bundled")
+    with pytest.raises(UsageError, match="MIGCOMPAT_BUILD_7_2='bundled': expected one of"):
+        build("7.2", lock=_pin_with_both(tmp_path, PINNED_72), root=tmp_path)
+    with pytest.raises(UsageError, match="pins no system binary"):
+        build("5.2", lock=lock, root=tmp_path, use="system")
+
+
+def test_fetch_lists_every_pin_with_packages(tmp_path: Path) -> None:
+    pins = load_build_pins(_pin_with_both(tmp_path, None))
+    assert builds._ids(pins, [], private_only=True) == ["7.2"]
+
+
+def test_cli_use_applies_to_the_pins_with_a_system_binary(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fetches: list[str],
+        capsys: pytest.CaptureFixture[str], no_choice: None) -> None:
+    monkeypatch.setenv("MIGCOMPAT_CACHE", str(tmp_path / "c"))
+    lock = _pin_with_both(tmp_path, f"{PINNED_72}+b3")
+    private = [str(tmp_path / "c/builds/7.2/root" / builds.BINARY), "-L",
+               str(tmp_path / "c/builds/7.2/firmware")]
+    assert builds.main(["show", "7.2", "--lock", str(lock)]) == 0
+    assert capsys.readouterr().out.split() == ["7.2", str(tmp_path / "system-qemu")]
+    assert builds.main(["show", "--lock", str(lock), "--use", "private", "7.2"]) == 3
+    assert "is not fetched" in capsys.readouterr().err
+    assert builds.main(["fetch", "7.2", "--lock", str(lock), "-q"]) == 0  # the system's
+    assert fetches == []
+    assert builds.main(["fetch", "7.2", "--lock", str(lock), "--use", "private", "-q"]) == 0
+    assert fetches == ["7.2"]
+    assert capsys.readouterr().out.split()[-3:] == private
+
+
+# -- resolving against another Debian release ------------------------------------------------
+
+def test_release_sources_follow_the_pins_archive() -> None:
+    pin = load_build_pins()["7.2"]
+    assert release_sources(pin, "trixie") == (
+        "http://deb.debian.org/debian trixie", "http://deb.debian.org/debian trixie-updates",
+        "http://deb.debian.org/debian-security trixie-security")
+
+
+def test_available_packages_and_what_they_provide() -> None:
+    text = ("Package: libaio1t64\nVersion: 0.3.113-8+b1\n\n"
+            "Package: libglib2.0-0t64\nVersion: 2.84.4-3\n"
+            "Provides: libglib2.0-0 (= 2.84.4-3), libglib2.0-0t64:any\n"
+            "Pre-Depends: libc6 (>= 2.34)\nDepends: libffi8 (>= 3.4), libpcre2-8-0 | x\n"
+            "Recommends: shared-mime-info\nSuggests: low-memory-monitor\n"
+            "Description: GLib\n multi-line: text\n\n"
+            "Package: fuse3\nVersion: 3.17.2-3\nProvides: fuse\n")
+    got = parse_available(text)
+    assert set(got) == {"libaio1t64", "libglib2.0-0t64", "fuse3"}
+    glib = got["libglib2.0-0t64"]
+    assert glib.provides == {"libglib2.0-0": "2.84.4-3", "libglib2.0-0t64": "2.84.4-3"}
+    assert glib.needs == [["libc6"], ["libffi8"], ["libpcre2-8-0", "x"], ["shared-mime-info"]]
+    assert got["fuse3"].provides == {"fuse": "3.17.2-3"}
+
+
+def test_a_release_host_is_its_qemu_with_depends_and_recommends() -> None:
+    text = ("Package: qemu-system-x86\nVersion: 1:10.0\nDepends: libglib2.0-0, libfoo | libbar"
+            "\nRecommends: qemu-block-extra\nSuggests: samba\n\n"
+            "Package: libglib2.0-0t64\nVersion: 2.84\nProvides: libglib2.0-0 (= 2.84)\n\n"
+            "Package: libbar\nVersion: 1\n\n"
+            "Package: qemu-block-extra\nVersion: 1:10.0\nDepends: librbd1\n\n"
+            "Package: librbd1\nVersion: 18\n\n"
+            "Package: samba\nVersion: 4\n\nPackage: libsndio7.0\nVersion: 1.10\n")
+    assert installed_with(parse_available(text), ["qemu-system-x86"]) == {
+        "qemu-system-x86": "1:10.0", "libglib2.0-0t64": "2.84", "libglib2.0-0": "2.84",
+        "libbar": "1", "qemu-block-extra": "1:10.0", "librbd1": "18"}
+
+
+def test_unmet_dependencies_against_another_release(lock: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    pin = BuildPin("7.2", PINNED_72, sources=("http://deb.example/debian bookworm",),
+                   packages={"qemu": {"qemu-system-x86": PINNED_72}})
+    apt = BinaryApt(pin, tmp_path)
+    depends = {"qemu-system-x86": [[("libaio1", ">= 0.3.93")], [("libglib2.0-0", ">= 2.67.3")],
+                                   [("libcapstone4", ">= 4")]],
+               "libaio1": [[("libc6", ">= 2.4")]], "libcapstone4": [[("libc6", ">= 2.14")]]}
+    monkeypatch.setattr(apt, "depends", lambda name, version: depends[name])
+    monkeypatch.setattr(apt, "candidate", lambda name: {"libaio1": "0.3.113-4",
+                                                        "libcapstone4": "4.0.2-5"}[name])
+    trixie = {"libaio1t64": "0.3.113-8", "libglib2.0-0": "2.84.4-3", "libc6": "2.41-12",
+              "libcapstone5": "5.0.6-1"}
+    assert unmet_dependencies(pin, apt, trixie) == {"libaio1": "0.3.113-4",
+                                                    "libcapstone4": "4.0.2-5"}

@@ -2,11 +2,17 @@
 
 ``build("5.2")`` gives what to run: the binary, its environment (``LD_LIBRARY_PATH`` for the
 shared libraries the host lacks, ``QEMU_MODULE_DIR`` for the build's own modules) and the
-firmware directory to pass with ``-L``. The ``system`` build (7.2 on Debian 12) is the
-system's ``/usr/bin/qemu-system-x86_64`` as is.
+firmware directory to pass with ``-L``.
 
-``python -m migcompat.qemu.builds fetch [5.2|10.0|all]`` (``make qemu-builds``) downloads the
-packages pinned in ``catalogs.lock.toml`` (``[[build]]``) with a private APT configuration
+A pin with ``system`` (7.2: ``/usr/bin/qemu-system-x86_64``) runs the system's binary as is
+when it reports the pinned Debian build (Debian 12); when it is missing or another build (a
+Debian 13 host has 10.0 there) and the pin also lists packages, the build is unpacked
+privately like the others. ``MIGCOMPAT_BUILD_7_2`` (``MIGCOMPAT_BUILD_<id, . as _>``) or
+``--use`` chooses: ``auto`` (the default, as just said), ``system`` (the system binary or
+BuildUnavailable) or ``private`` (always the private build).
+
+``python -m migcompat.qemu.builds fetch [5.2|7.2|10.0|all]`` (``make qemu-builds``) downloads
+the packages pinned in ``catalogs.lock.toml`` (``[[build]]``) with a private APT configuration
 (``migcompat.qemu.debs``) and unpacks them with ``dpkg -x``. Nothing is installed.
 
 Cache layout (``$MIGCOMPAT_CACHE/builds``, default ``~/.cache/migcompat/builds``)::
@@ -38,7 +44,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migcompat.errors import EnvironmentProblem, UsageError
-from migcompat.qemu.debs import BinaryApt, BuildPin, load_build_pins, unmet_dependencies
+from migcompat.qemu.debs import (
+    BinaryApt,
+    BuildPin,
+    load_build_pins,
+    release_packages,
+    unmet_dependencies,
+)
 from migcompat.qemu.source.lock import FetchError
 
 STAMP = ".migcompat-build"
@@ -50,6 +62,8 @@ BINARY = "usr/bin/qemu-system-x86_64"
 FIRMWARE_PATH = ("usr/share/qemu", "usr/share/seabios", "usr/lib/ipxe/qemu")
 # The paused start every fetched build must survive (DESIGN.md: q35 5.1 is the common machine).
 SMOKE_ARGS = ["-M", "pc-q35-5.1", "-m", "64"]
+# How a pin with both a system binary and packages is run (choice_variable, --use).
+USES = ("auto", "system", "private")
 
 
 class BuildUnavailable(EnvironmentProblem):
@@ -141,16 +155,35 @@ def _private(pin: BuildPin, prefix: Path) -> QemuBuild:
 
 
 def _system(pin: BuildPin) -> QemuBuild:
+    """The system binary, when it is the pinned Debian build (a binNMU counts as the same)."""
     assert pin.system is not None
     if not os.access(pin.system, os.X_OK):
         raise BuildUnavailable(f"build {pin.id}: {pin.system} is not installed "
                                "(apt-get install qemu-system-x86 on Debian 12)")
     reported = _reported_version(pin.system, None)
-    upstream = pin.version.split(":", 1)[-1].split("+")[0]
-    if not reported.split(":", 1)[-1].startswith(upstream):
-        raise BuildUnavailable(f"build {pin.id}: {pin.system} is Debian {reported}, not "
-                               f"QEMU {upstream} (this host is not Debian 12?)")
+    if not _same_build(reported, pin.version):
+        raise BuildUnavailable(f"build {pin.id}: {pin.system} is Debian {reported}, not the "
+                               f"pinned {pin.version} (this host is not Debian 12?)")
     return QemuBuild(pin.id, pin.system, dict(os.environ), None, reported, private=False)
+
+
+def choice_variable(release_id: str) -> str:
+    """The environment variable choosing how a build runs: ``MIGCOMPAT_BUILD_7_2``."""
+    return "MIGCOMPAT_BUILD_" + re.sub(r"\W", "_", release_id)
+
+
+def _use(pin: BuildPin, use: str | None) -> str:
+    """``auto``, ``system`` or ``private``: ``use``, else the pin's variable, else auto."""
+    variable = choice_variable(pin.id)
+    chosen = use or os.environ.get(variable, "").strip() or "auto"
+    source = "--use" if use else variable
+    if chosen not in USES:
+        raise UsageError(f"{source}={chosen!r}: expected one of {', '.join(USES)}")
+    if chosen == "system" and not pin.system:
+        raise UsageError(f"{source}=system: build {pin.id} pins no system binary")
+    if chosen == "private" and not pin.unpackable():
+        raise UsageError(f"{source}=private: build {pin.id} pins no packages to unpack")
+    return chosen
 
 
 def _pin(release_id: str, lock: Path | None) -> BuildPin:
@@ -162,19 +195,31 @@ def _pin(release_id: str, lock: Path | None) -> BuildPin:
 
 
 def build(release_id: str, *, fetch_missing: bool = False, lock: Path | None = None,
-          root: Path | None = None, quiet: bool = True) -> QemuBuild:
+          root: Path | None = None, quiet: bool = True, use: str | None = None) -> QemuBuild:
     """The runnable build of a release; raises BuildUnavailable when it is not fetched
-    (unless ``fetch_missing``), FetchError when fetching fails."""
+    (unless ``fetch_missing``), FetchError when fetching fails.
+
+    A pin with a system binary: that binary when it is the pinned build, else (``auto``) the
+    private build of its packages. ``use`` (else ``$MIGCOMPAT_BUILD_<id>``) forces ``system``
+    or ``private``."""
     pin = _pin(release_id, lock)
-    if pin.system:
-        return _system(pin)
+    chosen = _use(pin, use)
+    why = ""
+    if pin.system and chosen != "private":
+        try:
+            return _system(pin)
+        except BuildUnavailable as exc:
+            if chosen == "system" or not pin.unpackable():
+                raise
+            why = f"; {exc}"
+            _say(f"{exc}: using the private build", quiet)
     root = root or cache_root()
     prefix = root / pin.id
     stamp = prefix / STAMP
     if not (stamp.is_file() and stamp.read_text() == _stamp_text(pin)):
         if not fetch_missing:
             raise BuildUnavailable(f"QEMU build {pin.id} is not fetched (run `make qemu-builds` "
-                                   f"or python -m migcompat.qemu.builds fetch {pin.id})")
+                                   f"or python -m migcompat.qemu.builds fetch {pin.id}{why})")
         fetch(pin, root, quiet=quiet)
     return _private(pin, prefix)
 
@@ -282,7 +327,7 @@ def smoke(b: QemuBuild) -> str:
 
 def fetch(pin: BuildPin, root: Path | None = None, *, quiet: bool = False) -> Path:
     """Download, unpack and verify one private build; the cached prefix when it is current."""
-    if pin.system:
+    if not pin.unpackable():
         raise UsageError(f"build {pin.id} is the system QEMU ({pin.system}): nothing to fetch")
     root = root or cache_root()
     prefix = root / pin.id
@@ -318,7 +363,7 @@ def fetch(pin: BuildPin, root: Path | None = None, *, quiet: bool = False) -> Pa
 
 def _ids(pins: dict[str, BuildPin], which: list[str], private_only: bool) -> list[str]:
     if not which or which == ["all"]:
-        return [i for i, p in pins.items() if not (private_only and p.system)]
+        return [i for i, p in pins.items() if p.unpackable() or not private_only]
     for i in which:
         if i not in pins:
             raise UsageError(f"no [[build]] pin for release {i!r} (have {', '.join(pins)})")
@@ -331,7 +376,12 @@ def main(argv: list[str] | None = None) -> int:
         description="Fetch and check the real QEMU builds pinned in catalogs.lock.toml.",
         epilog="examples:\n  python -m migcompat.qemu.builds fetch all\n"
                "  python -m migcompat.qemu.builds show 5.2\n"
-               "  python -m migcompat.qemu.builds resolve 5.2",
+               "  python -m migcompat.qemu.builds fetch 7.2 --use private\n"
+               "  python -m migcompat.qemu.builds resolve 5.2\n"
+               "  python -m migcompat.qemu.builds resolve 7.2 --against trixie\n\n"
+               "A build pinned with a system binary (7.2) runs it when it is the pinned build,\n"
+               "else its private build; MIGCOMPAT_BUILD_7_2=auto|system|private (or --use)\n"
+               "chooses.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["fetch", "show", "verify", "resolve"],
                         help="fetch: download and unpack; show: print what to run; verify: "
@@ -339,8 +389,16 @@ def main(argv: list[str] | None = None) -> int:
                              "build needs that this host lacks (to update the lock)")
     parser.add_argument("ids", nargs="*", help="release ids, or 'all' (default)")
     parser.add_argument("--lock", type=Path, help="lock file (default: the repository's)")
+    parser.add_argument("--use", choices=USES,
+                        help="for a build pinned with a system binary: auto (the system's when "
+                             "it is the pinned build, else private), system or private "
+                             "(default: $MIGCOMPAT_BUILD_<id>, e.g. MIGCOMPAT_BUILD_7_2, else "
+                             "auto)")
+    parser.add_argument("--against", metavar="CODENAME",
+                        help="resolve: what a host of that Debian release (e.g. trixie) cannot "
+                             "install, instead of what this host lacks")
     parser.add_argument("-q", "--quiet", action="store_true")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     try:
         pins = load_build_pins(args.lock)
         for i in _ids(pins, args.ids, private_only=args.action in ("fetch", "resolve")):
@@ -349,11 +407,13 @@ def main(argv: list[str] | None = None) -> int:
                 apt = BinaryApt(pin, cache_root())
                 apt.prepare()
                 apt.update()
-                for name, version in sorted(unmet_dependencies(pin, apt).items()):
+                host = (release_packages(pin, args.against, cache_root()) if args.against
+                        else None)
+                for name, version in sorted(unmet_dependencies(pin, apt, host).items()):
                     print(f'{i}\t{name} = "{version}"')
                 continue
             b = build(i, fetch_missing=args.action == "fetch", lock=args.lock,
-                      quiet=args.quiet)
+                      quiet=args.quiet, use=args.use if pin.system else None)
             if args.action == "verify":
                 print(f"{i}\tDebian {b.version}\tpaused start ok: QEMU {smoke(b)}")
             else:

@@ -2,7 +2,8 @@
 
 The pins are the ``[[build]]`` entries of ``catalogs.lock.toml`` (see docs/real-migrations.md):
 one per release id, with the exact version of every package the build is made of (QEMU
-itself, its module packages, its firmware, and the shared libraries a Debian 12 host lacks).
+itself, its module packages, its firmware, and the shared libraries a host lacks: a Debian 12
+host for 5.2 and 10.0; for 7.2, normally the system's own, a Debian 13 host).
 
 APT runs with its own ``sources.list`` (``deb`` lines with the same URI and keyring as the
 system's), its own lists and its own cache, and ``Dir::Etc::SourceParts`` pointing nowhere,
@@ -45,6 +46,10 @@ class BuildPin:
     def where(self) -> str:
         return ", ".join(self.sources) or "the system"
 
+    def unpackable(self) -> bool:
+        """Whether packages are pinned (a private build can be made), system binary or not."""
+        return bool(self.sources) and any(self.packages.get(role) for role in ROLES)
+
 
 def _versions(entry: dict[str, object], role: str, version: str) -> dict[str, str]:
     value = entry.get(role, [] if role in ("qemu", "modules") else {})
@@ -86,19 +91,21 @@ _NO_PACKAGE = re.compile(r"Unable to locate package (\S+)")
 class BinaryApt:
     """apt-get/apt-cache for one build's suites, on our own files only."""
 
-    def __init__(self, pin: BuildPin, root: Path) -> None:
+    def __init__(self, pin: BuildPin, root: Path, *, host_status: bool = True) -> None:
         self.pin = pin
         self.dir = root / "apt" / pin.id
         self.sources = self.dir / "sources.list"
         self.lists = self.dir / "lists"
         self.cache = self.dir / "cache"
+        self.host_status = host_status  # False: the host's installed packages are not read
 
     def options(self) -> list[str]:
+        status = [] if self.host_status else ["-o", "Dir::State::status=/dev/null"]
         return ["-o", f"Dir::Etc::SourceList={self.sources}",
                 "-o", "Dir::Etc::SourceParts=/nonexistent",
                 "-o", f"Dir::State::Lists={self.lists}",
                 "-o", f"Dir::Cache={self.cache}",
-                "-o", "APT::Get::List-Cleanup=false"]
+                "-o", "APT::Get::List-Cleanup=false", *status]
 
     def prepare(self) -> None:
         (self.lists / "partial").mkdir(parents=True, exist_ok=True)
@@ -169,6 +176,13 @@ class BinaryApt:
         return m.group(1) if m and m.group(1) != "(none)" else None
 
 
+def _add_provides(found: dict[str, str], provides: str, version: str) -> None:
+    for item in provides.split(","):
+        m = re.match(r"\s*([^\s(:]+)(?::\S+)?\s*(?:\(\s*=\s*([^)\s]+)\s*\))?", item)
+        if m and m.group(1):
+            found.setdefault(m.group(1), m.group(2) or version)
+
+
 def host_packages() -> dict[str, str]:
     """Installed packages of this host (and what they provide) -> version."""
     out = subprocess.run(
@@ -180,11 +194,90 @@ def host_packages() -> dict[str, str]:
         if status != "installed":
             continue
         found[name] = version
-        for item in provides.split(","):
-            virtual = item.split("(")[0].strip().split(":")[0]
-            if virtual:
-                found.setdefault(virtual, version)
+        _add_provides(found, provides, version)
     return found
+
+
+def release_sources(pin: BuildPin, codename: str) -> tuple[str, ...]:
+    """The sources of another Debian release (``codename``, -updates, -security) as
+    "URI SUITE", on the URIs of ``pin``'s sources."""
+    uris = [s.split()[0] for s in pin.sources]
+    if not uris:
+        raise FetchError(f"build {pin.id} has no sources to take the archive URIs from")
+    main = next((u for u in uris if "security" not in u), uris[0])
+    security = next((u for u in uris if "security" in u), main.rstrip("/") + "-security")
+    return (f"{main} {codename}", f"{main} {codename}-updates",
+            f"{security} {codename}-security")
+
+
+@dataclass(frozen=True)
+class Available:
+    """One package of an archive's index (``apt-cache dumpavail``)."""
+
+    version: str
+    provides: dict[str, str]  # virtual name -> version
+    needs: list[list[str]]  # Pre-Depends, Depends and Recommends: alternatives' names
+
+
+def _names_versions(field_text: str, version: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    _add_provides(found, field_text, version)
+    return found
+
+
+def parse_available(text: str) -> dict[str, Available]:
+    """``apt-cache dumpavail`` output, by package name."""
+    found: dict[str, Available] = {}
+    for stanza in text.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line
+                      and not line.startswith(" "))
+        name, version = fields.get("Package"), fields.get("Version")
+        if not (name and version):
+            continue
+        needs = [[alt for alt in _names_versions(group.replace("|", ","), "")]
+                 for key in ("Pre-Depends", "Depends", "Recommends")
+                 for group in fields.get(key, "").split(",") if group.strip()]
+        found[name] = Available(version, _names_versions(fields.get("Provides", ""), version),
+                                needs)
+    return found
+
+
+def installed_with(available: dict[str, Available], roots: list[str]) -> dict[str, str]:
+    """What installing ``roots`` (with their Recommends, as apt does by default) brings:
+    package (and what it provides) -> version, like ``host_packages``."""
+    providers: dict[str, str] = {}
+    for name, pkg in available.items():
+        for virtual in pkg.provides:
+            providers.setdefault(virtual, name)
+    found: dict[str, str] = {}
+    todo = list(roots)
+    while todo:
+        wanted = todo.pop()
+        name = wanted if wanted in available else providers.get(wanted, "")
+        if not name or name in found:
+            continue
+        pkg = available[name]
+        found[name] = pkg.version
+        for virtual, version in pkg.provides.items():
+            found.setdefault(virtual, version)
+        for group in pkg.needs:
+            if not any(alt in found for alt in group):
+                todo.append(next((alt for alt in group if alt in available or alt in providers),
+                                 group[0]))
+    return found
+
+
+def release_packages(pin: BuildPin, codename: str, root: Path,
+                     roots: tuple[str, ...] = ("qemu-system-x86",)) -> dict[str, str]:
+    """What a host of Debian ``codename`` has once its own ``roots`` (its QEMU) are installed
+    with their Recommends: package (and what it provides) -> version. Read with a private APT
+    of that release's suites (the host's own status unread)."""
+    other = BuildPin(id=f"host-{codename}", version="", sources=release_sources(pin, codename),
+                     keyring=pin.keyring, components=pin.components)
+    apt = BinaryApt(other, root, host_status=False)
+    apt.prepare()
+    apt.update()
+    return installed_with(parse_available(apt.run("apt-cache", "dumpavail")), list(roots))
 
 
 def _satisfies(version: str, constraint: str) -> bool:
@@ -197,13 +290,16 @@ def _satisfies(version: str, constraint: str) -> bool:
     return proc.returncode == 0
 
 
-def unmet_dependencies(pin: BuildPin, apt: BinaryApt) -> dict[str, str]:
+def unmet_dependencies(pin: BuildPin, apt: BinaryApt,
+                       host: dict[str, str] | None = None) -> dict[str, str]:
     """Packages the pinned ones need (recursively) that neither the host nor the pin has.
 
     For maintaining the lock file: it proposes the ``libraries`` a host lacks, at the
-    suites' candidate versions. (``fetch`` itself checks the result with ``ldd``.)
+    suites' candidate versions. ``host`` is this host's installed packages by default, or
+    those of another release's host with its own QEMU installed (``release_packages``).
+    (``fetch`` itself checks the result with ``ldd``.)
     """
-    host = host_packages()
+    host = host_packages() if host is None else host
     ours = dict(pin.all_packages())
     provided = set(ours)
     # QEMU's own packages provide the virtual qemu-system-any.
