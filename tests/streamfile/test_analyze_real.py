@@ -110,7 +110,10 @@ def test_no_description_stops_at_first_device(streams: StreamMaker, tmp_path: Pa
     res = run(capsys, "analyze", src, "--format", "json")
     assert res.code == 2
     doc = res.json()
-    assert [i["type"] for i in doc["items"]] == ["start", "part", "end", "full"]
+    # RAM goes out in one START, one or more PARTs (QEMU iterates as time allows), one END
+    types = [i["type"] for i in doc["items"]]
+    assert types[0] == "start" and types[-2:] == ["end", "full"]
+    assert set(types[1:-2]) == {"part"}
     assert doc["error"]["section"] == "timer"
     assert res.err.count("\n") == 1 and "cannot size section 'timer'" in res.err
     assert f"at byte {doc['items'][-1]['body_offset']}" in res.err
