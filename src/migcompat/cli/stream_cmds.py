@@ -3,7 +3,6 @@ docs/validate.md)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -40,7 +39,7 @@ from migcompat.cli.options import (
     parse_mem,
     vm_options,
 )
-from migcompat.cli.output import emit_json, warn
+from migcompat.cli.output import emit_json, json_text, warn
 from migcompat.errors import EXIT_INCOMPATIBLE, EXIT_USAGE, StreamError, UsageError
 from migcompat.migration.streamfile import (
     SparseRamWriter,
@@ -143,7 +142,7 @@ def analyze(file: str, schema: str | None, extract: str | None, brief: bool, fmt
 def _write_extract(directory: Path, payload: dict[str, Any], vmdesc: bytes | None) -> None:
     try:
         doc = {"schema": 1, "command": "analyze", **payload}
-        (directory / "state.json").write_text(json.dumps(doc, indent=1) + "\n")
+        (directory / "state.json").write_text(json_text(doc))
         if vmdesc is not None:
             (directory / "desc.json").write_bytes(vmdesc)
     except OSError as exc:
