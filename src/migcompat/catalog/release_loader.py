@@ -6,14 +6,14 @@ raises CatalogError if any problem was found.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Iterator
 from typing import Any
 
 from migcompat.catalog.checker import Checker, did_you_mean, path_key
+from migcompat.catalog.machine_loader import load_families, load_machines, load_tables
 from migcompat.catalog.state_loader import load_board, load_vmstate
 from migcompat.errors import PropertyValueError
-from migcompat.model.globals import GlobalProperty
-from migcompat.model.machines import CompatTable, Family, MachineSet, MachineType, version_key
+from migcompat.model.machines import MachineSet
 from migcompat.model.props import ALL_KINDS, ON_OFF_AUTO, Property, Value, parse_value
 from migcompat.model.release import Release
 from migcompat.model.types import Child, InitValue, RealizeRule, TypeInfo, TypeRegistry
@@ -26,11 +26,6 @@ TYPE_KEYS = ("parent", "interfaces", "abstract", "properties", "child", "realize
 PROP_KEYS = ("kind", "default", "enum", "values", "word", "bit", "unresolved", "qapi_type",
              "link_type", "equivalent", "equivalent_why",
              "file", "line", "desc")
-TABLE_KEYS = ("file", "line", "entries")
-ENTRY_KEYS = ("driver", "property", "value", "optional", "file", "line")
-FAMILY_KEYS = ("defaults", "sugar", "file", "line", "desc")
-MACHINE_KEYS = ("family", "version", "compat", "alias", "default", "deprecated", "desc",
-                "file", "line", "fields")
 RULE_KEYS = ("property", "when", "unset", "always", "if", "op", "cap", "source", "add",
              "floor", "value", "file", "line")
 RULE_OPS = ("vcpus", "property", "machine", "constant")
@@ -45,9 +40,9 @@ def build_release(data: dict[str, Any], chk: Checker, path: str = "$",
                 f"release file has id '{rid}' but the catalog lists it as '{release_id}'", rid)
     enums = _enums(data, chk, path)
     types = _types(data, chk, path, enums)
-    tables = _tables(data, chk, path)
-    families = _families(data, chk, path, tables)
-    machines = _machines(data, chk, path, tables, families)
+    tables = load_tables(data, chk, path)
+    families = load_families(data, chk, path, tables)
+    machines = load_machines(data, chk, path, tables, families)
     registry = TypeRegistry(types.values())
     _check_types(registry, chk, path)
     vmstate = load_vmstate(data, chk, path)
@@ -236,16 +231,21 @@ def _typed_default(kind: str, name: str, raw: object, values: tuple[str, ...]) -
     raise PropertyValueError(f"wrong type {type(raw).__name__} for kind {kind}", name)
 
 
-def _rules(raw: Any, chk: Checker, p: str) -> list[RealizeRule]:
+def _list_of_tables(raw: Any, chk: Checker, p: str, what: str
+                    ) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The tables of a list, each with its path; anything else is reported."""
     if not isinstance(raw, list):
-        chk.add(p, "wrong-type", "realize must be a list of rules", raw)
-        return []
-    rules = []
+        chk.add(p, "wrong-type", f"{what} must be a list", raw)
+        return
     for i, body in enumerate(raw):
-        rp = f"{p}[{i}]"
-        body = chk.table(body, rp)
-        if body is None:
-            continue
+        table = chk.table(body, f"{p}[{i}]")
+        if table is not None:
+            yield f"{p}[{i}]", table
+
+
+def _rules(raw: Any, chk: Checker, p: str) -> list[RealizeRule]:
+    rules = []
+    for rp, body in _list_of_tables(raw, chk, p, "realize (rules)"):
         unset = chk.typed(body, "unset", rp, (bool,), False)
         always = chk.typed(body, "always", rp, (bool,), False)
         chk.keys(body, rp, RULE_KEYS,
@@ -279,147 +279,13 @@ def _rules(raw: Any, chk: Checker, p: str) -> list[RealizeRule]:
 
 
 def _inits(raw: Any, chk: Checker, p: str) -> list[InitValue]:
-    if not isinstance(raw, list):
-        chk.add(p, "wrong-type", "init must be a list of {property, value}", raw)
-        return []
     out = []
-    for i, body in enumerate(raw):
-        ip = f"{p}[{i}]"
-        body = chk.table(body, ip)
-        if body is None:
-            continue
+    for ip, body in _list_of_tables(raw, chk, p, "init (of {property, value})"):
         chk.keys(body, ip, ("property", "value"), ("property", "value"))
         prop = chk.typed(body, "property", ip, (str,))
         value = chk.typed(body, "value", ip, (str, int, bool))
         if prop is not None and value is not None:
             out.append(InitValue(prop, value))
-    return out
-
-
-def _entry(body: Any, chk: Checker, p: str, table: str, index: int,
-           tfile: str) -> GlobalProperty | None:
-    body = chk.table(body, p)
-    if body is None:
-        return None
-    chk.keys(body, p, ENTRY_KEYS, ("driver", "property", "value"))
-    driver = chk.typed(body, "driver", p, (str,))
-    prop = chk.typed(body, "property", p, (str,))
-    value = chk.typed(body, "value", p, (str,))
-    if driver is None or prop is None or value is None:
-        return None
-    return GlobalProperty(driver, prop, value,
-                          optional=chk.typed(body, "optional", p, (bool,), False),
-                          source="compat", table=table, index=index,
-                          file=chk.typed(body, "file", p, (str,), tfile),
-                          line=chk.typed(body, "line", p, (int,), 0))
-
-
-def _tables(data: dict[str, Any], chk: Checker, path: str) -> dict[str, CompatTable]:
-    tpath = path_key(path, "compat_tables")
-    raw = chk.table(data.get("compat_tables", {}), tpath) or {}
-    out: dict[str, CompatTable] = {}
-    for name, body in raw.items():
-        p = path_key(tpath, name)
-        body = chk.table(body, p)
-        if body is None:
-            continue
-        chk.keys(body, p, TABLE_KEYS, ("entries",))
-        tfile = chk.typed(body, "file", p, (str,), "")
-        entries_raw = chk.typed(body, "entries", p, (list,), [])
-        entries = [e for i, b in enumerate(entries_raw)
-                   if (e := _entry(b, chk, f"{path_key(p, 'entries')}[{i}]", name, i, tfile))]
-        out[name] = CompatTable(name, tuple(entries), tfile,
-                                chk.typed(body, "line", p, (int,), 0))
-    return out
-
-
-def _families(data: dict[str, Any], chk: Checker, path: str,
-              tables: dict[str, CompatTable]) -> dict[str, Family]:
-    fpath = path_key(path, "families")
-    raw = chk.table(data.get("families", {}), fpath) or {}
-    out: dict[str, Family] = {}
-    for name, body in raw.items():
-        p = path_key(fpath, name)
-        body = chk.table(body, p)
-        if body is None:
-            continue
-        chk.keys(body, p, FAMILY_KEYS)
-        defaults = chk.str_list(body, "defaults", p)
-        for i, t in enumerate(defaults):
-            if t not in tables:
-                chk.add(f"{path_key(p, 'defaults')}[{i}]", "unknown-table",
-                        f"unknown compat table '{t}'", t, did_you_mean(t, tables))
-        sugar_raw = chk.typed(body, "sugar", p, (list,), [])
-        sugar = []
-        for i, b in enumerate(sugar_raw):
-            e = _entry(b, chk, f"{path_key(p, 'sugar')}[{i}]", "", -1, "")
-            if e is not None:
-                sugar.append(replace(e, source="sugar", table="", index=-1))
-        out[name] = Family(name, tuple(defaults), tuple(sugar),
-                           chk.typed(body, "file", p, (str,), ""),
-                           chk.typed(body, "line", p, (int,), 0))
-    return out
-
-
-def _machines(data: dict[str, Any], chk: Checker, path: str, tables: dict[str, CompatTable],
-              families: dict[str, Family]) -> list[MachineType]:
-    mpath = path_key(path, "machines")
-    raw = chk.table(data.get("machines", {}), mpath) or {}
-    out: list[MachineType] = []
-    for name, body in raw.items():
-        p = path_key(mpath, name)
-        body = chk.table(body, p)
-        if body is None:
-            continue
-        chk.keys(body, p, MACHINE_KEYS, ("family", "version"))
-        family = chk.typed(body, "family", p, (str,), "")
-        if family and family not in families:
-            chk.add(path_key(p, "family"), "unknown-family", f"unknown family '{family}'",
-                    family, did_you_mean(family, families))
-        version = chk.typed(body, "version", p, (str,), "")
-        if version and not version_key(version):
-            chk.add(path_key(p, "version"), "bad-version",
-                    f"version '{version}' is not dotted numbers", version)
-        compat = chk.str_list(body, "compat", p)
-        for i, t in enumerate(compat):
-            if t not in tables:
-                chk.add(f"{path_key(p, 'compat')}[{i}]", "unknown-table",
-                        f"unknown compat table '{t}'", t, did_you_mean(t, tables))
-        out.append(MachineType(
-            name=name, family=family, version=version, compat=tuple(compat),
-            alias=chk.typed(body, "alias", p, (str, type(None))),
-            is_default=chk.typed(body, "default", p, (bool,), False),
-            deprecated=chk.typed(body, "deprecated", p, (str, type(None))),
-            desc=chk.typed(body, "desc", p, (str,), ""),
-            file=chk.typed(body, "file", p, (str,), ""),
-            line=chk.typed(body, "line", p, (int,), 0),
-            fields=_fields(body, chk, p)))
-    names = {m.name for m in out}
-    aliases: dict[str, str] = {}
-    for m in out:
-        if m.alias is None:
-            continue
-        if m.alias in names or m.alias in aliases:
-            chk.add(path_key(path_key(mpath, m.name), "alias"), "duplicate-alias",
-                    f"alias '{m.alias}' is already used", m.alias)
-        aliases[m.alias] = m.name
-    defaults = [m.name for m in out if m.is_default]
-    if out and len(defaults) != 1:
-        chk.add(mpath, "default-count",
-                f"exactly one machine type must be the default, found {len(defaults)}"
-                + (f": {', '.join(defaults)}" if defaults else ""), defaults)
-    return out
-
-
-def _fields(body: dict[str, Any], chk: Checker, p: str) -> dict[str, bool | int | str]:
-    raw = chk.table(body.get("fields", {}), path_key(p, "fields")) or {}
-    out: dict[str, bool | int | str] = {}
-    for name, value in raw.items():
-        if isinstance(value, bool | int | str):
-            out[name] = value
-        else:
-            chk.add(path_key(path_key(p, "fields"), name), "wrong-type",
-                    "a machine field must be a string, integer or boolean", value)
     return out
 
 
