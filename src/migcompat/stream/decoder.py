@@ -41,7 +41,6 @@ from migcompat.stream.events import (
     Event,
     Footer,
     Header,
-    Page,
     RamEOS,
     SectionEnd,
     SectionFull,
@@ -49,19 +48,9 @@ from migcompat.stream.events import (
     SectionStart,
     SectionState,
     VMDescription,
-    ZeroPage,
 )
-from migcompat.stream.ram import (
-    BE64,
-    CONTINUE,
-    PAGE,
-    ZERO,
-    Run,
-    count_records,
-    page_runs,
-    parse_record,
-    scan_runs,
-)
+from migcompat.stream.ram import parse_record
+from migcompat.stream.ram_paths import RamFastPaths
 from migcompat.stream.states import State
 from migcompat.vmstate.codec import DecodeContext, NeedData, decode_section, decode_state
 from migcompat.vmstate.data import VMStateData
@@ -77,7 +66,6 @@ MAX_VMDESC_SIZE = 64 * 1024 * 1024
 _BE32 = struct.Struct(">I")
 _ID_LEN = struct.Struct(">IB")  # START/FULL: section_id, idstr length
 _CMD = struct.Struct(">HH")
-_NO_VIEW = memoryview(b"")
 
 
 class Sentinel:
@@ -119,7 +107,7 @@ def _decode_unchecked(
     return decode_state(vmsd, version_id, buf, pos, ctx)
 
 
-class Decoder:
+class Decoder(RamFastPaths):
     """Decode a migration stream into events.
 
     ``configuration``/``footers``: True or False when the caller knows (the destination
@@ -252,90 +240,6 @@ class Decoder:
             return NEED_DATA
         except StreamError as exc:
             raise self._fail(exc) from None
-
-    def next_ram_batch(self, limit: int = 4096) -> list[Page | ZeroPage]:
-        """Fast path: up to ``limit`` consecutive CONTINUE page/zero records already buffered.
-
-        Returns an empty list when the next unit is anything else (use :meth:`next_event`).
-        """
-        if self.state is not State.RAM or self._error is not None or self.last_block is None:
-            return []
-        view, start = self._buf.view()
-        pos, end, size, block = start, len(view), self.page_size, self.last_block
-        flag_mask = size - 1
-        unpack, new = BE64.unpack_from, tuple.__new__
-        out: list[Page | ZeroPage] = []
-        append = out.append
-        while len(out) < limit and pos + 8 <= end:
-            header = unpack(view, pos)[0]
-            flags = header & flag_mask
-            if flags == PAGE | CONTINUE:
-                stop = pos + 8 + size
-                if stop > end:
-                    break
-                append(new(Page, (block, header - flags, view[pos + 8 : stop], True)))
-                pos = stop
-            elif flags == ZERO | CONTINUE and pos + 9 <= end:
-                append(new(ZeroPage, (block, header - flags, view[pos + 8], True)))
-                pos += 9
-            else:
-                break
-        self._buf.advance(pos - start)
-        return out
-
-    def next_page_runs(
-        self, below: int, limit: int = 1 << 16
-    ) -> tuple[list[tuple[int, list[memoryview]]], list[tuple[int, int, int]]]:
-        """Fast path for copying RAM out: up to ``limit`` consecutive CONTINUE page/zero
-        records already buffered, as runs of full pages at consecutive offsets
-        ``(first offset, [page views])`` and zero pages ``(offset, fill byte, number of
-        runs before it)`` (so a consumer can keep the stream's order).
-
-        Stops before a record whose offset is not ``below`` the given bound (the block
-        size), so that :meth:`next_event` returns it on its own. Both lists are empty when
-        the next unit is anything else. The records belong to :attr:`last_block`; views
-        point into the fed input."""
-        if self.state is not State.RAM or self._error is not None or self.last_block is None:
-            return [], []
-        view, start = self._buf.view()
-        runs, zeros, end = page_runs(view, start, self.page_size, below, limit)
-        self._buf.advance(end - start)
-        return runs, zeros
-
-    def next_ram_runs(self, below: int, limit: int = 1 << 20) -> tuple[memoryview, list[Run]]:
-        """Fast path for loading RAM: the consecutive CONTINUE page/zero records already
-        buffered (at most ``limit``, none at an offset >= ``below``), as runs of pages at
-        consecutive offsets (see :func:`migcompat.stream.ram.scan_runs`), with the view their
-        positions refer to. No runs when the next unit is anything else (use
-        :meth:`next_event`). The records belong to :attr:`last_block`."""
-        if self.state is not State.RAM or self._error is not None or self.last_block is None:
-            return _NO_VIEW, []
-        view, start = self._buf.view()
-        runs, end = scan_runs(view, start, self.page_size, below, limit)
-        rec = self.page_size + 8
-        if not runs and len(view) - start < rec and self._buf.available >= rec:
-            # A record cut by the end of a fed chunk: join one record's worth of bytes
-            # (a small copy) rather than go through next_event at every chunk boundary.
-            joined = self._buf.need(rec)
-            assert joined is not None
-            view, start = joined
-            runs, end = scan_runs(view, start, self.page_size, below, limit)
-        self._buf.advance(end - start)
-        return view, runs
-
-    def count_ram_batch(self, limit: int = 1 << 20) -> tuple[int, int, int]:
-        """Fast path for statistics: skip up to ``limit`` consecutive CONTINUE page/zero
-        records already buffered, without making events.
-
-        Returns (full pages, zero pages, zero pages whose fill byte is not 0); all zero when
-        the next unit is anything else (use :meth:`next_event`). The records belong to
-        :attr:`last_block`."""
-        if self.state is not State.RAM or self._error is not None or self.last_block is None:
-            return 0, 0, 0
-        view, start = self._buf.view()
-        full, zeros, fill, end = count_records(view, start, self.page_size, limit)
-        self._buf.advance(end - start)
-        return full, zeros, fill
 
     # -- helpers -------------------------------------------------------------------------
     def _fail(self, exc: StreamError) -> StreamError:
