@@ -62,3 +62,28 @@ def test_state_needs_an_output_file(tmp_path: Path) -> None:
     code, _, err = cli("probe", require_qemu(), "--state", tmp_path / "s.json")
     assert code == 2 and "--state needs -o FILE" in err
     assert not (tmp_path / "s.json").exists()
+
+
+def test_interrupted_state_capture_stops_soon_and_leaves_no_qemu(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from migcompat.qemu import probe_state as ps
+    from migcompat.qemu.probe_state_run import Target
+    from qemu_binary.test_probe import my_qemu_children
+
+    started: list[str] = []
+    real_capture = ps.capture
+
+    def counting(target: Target, machine: str, available: set[str]) -> ps.Capture:
+        started.append(machine)
+        return real_capture(target, machine, available)
+
+    def progress(message: str) -> None:
+        if "[1/" in message:
+            raise KeyboardInterrupt  # as Ctrl-C would, after the first machine type
+
+    monkeypatch.setattr(ps, "capture", counting)
+    with pytest.raises(KeyboardInterrupt):
+        ps.probe_state("7.2", Target(require_qemu()), "pc-*", progress)
+    assert my_qemu_children() == []
+    # the machine types not started yet were dropped (two run at a time)
+    assert 1 <= len(started) <= 3, started

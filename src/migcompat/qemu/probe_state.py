@@ -157,7 +157,8 @@ def probe_state(release: str, target: Target, machines: str | Sequence[str] | No
     schemas: dict[str, Any] = {}
     out_machines: dict[str, Any] = {}
     skipped: dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, 2))) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, 2)))
+    try:
         futures = [pool.submit(capture, target, n, available) for n in names]
         for done, fut in enumerate(futures, 1):
             cap = fut.result()
@@ -170,6 +171,10 @@ def probe_state(release: str, target: Target, machines: str | Sequence[str] | No
             say(f"{release}: [{done}/{len(names)}] {cap.machine}: {got} devices")
             for note in cap.notes:
                 say(f"{release}: {cap.machine}: note: {note}")
+    finally:
+        # Ctrl-C or an error: the machines not started yet are dropped, the running saves
+        # end with their QEMU (QemuProcess never outlives its save).
+        pool.shutdown(wait=True, cancel_futures=True)
     conflicts: list[str] = []
     versions, type_vmsd = versions_from_dump(dump, conflicts)
     for note in conflicts:
