@@ -28,6 +28,12 @@ CASES = {
     "missing device": ("5.2", "7.2", "pc-q35-5.2", ["virtio-blk-pci"], [], (1, 1)),
     "extra device": ("7.2", "5.2", "pc-q35-5.1", [], ["virtio-rng-pci"], (1, 1)),
     "fewer vCPUs": ("7.2", "10.0", "pc-q35-7.2", [], [], (2, 1)),
+    # machine types <= 2.3: no configuration section, no footers (as QEMU streams them)
+    "pc-i440fx-2.3": ("7.2", "5.2", "pc-i440fx-2.3", ["virtio-blk-pci"], ["virtio-blk-pci"],
+                      (1, 1)),
+    # pc-i440fx-1.6 names root-bus devices without the bus: 0000:02.0/virtio-blk
+    "short root bus": ("5.2", "7.2", "pc-i440fx-1.6", ["virtio-blk-pci"], ["virtio-blk-pci"],
+                       (1, 1)),
 }
 
 
@@ -52,3 +58,7 @@ def test_check_predicts_migcompat_migration(name: str) -> None:
         loaded = False
     assert loaded == predicted, name
     assert loaded == (name not in ("missing device", "fewer vCPUs"))
+    if name == "pc-i440fx-2.3":
+        assert data[8] != 0x07  # no QEMU_VM_CONFIGURATION after the header
+    if name == "short root bus":
+        assert b"0000:02.0/virtio-blk" in data

@@ -1,6 +1,8 @@
-"""Streams of QEMU 10.0 on its own machine types: they carry the SWITCHOVER_START command
-(MIG_CMD 0x0b) before the device state. analyze, rewrite and validate --dest must read
-them, and real 10.0 must load what validate says it will."""
+"""Real streams at both ends of the range of machine types. QEMU 10.0 on its own machine
+types sends the SWITCHOVER_START command (MIG_CMD 0x0b) before the device state; machine
+types up to 2.3 send no configuration and no footers, and pc-i440fx-1.6 names root-bus
+devices without the bus number. analyze, rewrite and validate --dest must read them, and
+real QEMU must load what validate says it will."""
 
 from __future__ import annotations
 
@@ -42,3 +44,18 @@ def test_switchover_start_is_read(tmp_path: Path) -> None:
                     "--device", "virtio-blk-pci", "--smp", "2", "-m", "64M")
     assert code == 0, out
     assert load_stream(stream, MACHINE, VIRTIO_BLK_ARGS, smp=2, qemu=qemu).ok
+
+
+@pytest.mark.parametrize("machine", ["pc-i440fx-2.3", "pc-i440fx-1.6"])
+def test_old_machine_types_validate_against_captured_state(tmp_path: Path,
+                                                           machine: str) -> None:
+    # <= 2.3: no configuration, no footers; 1.6 also names root-bus devices without the bus
+    src, dst = get_build("7.2"), get_build("5.2")
+    stream = make_stream(tmp_path, machine, VIRTIO_BLK_ARGS, qemu=src)
+    base = ["validate", stream, "--catalog", "qemu", "--smp", "1", "-m", "64M"]
+    code, out = cli(*base, "--dest", f"5.2:{machine}", "--device", "virtio-blk-pci")
+    assert code == 0, out
+    assert load_stream(stream, machine, VIRTIO_BLK_ARGS, qemu=dst).ok
+    code, out = cli(*base, "--dest", f"5.2:{machine}")  # the destination lacks the disk
+    assert code == 1 and "Unknown savevm section or instance '0000:" in out
+    assert not load_stream(stream, machine, [], qemu=dst).ok

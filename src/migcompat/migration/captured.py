@@ -9,11 +9,12 @@ guessed: its state cannot be compared.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from migcompat.catalog.capture_loader import capture_of
-from migcompat.model.capture import CapturedDevice, CapturedSection
+from migcompat.model.capture import CapturedDevice, CapturedMachine, CapturedSection
 from migcompat.model.vm import VM, DeviceObject
 from migcompat.vmstate.infos import PLAIN_BYTES, Kind
 from migcompat.vmstate.schema import VMStateDescription
@@ -49,8 +50,18 @@ def max_length(idstr: str, size: int) -> int | None:
     return max(MAX_LENGTH.get(idstr, size), size)
 
 
-def pci_address(slot: int) -> str:
-    return f"0000:00:{slot:02x}.0"
+def pci_address(slot: int, short: bool = False) -> str:
+    """A root-bus device's idstr prefix; ``short``: without the bus number, as QEMU writes
+    it on machine types whose PCI host has ``short_root_bus`` (pc-i440fx-1.6)."""
+    return f"0000:{slot:02x}.0" if short else f"0000:00:{slot:02x}.0"
+
+
+_SHORT = re.compile(r"0000:[0-9a-f]{2}\.[0-7]/")
+
+
+def short_root_bus(machine: CapturedMachine) -> bool:
+    """Whether the machine's own PCI sections were seen without the bus number."""
+    return any(_SHORT.match(s.idstr) for s in machine.board)
 
 
 def _board(entry: CapturedSection, smp: int, plan: CapturedPlan) -> None:
@@ -75,8 +86,9 @@ def plan_captured(vm: VM) -> CapturedPlan | None:
     for entry in machine.board:
         _board(entry, vm.config.smp, plan)
     plan.ram = [(r.idstr, r.sized(vm.config.mem)) for r in machine.ram]
+    short = short_root_bus(machine)
     for n, dev in enumerate(vm.devices):
-        _device(dev, pci_address(machine.pci_first_slot + n), machine.devices,
+        _device(dev, pci_address(machine.pci_first_slot + n, short), machine.devices,
                 machine.skipped_devices, vm, plan)
     return plan
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from migcompat.migration.captured import max_length, plan_captured
 from migcompat.migration.devstate import seeded_state
+from migcompat.model.machines import version_key
 from migcompat.model.memory import zeroed
 from migcompat.model.ram import GuestRAM, RamBlock, empty_ram, seeded_ram
 from migcompat.model.vm import VM, DeviceObject, VMConfig, realize_vm
@@ -67,7 +68,18 @@ class LiveVM:
             ram_blocks=[StreamRamBlock(idstr, size, max_length(idstr, size))
                         for idstr, size in self.ram.layout()],
             sections=[(s.idstr, s.instance_id) for s in self.sections],
+            configuration=self.sends_configuration,
+            footers=self.sends_configuration,
         )
+
+    @property
+    def sends_configuration(self) -> bool:
+        """Machine types of QEMU 2.3 and older send no configuration section and no section
+        footers (reference §1.1); the tutorial's machine types all do."""
+        m = self.vm.machine
+        if not self.vm.release.state_file or not m.version:
+            return True
+        return version_key(m.version) > (2, 3)
 
 
 def _device_vmsd(vm: VM, dev: DeviceObject) -> VMStateDescription | None:

@@ -270,13 +270,19 @@ def save(live: LiveVM, saver: Saver | None = None) -> Iterator[bytes]:
     """The whole stream of ``live``, in chunks, with the digest in its description."""
     digest = StateDigest()
     enc = Encoder()
-    yield enc.send(Header()) + enc.send(Configuration(live.machine))
+    # Machine types <= 2.3 of real releases send neither (reference §1.1).
+    modern = live.sends_configuration
+
+    def footer(section_id: int) -> bytes:
+        return enc.send(Footer(section_id)) if modern else b""
+
+    yield enc.send(Header()) + (enc.send(Configuration(live.machine)) if modern else b"")
     ram_id = 0
     blocks = live.ram.blocks
     infos = tuple(RamBlockInfo(b.idstr, b.used_length) for b in blocks)
     yield (enc.send(SectionStart(ram_id, "ram", 0, RAM_VERSION))
            + enc.send(MemSize(live.ram.total, infos)) + enc.send(RamEOS())
-           + enc.send(Footer(ram_id)))
+           + footer(ram_id))
     for block in blocks:
         digest.block(block.idstr, block.used_length)
         offsets = _candidate_offsets(block)
@@ -284,13 +290,13 @@ def save(live: LiveVM, saver: Saver | None = None) -> Iterator[bytes]:
             end = min(start + PART_BYTES, block.used_length)
             yield enc.send(SectionPart(ram_id))
             yield from _page_records(block, start, end, start == 0, digest, offsets)
-            yield enc.send(RamEOS()) + enc.send(Footer(ram_id))
-    yield enc.send(SectionEnd(ram_id)) + enc.send(RamEOS()) + enc.send(Footer(ram_id))
+            yield enc.send(RamEOS()) + footer(ram_id)
+    yield enc.send(SectionEnd(ram_id)) + enc.send(RamEOS()) + footer(ram_id)
     devices = []
     for sid, s in enumerate(live.sections, start=1):
         assert s.state is not None, f"section {s.idstr} has no state"
         yield (enc.send(SectionFull(sid, s.idstr, s.instance_id, s.state.version_id))
-               + enc.send(SectionState(s.state)) + enc.send(Footer(sid)))
+               + enc.send(SectionState(s.state)) + footer(sid))
         devices.append(_section_vmdesc(s, s.state))
     digest.sections(_section_bytes(live))
     hexdigest = digest.hexdigest()
