@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from migcompat.catalog.load import DATA_DIR
 from migcompat.cli.main import main as cli_main
 from migcompat.qemu.builds import BuildUnavailable, QemuBuild, build
 from migcompat.qemu.probe_state_run import DEVICES as PROBED_DEVICES
@@ -49,9 +50,31 @@ BLK2 = Dev("virtio-blk-pci", ("-drive", "if=none,id=d1,file=null-co://,format=ra
                               "-device", "virtio-blk-pci,drive=d1"))
 RNG = Dev("virtio-rng-pci", ("-device", "virtio-rng-pci"))
 E1000 = Dev("e1000", ("-device", "e1000"))
-# Every device type the state capture probes (make catalogs-state), each with its backend:
+# The device types the state capture probes (make catalogs-state), each with its backend:
 # check compares their captured sections between the builds, not just their properties.
-PROBED = tuple(Dev(d.type, tuple(d.args(10 + n))) for n, d in enumerate(PROBED_DEVICES))
+
+
+# Guest-visible defaults QEMU changed between these releases without a compat entry: the
+# stream loads, and check reports the difference as breaking on purpose (the guest sees
+# another device after the move). docs/real-migrations.md lists them; they are left out
+# of the "all probed devices" cases, which must load as predicted.
+CHANGED_DEFAULTS = {
+    "virtio-gpu-pci": "xres/yres 1024x768 in 5.2, 1280x800 from 7.2",
+    "pvpanic-pci": "events 3 up to 7.2, 7 in 10.0 (the shutdown event)",
+    "nec-usb-xhci": "streams off up to 7.2 (its flags word overwrote the core's), on in 10.0",
+}
+
+
+def probed(src: str, dst: str, machine: str) -> tuple[Dev, ...]:
+    """Every probed device type both builds were captured with on ``machine`` (a type one
+    build lacks, like pvpanic-pci on 5.2, or cannot migrate, like nvme, is left out), less
+    those of CHANGED_DEFAULTS."""
+    both = set.intersection(*(set(json.loads(
+        (DATA_DIR / "qemu" / f"{r}.state.json").read_text())["machines"][machine]["devices"])
+        for r in (src, dst)))
+    return tuple(Dev(d.type, tuple(d.args(10 + n)))
+                 for n, d in enumerate(PROBED_DEVICES)
+                 if d.type in both and d.type not in CHANGED_DEFAULTS)
 
 
 @dataclass(frozen=True)
@@ -127,9 +150,9 @@ CASES: tuple[Case, ...] = (
     # (QEMU tests rom_bar for zero): overlay.toml declares the two values equivalent on
     # pci-device, so it holds for PCI devices that state no guest_visible list, like e1000.
     Case("rombar 1 vs -1", "7.2", "10.0", "pc-q35-5.1", "loaded", shared=(E1000,)),
-    # Twelve device types at once, on newer and older machine types: the captured sections
+    # Every probed device type at once, on newer and older machine types: the captured sections
     # (versions, subsections, layouts, RAM blocks) of both builds must agree, as QEMU does.
-    *(Case("all probed devices", s, d, m, "loaded", shared=PROBED)
+    *(Case("all probed devices", s, d, m, "loaded", shared=probed(s, d, m))
       for m, pairs in (("pc-q35-7.2", (("7.2", "10.0"), ("10.0", "7.2"))),
                        ("pc-i440fx-7.2", (("7.2", "10.0"), ("10.0", "7.2"))),
                        ("pc-q35-5.2", (("5.2", "10.0"), ("10.0", "5.2"), ("5.2", "7.2"),
@@ -200,15 +223,20 @@ def run_real(case: Case, src: QemuBuild, dst: QemuBuild, workdir: Path,
 
 def run_check(case: Case) -> dict[str, Any]:
     """``migcompat check ... --format json``, through the real CLI entry point."""
+    return cli_json(case.check_argv())
+
+
+def cli_json(argv: list[str]) -> dict[str, Any]:
+    """A check command's JSON verdict; its exit code must match it (0 compatible, 1 not)."""
     out, err = io.StringIO(), io.StringIO()
     code: object = 0
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            cli_main(case.check_argv())
+            cli_main(argv)
         except SystemExit as exc:
             code = exc.code
     # Exit codes: 0 compatible, 1 incompatible; anything else is a broken check.
-    assert code in (0, 1), f"migcompat {' '.join(case.check_argv())}: exit {code}: {err.getvalue()}"
+    assert code in (0, 1), f"migcompat {' '.join(argv)}: exit {code}: {err.getvalue()}"
     doc: dict[str, Any] = json.loads(out.getvalue())
     assert doc["compatible"] == (code == 0)
     return doc

@@ -173,6 +173,9 @@ def captured_rule(src: VM, dst: VM) -> list[Reason]:
     reasons = [Reason("state-not-captured", f"{message}: its sections are not compared",
                       device=path or None, breaking=False)
                for plan in (mine, theirs) if plan is not None for path, message in plan.gaps]
+    if mine is not None:  # the source's QEMU refuses to start the migration at all
+        reasons += [Reason("migration-blocked", f"{path}: {words}", device=path)
+                    for path, words in mine.blocked]
     if mine is None or theirs is None or any(p.gaps for p in (mine, theirs)):
         return reasons
     local = dict(theirs.ram)

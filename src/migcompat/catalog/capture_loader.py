@@ -129,7 +129,8 @@ class _Reader:
         except (AttributeError, TypeError) as exc:
             raise self._fail(p, f"unexpected shape: {exc}") from None
         return CapturedMachine(name, board, ram, slot, devices,
-                               dict(raw.get("skipped_devices", {})))
+                               dict(raw.get("skipped_devices", {})),
+                               dict(raw.get("unmigratable", {})))
 
     def _section(self, raw: Mapping[str, Any], path: str, key: str) -> CapturedSection:
         name, instance = raw.get(key), raw.get("instance_id", 0)

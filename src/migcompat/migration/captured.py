@@ -34,6 +34,8 @@ class CapturedPlan:
     ram: list[tuple[str, int]] = field(default_factory=list)
     # What could not be planned: (device path or "", message).
     gaps: list[tuple[str, str]] = field(default_factory=list)
+    # Devices that make QEMU refuse to migrate at all: (device path, QEMU's words).
+    blocked: list[tuple[str, str]] = field(default_factory=list)
 
 
 # fw_cfg blobs are resizable RAM blocks (hw/core/loader.c rom_add_blob): an incoming size up
@@ -57,6 +59,7 @@ def pci_address(slot: int, short: bool = False) -> str:
 
 
 _SHORT = re.compile(r"0000:[0-9a-f]{2}\.[0-7]/")
+_ADDRESS = re.compile(r"'0000:[0-9a-f:.]+/")
 
 
 def short_root_bus(machine: CapturedMachine) -> bool:
@@ -88,8 +91,13 @@ def plan_captured(vm: VM) -> CapturedPlan | None:
     plan.ram = [(r.idstr, r.sized(vm.config.mem)) for r in machine.ram]
     short = short_root_bus(machine)
     for n, dev in enumerate(vm.devices):
-        _device(dev, pci_address(machine.pci_first_slot + n, short), machine.devices,
-                machine.skipped_devices, vm, plan)
+        address = pci_address(machine.pci_first_slot + n, short)
+        if dev.type in machine.unmigratable:
+            # QEMU names the device's section in its refusal: give it this one's address
+            words = _ADDRESS.sub(f"'{address}/", machine.unmigratable[dev.type])
+            plan.blocked.append((dev.path, words))
+            continue
+        _device(dev, address, machine.devices, machine.skipped_devices, vm, plan)
     return plan
 
 

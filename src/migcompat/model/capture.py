@@ -51,6 +51,8 @@ class CapturedMachine:
     pci_first_slot: int
     devices: Mapping[str, CapturedDevice] = field(default_factory=dict)
     skipped_devices: Mapping[str, str] = field(default_factory=dict)
+    # Device types QEMU refuses to migrate (a migration blocker), with its words.
+    unmigratable: Mapping[str, str] = field(default_factory=dict)
 
 
 class Capture:

@@ -45,6 +45,8 @@ from migcompat.stream import find_vmdesc
 FORMAT = 1
 RELEASES = ("5.2", "7.2", "10.0")
 DUMP_MACHINE = "pc-q35-5.1"  # else the build's newest q35
+# QEMU's words when a device makes the whole VM unmigratable (migrate_add_blocker).
+BLOCKED = "State blocked by non-migratable device"
 Progress = Callable[[str], None]
 
 
@@ -78,6 +80,7 @@ class Capture:
     used: list[Device] = field(default_factory=list)
     slots: dict[str, tuple[int, int]] = field(default_factory=dict)
     skipped_devices: dict[str, str] = field(default_factory=dict)
+    unmigratable: dict[str, str] = field(default_factory=dict)  # device -> QEMU's refusal
     failure: str | None = None  # why the machine is skipped
     notes: list[str] = field(default_factory=list)  # surprises, for the log
     option: str = ""  # machine options added to every run
@@ -119,8 +122,13 @@ def capture(target: Target, machine: str, available: set[str],
             try:
                 save(target, cap.run_as, 1, [dev])
             except MigcompatError as alone:
-                cap.skipped_devices[dev.type] = one_line(alone)
-        rest = [d for d in wanted if d.type not in cap.skipped_devices]
+                why = one_line(alone)
+                if BLOCKED in why:  # QEMU refuses to migrate a VM with this device
+                    cap.unmigratable[dev.type] = why[why.index(BLOCKED):]
+                else:
+                    cap.skipped_devices[dev.type] = why
+        rest = [d for d in wanted if d.type not in cap.skipped_devices
+                and d.type not in cap.unmigratable]
         try:
             _save_devices(target, cap, rest)
         except MigcompatError:
@@ -235,7 +243,8 @@ def _machine(cap: Capture, schemas: dict[str, Any]) -> dict[str, Any]:
            for name, size in cap.plain.ram]
     devices, first_slot = _devices(cap, schemas)
     return {"board": board, "ram": ram, "pci_first_slot": first_slot, "devices": devices,
-            "skipped_devices": dict(sorted(cap.skipped_devices.items()))}
+            "skipped_devices": dict(sorted(cap.skipped_devices.items())),
+            "unmigratable": dict(sorted(cap.unmigratable.items()))}
 
 
 def _devices(cap: Capture, schemas: dict[str, Any]) -> tuple[dict[str, Any], int | None]:

@@ -50,6 +50,16 @@ DEVICES: tuple[Device, ...] = (
     _nic("virtio-net-pci"), _nic("e1000"), _nic("e1000e"), _nic("rtl8139"),
     Device("virtio-rng-pci"), Device("virtio-scsi-pci"), Device("virtio-balloon-pci"),
     Device("virtio-serial-pci"), Device("qemu-xhci"), Device("usb-ehci"), Device("i6300esb"),
+    _nic("vmxnet3"), _nic("pcnet"), _nic("ne2k_pci"),
+    Device("virtio-gpu-pci"), Device("virtio-keyboard-pci"), Device("virtio-tablet-pci"),
+    Device("intel-hda"),
+    Device("megasas"), Device("lsi53c895a"), Device("ich9-ahci"),
+    Device("nvme", ("-drive", "if=none,id=mcnvme{n},file=null-co://,format=raw"),
+           "drive=mcnvme{n},serial=mcnvme{n}"),
+    Device("pvpanic-pci"), Device("nec-usb-xhci"), Device("ich9-usb-uhci1"),
+    # Left out: sound cards that need an -audiodev (10.0), whose backend adds an "audio"
+    # section of its own, and PCI bridges, whose new bus adds a PCIBUS section outside the
+    # bridge's address: neither can be told apart from the board in one save.
 )
 
 
