@@ -85,5 +85,6 @@ def test_interrupted_state_capture_stops_soon_and_leaves_no_qemu(
     with pytest.raises(KeyboardInterrupt):
         ps.probe_state("7.2", Target(require_qemu()), "pc-*", progress)
     assert my_qemu_children() == []
-    # the machine types not started yet were dropped (two run at a time)
-    assert 1 <= len(started) <= 3, started
+    # the machine types not started yet were dropped: two run at a time, and each worker
+    # may have taken one more before the first result reached the progress callback
+    assert 1 <= len(started) <= 4, started
