@@ -27,14 +27,11 @@ from migcompat.stream import (
     load_stream,
 )
 from migcompat.stream.events import EOF
-from migcompat.stream.ram import (
-    PAGE_CONT,
+from migcompat.stream.ram import PAGE_CONT, ZERO_CONT, encode_record, parse_record
+from migcompat.stream.ram_runs import (
     RUN_PAGES,
     RUN_ZERO_FILLED,
     RUN_ZEROS,
-    ZERO_CONT,
-    encode_record,
-    parse_record,
     record_headers,
     scan_runs,
     zero_records,

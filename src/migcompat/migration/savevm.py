@@ -37,7 +37,7 @@ from migcompat.stream import (
     VMDescription,
 )
 from migcompat.stream.constants import RamFlag
-from migcompat.stream.ram import zero_records
+from migcompat.stream.ram_runs import zero_records
 from migcompat.vmstate.data import Value, VMStateData
 from migcompat.vmstate.encode import encode_state
 from migcompat.vmstate.schema import Field

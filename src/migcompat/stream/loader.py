@@ -36,7 +36,7 @@ from migcompat.stream.events import (
     XbzrlePage,
     ZeroPage,
 )
-from migcompat.stream.ram import RUN_PAGES, RUN_ZERO_FILLED, Run
+from migcompat.stream.ram_runs import RUN_PAGES, RUN_ZERO_FILLED, Run
 from migcompat.vmstate.data import VMStateData
 from migcompat.vmstate.schema import SchemaResolver
 

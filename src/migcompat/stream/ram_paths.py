@@ -13,16 +13,8 @@ from __future__ import annotations
 from migcompat.errors import StreamError
 from migcompat.stream.buffer import ReceiveBuffer
 from migcompat.stream.events import Page, ZeroPage
-from migcompat.stream.ram import (
-    BE64,
-    CONTINUE,
-    PAGE,
-    ZERO,
-    Run,
-    count_records,
-    page_runs,
-    scan_runs,
-)
+from migcompat.stream.ram import BE64, CONTINUE, PAGE, ZERO, count_records, page_runs
+from migcompat.stream.ram_runs import Run, scan_runs
 from migcompat.stream.states import State
 
 _NO_VIEW = memoryview(b"")
@@ -88,7 +80,7 @@ class RamFastPaths:
     def next_ram_runs(self, below: int, limit: int = 1 << 20) -> tuple[memoryview, list[Run]]:
         """Fast path for loading RAM: the consecutive CONTINUE page/zero records already
         buffered (at most ``limit``, none at an offset >= ``below``), as runs of pages at
-        consecutive offsets (see :func:`migcompat.stream.ram.scan_runs`), with the view their
+        consecutive offsets (see :func:`migcompat.stream.ram_runs.scan_runs`), with the view their
         positions refer to. No runs when the next unit is anything else (use
         :meth:`next_event`). The records belong to :attr:`last_block`."""
         if self.state is not State.RAM or self._error is not None or self.last_block is None:
