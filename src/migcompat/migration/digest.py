@@ -57,7 +57,7 @@ class StateDigest:
 
 class LoadDigest:
     """The RAM part of a :class:`StateDigest`, computed while a stream loads (a
-    ``stream.loader.RamObserver``): pages are hashed as they arrive, in stream order.
+    ``stream.destination.RamObserver``): pages are hashed as they arrive, in stream order.
 
     That equals the digest of the loaded state when every block's pages came once each, in
     ascending order, with the blocks in ``layout`` order; otherwise :meth:`ram_digest` says

@@ -5,6 +5,7 @@ See docs/stream.md. Nothing here reads files or sockets: feed bytes, take events
 
 from migcompat.stream.constants import Cmd, RamFlag, SectionType
 from migcompat.stream.decoder import DONE, NEED_DATA, Decoder, unknown_section_error
+from migcompat.stream.destination import Destination, LoadedState, RamBlock
 from migcompat.stream.encoder import Encoder, ProtocolError, encode_events
 from migcompat.stream.events import (
     EOF,
@@ -27,7 +28,7 @@ from migcompat.stream.events import (
     XbzrlePage,
     ZeroPage,
 )
-from migcompat.stream.loader import Destination, LoadedState, Loader, RamBlock, load_stream
+from migcompat.stream.loader import Loader, load_stream
 from migcompat.stream.states import State
 from migcompat.stream.vmdesc import find_vmdesc, stream_schemas
 

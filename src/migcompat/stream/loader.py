@@ -11,17 +11,20 @@ destination is not; a missing or cut vmdesc after EOF is only a warning, as in Q
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Collection
-from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Literal, Protocol
 
 from migcompat.errors import StreamError
 from migcompat.model.memory import Memory, zeroed
 from migcompat.model.ram import PageMap
 from migcompat.stream.configuration import TARGET_PAGE_BITS, capabilities
-from migcompat.stream.constants import PAGE_SIZE, RAM_SECTION, RAM_VERSION
+from migcompat.stream.constants import RAM_SECTION, RAM_VERSION
 from migcompat.stream.decoder import DONE, NEED_DATA, Decoder, Sentinel, unknown_section_error
+from migcompat.stream.destination import (
+    Destination,
+    LoadedState,
+    RamMode,
+    RamObserver,
+)
 from migcompat.stream.events import (
     EOF,
     CompressedPage,
@@ -37,8 +40,6 @@ from migcompat.stream.events import (
     ZeroPage,
 )
 from migcompat.stream.ram_runs import RUN_PAGES, RUN_ZERO_FILLED, Run
-from migcompat.vmstate.data import VMStateData
-from migcompat.vmstate.schema import SchemaResolver
 
 # Capabilities QEMU 7.2 validates against the configuration section (reference §1.2).
 VALIDATED_CAPABILITIES = frozenset({"x-ignore-shared"})
@@ -67,71 +68,6 @@ KNOWN_CAPABILITIES = frozenset(
         "postcopy-preempt",
     }
 )
-RamMode = Literal["dense", "sparse", "discard"]
-
-
-class RamObserver(Protocol):
-    """Told about every page a load changes, in stream order, after the page was checked
-    (a migration hashes the pages as they arrive, while the source is still sending).
-
-    A full-page record whose page is all zero is reported as a zero page."""
-
-    def page_records(self, block: str, offset: int, count: int, records: memoryview) -> None:
-        """``count`` non-zero pages at consecutive offsets from ``offset``, as the CONTINUE
-        page records that carried them: each an 8-byte header (be64 ``offset | PAGE |
-        CONTINUE``) followed by the page."""
-
-    def page(self, block: str, offset: int, data: bytes | memoryview) -> None:
-        """One non-zero page (one that did not come in such a run)."""
-
-    def zero_pages(self, block: str, offset: int, count: int) -> None:
-        """``count`` pages at consecutive offsets from ``offset`` are now zero."""
-
-
-@dataclass(frozen=True)
-class RamBlock:
-    """A destination RAMBlock. A resizable block (``max_length`` set) accepts any incoming
-    size up to ``max_length``, as QEMU's ACPI table blocks do."""
-
-    idstr: str
-    used_length: int
-    max_length: int | None = None
-
-
-@dataclass(frozen=True)
-class Destination:
-    """What the receiving side knows. ``None`` means "do not check" for machine, RAM blocks
-    and sections (then a section is known when the resolver has a schema for it)."""
-
-    resolver: SchemaResolver | None = None
-    machine: str | None = None
-    ram_blocks: Collection[RamBlock] | None = None
-    sections: Collection[tuple[str, int]] | None = None
-    configuration: bool | None = True  # the destination machine's send-configuration
-    footers: bool | None = True  # the destination machine's send-section-footer
-    page_size: int = PAGE_SIZE
-    capabilities: frozenset[str] = frozenset()
-
-
-@dataclass
-class LoadedState:
-    """The result of a load. RAM is in ``ram`` (block idstr -> bytearray) in "dense" mode, or
-    in ``ram_pages`` (block idstr -> {offset: page}, a :class:`PageMap`, non-zero pages only)
-    in "sparse", where a page is a read-only memoryview into the fed input (no copy). A
-    full-page record whose page is all zero loads as a zero page."""
-
-    machine: str | None = None
-    sections: dict[tuple[str, int], VMStateData] = field(default_factory=dict)
-    ram: dict[str, Memory] = field(default_factory=dict)
-    ram_pages: dict[str, PageMap] = field(default_factory=dict)
-    ram_sizes: dict[str, int] = field(default_factory=dict)
-    # Dense mode: per block, the offsets of pages a record wrote (all others are still zero).
-    ram_written: dict[str, set[int]] = field(default_factory=dict)
-    vmdesc: VMDescription | None = None
-    warnings: list[str] = field(default_factory=list)
-    pages: int = 0
-    zero_pages: int = 0
-    bytes_read: int = 0
 
 
 class Loader:
