@@ -17,6 +17,7 @@ Examples:
   migcompat releases --catalog tutorial
   migcompat props qemu-5.2 pc-5.1 --device virtio-blk-pci,id=vb0 --smp 4 --explain
   migcompat check qemu-5.2:pc-5.1 qemu-5.1:pc-5.1 --device virtio-blk-pci --smp 4
+  migcompat matrix --catalog qemu 7.2 10.0 --device virtio-blk-pci --smp 4
 """
 
 
@@ -27,6 +28,7 @@ COMMAND_MODULES: dict[str, tuple[str, str]] = {
     "machines": ("catalog_cmds", "machines"),
     "props": ("props", "props"),
     "check": ("check_cmd", "check_command"),
+    "matrix": ("matrix_cmd", "matrix"),
     "run": ("migrate_cmds", "run"),
     "migrate": ("migrate_cmds", "migrate_command"),
     "demo": ("demo", "demo"),

@@ -1,0 +1,54 @@
+"""`migcompat matrix`: check on every machine type of a release, in one table."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import pytest
+
+from migcompat.cli.main import main
+
+
+def run(*args: str) -> tuple[int, str]:
+    """The real entry point: exit code and stdout + stderr."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), \
+            pytest.raises(SystemExit) as info:
+        main(list(args))
+    code = info.value.code
+    return (code if isinstance(code, int) else 0), out.getvalue()
+
+
+def test_tutorial_rows_verdicts_and_exit_code() -> None:
+    code, out = run("matrix", "qemu-5.2", "qemu-5.1", "--device", "virtio-blk-pci",
+                    "--smp", "4", "--format", "json")
+    doc = json.loads(out)
+    rows = {r["machine"]: r for r in doc["machines"]}
+    # pc-5.1 pins one queue: it migrates; pc-5.2 does not exist on 5.1
+    assert rows["pc-5.1"]["verdict"] == "compatible"
+    assert rows["pc-5.2"]["verdict"] == "refused"
+    assert code == 1 and doc["compatible"] is False
+    code, out = run("matrix", "qemu-5.2-broken", "qemu-5.1", "--device", "virtio-blk-pci",
+                    "--smp", "4", "--machines", "pc-5.1")
+    assert code == 1
+    assert "INCOMPATIBLE" in out and "property-differs" in out
+    code, out = run("matrix", "qemu-5.2", "qemu-5.1", "--device", "virtio-blk-pci",
+                    "--smp", "4", "--machines", "pc-5.1", "--both-directions")
+    assert code == 0 and "1 of 1 machine types migrate both ways" in out
+
+
+def test_real_releases_flag_the_4_2_machine_types() -> None:
+    code, out = run("matrix", "--catalog", "qemu", "5.2", "7.2", "--device",
+                    "virtio-blk-pci", "--machines", "pc-*-4.2", "--format", "json")
+    rows = {r["machine"]: r for r in json.loads(out)["machines"]}
+    assert set(rows) == {"pc-i440fx-4.2", "pc-q35-4.2"} and code == 1
+    for row in rows.values():  # docs/real-migrations.md: use-disabled-flag moved tables
+        assert row["reasons"][0]["code"] == "property-differs"
+        assert "use-disabled-flag" in row["reasons"][0]["message"]
+
+
+def test_no_machine_matches_is_a_usage_error() -> None:
+    code, out = run("matrix", "qemu-5.2", "qemu-5.1", "--machines", "q35-*")
+    assert code == 2 and "no machine type of qemu-5.2 matches 'q35-*'" in out
