@@ -59,3 +59,23 @@ def test_old_machine_types_validate_against_captured_state(tmp_path: Path,
     code, out = cli(*base, "--dest", f"5.2:{machine}")  # the destination lacks the disk
     assert code == 1 and "Unknown savevm section or instance '0000:" in out
     assert not load_stream(stream, machine, [], qemu=dst).ok
+
+
+def test_private_7_2_build_migrates_with_the_system_one(tmp_path: Path) -> None:
+    """The fallback a host without Debian 12's QEMU takes (Debian 13): 7.2 unpacked from
+    bookworm's packages. Here it must load a stream of the system 7.2, and the other way."""
+    from migcompat.qemu.builds import BuildUnavailable, build
+    from qemu_migrations.migration_cases import in_ci
+
+    try:
+        private = build("7.2", use="private", fetch_missing=in_ci())
+    except BuildUnavailable as exc:
+        if in_ci():
+            raise
+        pytest.skip(str(exc))
+    assert private.private and "/7.2/" in private.binary
+    system = get_build("7.2")
+    for src, dst in ((system, private), (private, system)):
+        stream = make_stream(tmp_path, "pc-q35-5.1", VIRTIO_BLK_ARGS, smp=2, qemu=src,
+                             name=f"from-{'private' if src.private else 'system'}.mig")
+        assert load_stream(stream, "pc-q35-5.1", VIRTIO_BLK_ARGS, smp=2, qemu=dst).ok
