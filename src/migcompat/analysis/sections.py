@@ -138,7 +138,7 @@ def _fmt(shape: Shape) -> str:
 
 
 def has_state_schemas(vm: VM) -> bool:
-    return bool(vm.release.vmstate or vm.release.state_file)
+    return bool(vm.release.vmstate) or vm.release.has_capture
 
 
 def section_rule(src: VM, dst: VM) -> list[Reason]:

@@ -23,17 +23,11 @@ from migcompat.model.capture import (
     CapturedRam,
     CapturedSection,
 )
-from migcompat.model.release import Release
 from migcompat.vmstate.rules import NEVER
 from migcompat.vmstate.schema import VMStateDescription
 from migcompat.vmstate.vmdesc import vmsd_from_vmdesc
 
 FORMAT = 1
-
-
-def capture_of(release: Release) -> Capture | None:
-    """The release's capture, or None when its catalog has none."""
-    return load_capture(release.state_file) if release.state_file else None
 
 
 @cache

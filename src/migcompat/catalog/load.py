@@ -13,9 +13,11 @@ import copy
 import json
 import tomllib
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from migcompat.catalog.capture_loader import load_capture
 from migcompat.catalog.checker import Checker, did_you_mean, path_key
 from migcompat.catalog.release_loader import build_release
 from migcompat.errors import CatalogError, UsageError
@@ -94,7 +96,7 @@ class Catalog:
             raise CatalogError(chk.problems)
         ref = self.refs[release_id]
         if ref.state is not None:
-            release.state_file = str(ref.state)
+            release.capture_loader = partial(load_capture, str(ref.state))
         self._cache[release_id] = release
         return release
 

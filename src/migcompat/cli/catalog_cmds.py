@@ -34,10 +34,8 @@ def _device_state(rel: Release) -> str:
     """Where the release's device-state schemas come from, for check and validate --dest."""
     if rel.vmstate:
         return f"schemas ({len(rel.vmstate)})"
-    if rel.state_file:
-        from migcompat.catalog.capture_loader import capture_of
-
-        capture = capture_of(rel)
+    if rel.has_capture:
+        capture = rel.capture()
         count = len(capture.machine_names) if capture is not None else 0
         return f"captured ({count} machine types)"
     return "none"

@@ -50,7 +50,7 @@ def state_compared(res: CheckResult) -> dict[str, Any] | None:
     from migcompat.migration.live import plan_sections
 
     def origin(vm: Any) -> str:
-        return "captured" if vm.release.state_file else (
+        return "captured" if vm.release.has_capture else (
             "catalog" if vm.release.vmstate else "none")
     try:
         sections = len(plan_sections(res.src_vm))

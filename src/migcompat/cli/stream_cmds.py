@@ -303,7 +303,7 @@ def _validate_catalog(sf: StreamFile, dest_side: str, catalog: str | None,
     if not release or not machine:
         raise UsageError(f"--dest: expected RELEASE:MACHINE, got '{dest_side}'")
     _, rel = find_release(release, catalog)
-    if not rel.vmstate and not rel.state_file:
+    if not rel.vmstate and not rel.has_capture:
         raise UsageError(f"release '{rel.id}' has no device-state schemas in its catalog "
                          "(neither vmstate nor captured state): use --schema DEST_DUMP.json "
                          "or --against DEST_STREAM")

@@ -13,9 +13,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from migcompat.catalog.capture_loader import capture_of
 from migcompat.model.capture import CapturedDevice, CapturedMachine, CapturedSection
-from migcompat.model.vm import VM, DeviceObject
+from migcompat.model.devspec import DeviceSpec
+from migcompat.model.props import TEXT_KINDS, format_value
+from migcompat.model.vm import VM, DeviceObject, VMConfig, realize_vm
 from migcompat.vmstate.infos import PLAIN_BYTES, Kind
 from migcompat.vmstate.schema import VMStateDescription
 
@@ -77,7 +78,7 @@ def _board(entry: CapturedSection, smp: int, plan: CapturedPlan) -> None:
 
 def plan_captured(vm: VM) -> CapturedPlan | None:
     """The plan for ``vm``, or None when its release has no captured state."""
-    capture = capture_of(vm.release)
+    capture = vm.release.capture()
     if capture is None:
         return None
     plan = CapturedPlan()
@@ -120,10 +121,6 @@ def beyond_capture(vm: VM) -> list[str]:
     """Properties of ``vm`` that differ from what the capture ran with (the devices with no
     options, no globals): their effect on the state is not in the capture. Text and link
     properties (backends, names) do not change the state."""
-    from migcompat.model.devspec import DeviceSpec
-    from migcompat.model.props import TEXT_KINDS, format_value
-    from migcompat.model.vm import VMConfig, realize_vm
-
     plain = realize_vm(VMConfig(vm.release, vm.config.machine,
                                 [DeviceSpec(d.driver) for d in vm.config.devices],
                                 smp=vm.config.smp, mem=vm.config.mem))

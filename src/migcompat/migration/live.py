@@ -77,7 +77,7 @@ class LiveVM:
         """Machine types of QEMU 2.3 and older send no configuration section and no section
         footers (reference §1.1); the tutorial's machine types all do."""
         m = self.vm.machine
-        if not self.vm.release.state_file or not m.version:
+        if not self.vm.release.has_capture or not m.version:
             return True
         return version_key(m.version) > (2, 3)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from migcompat.model.capture import Capture
 from migcompat.model.machines import MachineSet
 from migcompat.model.types import TypeRegistry
 from migcompat.vmstate.schema import VMStateDescription
@@ -35,9 +36,17 @@ class Release:
     vmstate: Mapping[str, VMStateDescription] = field(default_factory=dict)
     # Sections every VM of this release sends besides its devices' (cpu, timer...).
     board: tuple[BoardSection, ...] = ()
-    # What the real build's VMs send, captured from the binary (catalog/capture_loader.py);
-    # "" when the catalog has no capture for this release.
-    state_file: str = ""
+    # What the real build's VMs send, captured from the binary: read when first asked for
+    # (the catalog gives the reader, catalog/capture_loader.py); None without a capture.
+    capture_loader: Callable[[], Capture] | None = field(default=None, compare=False,
+                                                          repr=False)
+
+    @property
+    def has_capture(self) -> bool:
+        return self.capture_loader is not None
+
+    def capture(self) -> Capture | None:
+        return self.capture_loader() if self.capture_loader is not None else None
 
     def label(self) -> str:
         return f"{self.product} {self.version}".strip() if self.version else self.id
