@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from migcompat.errors import CatalogProblem
@@ -77,6 +77,17 @@ class Checker:
             return obj
         self.add(path, "wrong-type", f"expected a table/object, got {_tname(obj)}", obj)
         return None
+
+    def tables(self, data: Mapping[str, Any], path: str, key: str
+               ) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Each table of ``data[key]`` (a table of tables) as (name, path, table); anything
+        that is not a table is reported."""
+        kpath = path_key(path, key)
+        for name, body in (self.table(data.get(key, {}), kpath) or {}).items():
+            p = path_key(kpath, name)
+            table = self.table(body, p)
+            if table is not None:
+                yield name, p, table
 
     def typed(self, obj: Mapping[str, Any], key: str, path: str, kinds: tuple[type, ...],
               default: Any = None) -> Any:

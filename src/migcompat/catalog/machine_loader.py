@@ -35,14 +35,8 @@ def _entry(body: Any, chk: Checker, p: str, table: str, index: int,
 
 
 def load_tables(data: dict[str, Any], chk: Checker, path: str) -> dict[str, CompatTable]:
-    tpath = path_key(path, "compat_tables")
-    raw = chk.table(data.get("compat_tables", {}), tpath) or {}
     out: dict[str, CompatTable] = {}
-    for name, body in raw.items():
-        p = path_key(tpath, name)
-        body = chk.table(body, p)
-        if body is None:
-            continue
+    for name, p, body in chk.tables(data, path, "compat_tables"):
         chk.keys(body, p, TABLE_KEYS, ("entries",))
         tfile = chk.typed(body, "file", p, (str,), "")
         entries_raw = chk.typed(body, "entries", p, (list,), [])
@@ -55,14 +49,8 @@ def load_tables(data: dict[str, Any], chk: Checker, path: str) -> dict[str, Comp
 
 def load_families(data: dict[str, Any], chk: Checker, path: str,
               tables: dict[str, CompatTable]) -> dict[str, Family]:
-    fpath = path_key(path, "families")
-    raw = chk.table(data.get("families", {}), fpath) or {}
     out: dict[str, Family] = {}
-    for name, body in raw.items():
-        p = path_key(fpath, name)
-        body = chk.table(body, p)
-        if body is None:
-            continue
+    for name, p, body in chk.tables(data, path, "families"):
         chk.keys(body, p, FAMILY_KEYS)
         defaults = chk.str_list(body, "defaults", p)
         for i, t in enumerate(defaults):
@@ -83,14 +71,9 @@ def load_families(data: dict[str, Any], chk: Checker, path: str,
 
 def load_machines(data: dict[str, Any], chk: Checker, path: str, tables: dict[str, CompatTable],
               families: dict[str, Family]) -> list[MachineType]:
-    mpath = path_key(path, "machines")
-    raw = chk.table(data.get("machines", {}), mpath) or {}
     out: list[MachineType] = []
-    for name, body in raw.items():
-        p = path_key(mpath, name)
-        body = chk.table(body, p)
-        if body is None:
-            continue
+    mpath = path_key(path, "machines")
+    for name, p, body in chk.tables(data, path, "machines"):
         chk.keys(body, p, MACHINE_KEYS, ("family", "version"))
         family = chk.typed(body, "family", p, (str,), "")
         if family and family not in families:

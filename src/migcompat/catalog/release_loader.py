@@ -77,14 +77,8 @@ def _enums(data: dict[str, Any], chk: Checker, path: str) -> dict[str, tuple[str
 
 def _types(data: dict[str, Any], chk: Checker, path: str,
            enums: dict[str, tuple[str, ...]]) -> dict[str, TypeInfo]:
-    tpath = path_key(path, "types")
-    raw = chk.table(data.get("types", {}), tpath) or {}
     out: dict[str, TypeInfo] = {}
-    for name, body in raw.items():
-        p = path_key(tpath, name)
-        body = chk.table(body, p)
-        if body is None:
-            continue
+    for name, p, body in chk.tables(data, path, "types"):
         chk.keys(body, p, TYPE_KEYS)
         props: dict[str, Property] = {}
         praw = chk.table(body.get("properties", {}), path_key(p, "properties")) or {}
