@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from migcompat.qemu.qmp import wait_for_migration
+
 if TYPE_CHECKING:
     from migcompat.qemu.builds import QemuBuild
 
@@ -144,16 +146,7 @@ def make_stream(
             part = out.with_name(out.name + ".part")
             qmp.cmd("migrate", uri=f"exec:cat > {part} && mv {part} {out}")
             deadline = time.monotonic() + timeout
-            while True:
-                info = qmp.cmd("query-migrate")
-                status = info.get("status") if isinstance(info, dict) else None
-                if status == "completed":
-                    break
-                if status in ("failed", "cancelled"):
-                    raise RuntimeError(f"migration {status}: {info}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"migration did not complete in time: {info}")
-                time.sleep(0.02)
+            wait_for_migration(lambda: qmp.cmd("query-migrate"), deadline, poll=0.02)
             qmp.cmd("quit")
         finally:
             _close_quietly(qmp)

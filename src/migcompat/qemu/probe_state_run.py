@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from migcompat.qemu.qmp import QemuError, QemuProcess
+from migcompat.qemu.qmp import QemuError, QemuProcess, wait_for_migration
 
 MEM_MIB = 64
 SAVE_TIMEOUT = 60.0
@@ -130,16 +130,7 @@ def save(target: Target, machine: str, smp: int, devices: Sequence[Device] = ())
             part = f"{out}.part"
             vm.cmd("migrate", uri=f"exec:cat > {part} && mv {part} {out}")
             deadline = time.monotonic() + SAVE_TIMEOUT
-            while True:
-                info = vm.cmd("query-migrate")
-                status = info.get("status") if isinstance(info, dict) else None
-                if status == "completed":
-                    break
-                if status in ("failed", "cancelled"):
-                    raise QemuError(f"migration {status}: {info.get('error-desc', '')}")
-                if time.monotonic() > deadline:
-                    raise QemuError(f"migration did not complete in time: {info}")
-                time.sleep(0.01)
+            wait_for_migration(lambda: vm.cmd("query-migrate"), deadline)
             while not out.exists():
                 if time.monotonic() > deadline:
                     raise QemuError("the saved stream did not appear in time")

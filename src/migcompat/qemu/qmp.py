@@ -24,7 +24,8 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Awaitable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import IO, Any, TypeVar
 
@@ -66,6 +67,23 @@ class QmpCommandError(QemuError):
         self.arguments = arguments
         self.error_class = error_class
         self.desc = desc
+
+
+def wait_for_migration(query: Callable[[], Any], deadline: float,
+                       poll: float = 0.01) -> None:
+    """Poll ``query`` (QMP ``query-migrate``) until the outgoing migration completes;
+    QemuError when it fails, is cancelled, or ``deadline`` (time.monotonic) passes."""
+    while True:
+        info = query()
+        status = info.get("status") if isinstance(info, dict) else None
+        if status == "completed":
+            return
+        if status in ("failed", "cancelled"):
+            desc = info.get("error-desc", "") if isinstance(info, dict) else ""
+            raise QemuError(f"migration {status}: {desc or info}")
+        if time.monotonic() > deadline:
+            raise QemuError(f"migration did not complete in time: {info}")
+        time.sleep(poll)
 
 
 def find_qemu(binary: str | None = None) -> str:
