@@ -24,9 +24,9 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--release", default="7.2")
     args = ap.parse_args()
-    from migcompat.qemu.source.fetch import fetch
+    from migcompat.qemu.debian.lock import load_pins
+    from migcompat.qemu.debian.sources import fetch
     from migcompat.qemu.source.importer import import_tree
-    from migcompat.qemu.source.lock import load_pins
 
     pin = load_pins()[args.release]
     tree = fetch(pin)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from migcompat.qemu.qmp import QemuProcess
+from migcompat.qemu.binary.qmp import QemuProcess
 
 RAM = 1 << 30
 RANDOM = 512 << 20

@@ -8,7 +8,7 @@ QEMU accepted it, with its stderr.
 ``require_qemu()`` is the one gate: it returns the binary path, or skips the test with a
 reason -- except under ``CI=true``, where a missing QEMU is a failure, not a skip.
 
-Both take ``qemu=`` a :class:`migcompat.qemu.builds.QemuBuild` to run another real build
+Both take ``qemu=`` a :class:`migcompat.qemu.debian.builds.QemuBuild` to run another real build
 (its binary, environment and ``-L`` firmware directory) instead of the system QEMU.
 """
 
@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from migcompat.qemu.qmp import wait_for_migration
+from migcompat.qemu.binary.qmp import wait_for_migration
 
 if TYPE_CHECKING:
-    from migcompat.qemu.builds import QemuBuild
+    from migcompat.qemu.debian.builds import QemuBuild
 
 QEMU_BINARY = os.environ.get("MIGCOMPAT_QEMU", "qemu-system-x86_64")
 # Options every run uses: no default devices, no display, paused, TCG (no KVM needed).

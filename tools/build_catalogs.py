@@ -7,10 +7,10 @@
    ``--raw`` (default ``$MIGCOMPAT_CACHE/imports``, else ``~/.cache/migcompat/imports``);
    ``--no-import`` reuses the raw imports already there (to try an overlay change).
 2. For each release with a runnable build pinned in catalogs.lock.toml (``[[build]]``: 5.2,
-   7.2 the system's, 10.0), ``migcompat.qemu.probe_merge.merge_probe`` merges a probe of that
+   7.2 the system's, 10.0), ``migcompat.qemu.binary.merge.merge_probe`` merges a probe of that
    build into the import, keeping the binary's answer where they disagree. Probes are cached
    in ``$MIGCOMPAT_CACHE/probes/<id>.json`` (``--reprobe`` probes again); a missing build is
-   fetched (``migcompat.qemu.builds``). ``--no-probe`` skips this step.
+   fetched (``migcompat.qemu.debian.builds``). ``--no-probe`` skips this step.
 3. ``migcompat.qemu.overlay.apply_overlay`` merges ``overlay.toml`` onto each one; the result
    is validated and written to ``--out`` (default: the bundled catalog directory) as
    compact JSON, with ``origin`` saying the steps.
@@ -35,8 +35,8 @@ from migcompat.catalog.checker import Checker
 from migcompat.catalog.load import DATA_DIR, read_data
 from migcompat.catalog.release_loader import build_release
 from migcompat.errors import CatalogError, EnvironmentProblem, MigcompatError
+from migcompat.qemu.binary.merge import MergeReport, format_markdown, merge_probe, same_build
 from migcompat.qemu.overlay import OVERLAY_PATH, apply_overlay, load_overlay
-from migcompat.qemu.probe_merge import MergeReport, format_markdown, merge_probe, same_build
 
 RELEASES = ("5.2", "7.2", "10.0", "10.2")
 REPORT_PATH = Path(__file__).resolve().parent.parent / "docs" / "probe-merge.md"
@@ -56,9 +56,9 @@ def raw_dir() -> Path:
 
 def probed(rid: str, lock: Path | None, reprobe: bool) -> tuple[dict[str, Any], str]:
     """The probe of release ``rid``'s pinned build (cached) and how the binary was had."""
-    from migcompat.qemu.builds import build
-    from migcompat.qemu.debs import load_build_pins
-    from migcompat.qemu.probe import probe
+    from migcompat.qemu.binary.probe import probe
+    from migcompat.qemu.debian.builds import build
+    from migcompat.qemu.debian.deps import load_build_pins
 
     pin = load_build_pins(lock)[rid]
     label = f"system `{pin.system}`" if pin.system else "private build (`make qemu-builds`)"
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         pinned: list[str] = []
         if not args.no_probe:
-            from migcompat.qemu.debs import load_build_pins
+            from migcompat.qemu.debian.deps import load_build_pins
 
             pinned = [rid for rid in RELEASES if rid in load_build_pins(args.lock)]
         reports: list[MergeReport] = []

@@ -2,7 +2,7 @@
 
     python tools/build_state.py --release 5.2|7.2|10.0|all [--machines GLOB] [--out DIR]
 
-Runs the real builds (``migcompat.qemu.builds``: the system QEMU 7.2, and the private 5.2 and
+Runs the real builds (``migcompat.qemu.debian.builds``: the system QEMU 7.2, and the private 5.2 and
 10.0 builds that ``make qemu-builds`` unpacks) two at a time and writes
 ``<release>.state.json`` to ``--out`` (default: the bundled catalog directory). See
 docs/probe-state.md for what is captured and the file format. Progress goes to stderr.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from migcompat.catalog.load import DATA_DIR
 from migcompat.errors import MigcompatError
-from migcompat.qemu.probe_state import RELEASES, probe_state, target_for
+from migcompat.qemu.binary.state.capture import RELEASES, probe_state, target_for
 
 
 def write(path: Path, doc: object) -> int:

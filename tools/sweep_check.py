@@ -23,7 +23,7 @@ from migcompat.analysis.sections import SECTION_RULES
 from migcompat.catalog.load import open_catalog
 from migcompat.model.devspec import parse_device
 from migcompat.model.vm import VMConfig
-from migcompat.qemu.probe_state_run import DEVICES
+from migcompat.qemu.binary.state.run import DEVICES
 
 PROPERTY_CODES = ("property-differs", "property-one-side", "device-missing")
 

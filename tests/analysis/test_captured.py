@@ -20,9 +20,9 @@ from migcompat.analysis.check import check
 from migcompat.analysis.sections import SECTION_RULES
 from migcompat.catalog.load import DATA_DIR, open_catalog
 from migcompat.errors import CatalogError
-from migcompat.migration.live import build_empty, plan_sections
 from migcompat.model.devspec import parse_device
 from migcompat.model.vm import VMConfig, realize_vm
+from migcompat.vm.live import build_empty, plan_sections
 
 TUTORIAL = tomllib.loads((DATA_DIR / "tutorial.toml").read_text())
 MIB = 1 << 20

@@ -15,11 +15,11 @@ from migcompat.analysis.check import check
 from migcompat.analysis.sections import SECTION_RULES
 from migcompat.catalog.load import DATA_DIR, open_catalog
 from migcompat.errors import StreamError
-from migcompat.migration.live import build, build_empty
-from migcompat.migration.loadvm import IncomingLoad
-from migcompat.migration.savevm import save
 from migcompat.model.devspec import parse_device
 from migcompat.model.vm import VMConfig
+from migcompat.vm.live import build, build_empty
+from migcompat.vm.loadvm import IncomingLoad
+from migcompat.vm.savevm import save
 
 TUTORIAL = tomllib.loads((DATA_DIR / "tutorial.toml").read_text())
 

@@ -11,9 +11,6 @@ import pytest
 
 from migcompat.catalog.load import open_catalog
 from migcompat.errors import StreamError
-from migcompat.migration.live import build, build_empty
-from migcompat.migration.loadvm import IncomingLoad
-from migcompat.migration.savevm import live_digest, save
 from migcompat.migration.session import load_file, migrate, serve_incoming
 from migcompat.migration.transport import Listener, MemoryTransport
 from migcompat.migration.uri import parse_uri
@@ -29,6 +26,9 @@ from migcompat.stream import (
     stream_schemas,
 )
 from migcompat.stream.decoder import Sentinel
+from migcompat.vm.live import build, build_empty
+from migcompat.vm.loadvm import IncomingLoad
+from migcompat.vm.savevm import live_digest, save
 
 CAT = open_catalog("tutorial")
 DEVICES = [parse_device("virtio-blk-pci,id=vb0"), parse_device("e1000,id=n0")]

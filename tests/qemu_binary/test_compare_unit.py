@@ -7,7 +7,7 @@ from typing import Any
 from builders import make_release
 from migcompat.model.devspec import parse_device
 from migcompat.model.vm import VMConfig, realize_vm
-from migcompat.qemu.qom_compare import Observed, compare_machine, model_objects
+from migcompat.qemu.binary.crosscheck.qom import Observed, compare_machine, model_objects
 
 TYPES: dict[str, Any] = {
     "device": {"abstract": True},

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from migcompat.qemu.crosscheck import DEVICES, Report, run_crosscheck
+from migcompat.qemu.binary.crosscheck.check import DEVICES, Report, run_crosscheck
 from migcompat.qemu.overlay import OVERLAY_PATH
 from qemu_helpers import require_qemu
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.qemu
 
 # (device path, property, status) -> cause, per release id.
 KNOWN: dict[str, dict[tuple[str, str, str], str]] = {
-    "5.2": {},  # the pinned bullseye build (qemu/builds.py)
+    "5.2": {},  # the pinned bullseye build (qemu/debian/builds.py)
     "7.2": {},  # Debian 12's binary
     "10.0": {},  # Debian 13's (checked with the bookworm-backports build)
 }
@@ -45,7 +45,7 @@ _PINNED_ENV = os.environ.get("MIGCOMPAT_CROSSCHECK_BUILDS")
 @pytest.mark.parametrize("build_id", [b for b in _PINNED_ENV.split(",") if b]
                          if _PINNED_ENV is not None else list(PINNED_DEFAULT))
 def test_model_agrees_with_a_pinned_build(build_id: str) -> None:
-    """The private builds of qemu/builds.py (fetched under CI=true, else skipped when not
+    """The private builds of qemu/debian/builds.py (fetched under CI=true, else skipped when not
     fetched: see get_build)."""
     from qemu_migrations.migration_cases import get_build
 

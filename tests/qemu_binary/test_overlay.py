@@ -10,8 +10,8 @@ from migcompat.catalog.checker import Checker
 from migcompat.catalog.load import open_catalog, read_data
 from migcompat.catalog.release_loader import build_release
 from migcompat.errors import UsageError
+from migcompat.qemu.binary.crosscheck.qom import same_value
 from migcompat.qemu.overlay import OVERLAY_PATH, apply_overlay, load_overlay
-from migcompat.qemu.qom_compare import same_value
 
 RELEASE: dict[str, Any] = {
     "id": "7.2",

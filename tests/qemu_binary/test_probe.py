@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from migcompat.catalog.load import open_catalog, validate_catalog
-from migcompat.qemu.probe import probe
-from migcompat.qemu.probe_compare import compare_releases
+from migcompat.qemu.binary.compare import compare_releases
+from migcompat.qemu.binary.probe import probe
 from qemu_helpers import require_qemu
 
 pytestmark = pytest.mark.qemu

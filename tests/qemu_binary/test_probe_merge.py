@@ -1,4 +1,4 @@
-"""Merging a probe into a source import (qemu/probe_merge.py) on small hand-made releases,
+"""Merging a probe into a source import (qemu/binary/merge.py) on small hand-made releases,
 and the bundled catalogs against the committed merge report (docs/probe-merge.md)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from migcompat.catalog.load import DATA_DIR
-from migcompat.qemu.probe_merge import (
+from migcompat.qemu.binary.merge import (
     KEPT_BINARY,
     KEPT_IMPORT,
     format_markdown,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from migcompat.catalog.load import DATA_DIR
-from migcompat.qemu.probe_state import (
+from migcompat.qemu.binary.state.capture import (
     FORMAT,
     RELEASES,
     _machine,
@@ -19,9 +19,9 @@ from migcompat.qemu.probe_state import (
     probe_state,
     schema_key,
 )
-from migcompat.qemu.probe_state_dump import versions_from_dump
-from migcompat.qemu.probe_state_run import DEVICES, MEM_MIB, Device, Target
-from migcompat.qemu.probe_state_stream import (
+from migcompat.qemu.binary.state.dump import versions_from_dump
+from migcompat.qemu.binary.state.run import DEVICES, MEM_MIB, Device, Target
+from migcompat.qemu.binary.state.stream import (
     SWITCHOVER_START,
     SavedStream,
     Section,

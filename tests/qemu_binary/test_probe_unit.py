@@ -7,8 +7,8 @@ from typing import Any
 
 from migcompat.catalog.checker import Checker
 from migcompat.catalog.release_loader import build_release
-from migcompat.qemu.probe import _machines
-from migcompat.qemu.probe_props import DeviceProps, enum_values, kind_of
+from migcompat.qemu.binary.device_props import DeviceProps, enum_values, kind_of
+from migcompat.qemu.binary.probe import _machines
 
 
 class FakeSession:

@@ -66,8 +66,8 @@ def test_state_needs_an_output_file(tmp_path: Path) -> None:
 
 def test_interrupted_state_capture_stops_soon_and_leaves_no_qemu(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from migcompat.qemu import probe_state as ps
-    from migcompat.qemu.probe_state_run import Target
+    from migcompat.qemu.binary.state import capture as ps
+    from migcompat.qemu.binary.state.run import Target
     from qemu_binary.test_probe import my_qemu_children
 
     started: list[str] = []

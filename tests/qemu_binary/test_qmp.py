@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from migcompat.qemu.qmp import QemuError, QemuNotFound, QemuProcess, QmpCommandError
+from migcompat.qemu.binary.qmp import QemuError, QemuNotFound, QemuProcess, QmpCommandError
 from qemu_helpers import require_qemu
 
 pytestmark = pytest.mark.qemu
@@ -89,7 +89,7 @@ def test_exception_inside_the_block_kills_qemu() -> None:
 def test_qemu_dies_with_its_parent() -> None:
     # The parent is SIGKILLed (no Python cleanup at all): PR_SET_PDEATHSIG takes QEMU along.
     code = ("import sys, time\n"
-            "from migcompat.qemu.qmp import QemuProcess\n"
+            "from migcompat.qemu.binary.qmp import QemuProcess\n"
             f"p = QemuProcess(['-machine', 'none'], binary={require_qemu()!r})\n"
             "p.start(); print(p.pid, flush=True); time.sleep(60)\n")
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -138,7 +138,7 @@ def test_ctrl_c_stops_the_crosscheck_and_its_qemus() -> None:
     marker = f"MIGCOMPAT_TEST_MARK=interrupt-{os.getpid()}"
     env = dict(os.environ, MIGCOMPAT_TEST_MARK=marker.split("=", 1)[1])
     proc = subprocess.Popen(
-        [sys.executable, "-m", "migcompat.qemu.crosscheck", "--catalog", "tutorial",
+        [sys.executable, "-m", "migcompat.qemu.binary.crosscheck.check", "--catalog", "tutorial",
          "--release", "qemu-5.2"], env=env, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, text=True, start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

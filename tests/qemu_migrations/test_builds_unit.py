@@ -1,4 +1,4 @@
-"""migcompat.qemu.builds and .debs without network or QEMU: the lock section, the private APT
+"""migcompat.qemu.debian.builds and .debs without network or QEMU: the lock section, the private APT
 configuration, error lines, the unpacked layout."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from migcompat.errors import UsageError
-from migcompat.qemu import builds
-from migcompat.qemu.builds import BuildUnavailable, QemuBuild, build
-from migcompat.qemu.debs import (
+from migcompat.qemu.debian import builds
+from migcompat.qemu.debian.builds import BuildUnavailable, QemuBuild, build
+from migcompat.qemu.debian.deps import (
     BinaryApt,
     BuildPin,
     installed_with,
@@ -21,7 +21,7 @@ from migcompat.qemu.debs import (
     release_sources,
     unmet_dependencies,
 )
-from migcompat.qemu.source.lock import FetchError
+from migcompat.qemu.debian.lock import FetchError
 
 LOCK = """\
 format = 1

@@ -57,7 +57,7 @@ def test_check_predicts_real_migration(case: Case, workdir: Path) -> None:
 @pytest.mark.parametrize("release_id", ["5.2", "7.2", "10.0"])
 def test_build_runs(release_id: str) -> None:
     """Each build reports its pinned Debian version and starts paused on pc-q35-5.1."""
-    from migcompat.qemu.builds import smoke
+    from migcompat.qemu.debian.builds import smoke
 
     b = get_build(release_id)
     assert b.version.startswith(f"1:{release_id}")

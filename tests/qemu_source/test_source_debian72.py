@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from migcompat.errors import MigcompatError
+from migcompat.qemu.debian.lock import load_pins
+from migcompat.qemu.debian.sources import fetch
 from migcompat.qemu.source import import_tree
-from migcompat.qemu.source.fetch import fetch
-from migcompat.qemu.source.lock import load_pins
 
 pytestmark = pytest.mark.source_tree
 PIN = "7.2"

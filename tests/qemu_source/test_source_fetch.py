@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from migcompat.qemu.source.fetch import cache_root, fetch
-from migcompat.qemu.source.lock import FetchError, Pin, find_lock_file, load_pins
+from migcompat.qemu.debian.lock import FetchError, Pin, find_lock_file, load_pins
+from migcompat.qemu.debian.sources import cache_root, fetch
 
 LOCK = """
 format = 1

@@ -20,8 +20,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from migcompat.catalog.load import find_release
-from migcompat.migration.live import build
-from migcompat.migration.savevm import save
 from migcompat.model.devspec import parse_device
 from migcompat.model.vm import VMConfig
 from migcompat.stream import (
@@ -33,6 +31,8 @@ from migcompat.stream import (
     encode_events,
     stream_schemas,
 )
+from migcompat.vm.live import build
+from migcompat.vm.savevm import save
 
 
 def _seed() -> bytes:

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 
 from migcompat.analysis.check import Reason
 from migcompat.analysis.wire import describe, first_difference, tokens
-from migcompat.migration.captured import max_length, plan_captured
-from migcompat.migration.devstate import StateError
-from migcompat.migration.live import Section, plan_sections
 from migcompat.model.vm import VM
+from migcompat.vm.captured import max_length, plan_captured
+from migcompat.vm.devstate import StateError
+from migcompat.vm.live import Section, plan_sections
 from migcompat.vmstate.rules import RuleContext, RuleError
 from migcompat.vmstate.schema import Amount, FromField, VMStateDescription
 

@@ -8,8 +8,8 @@ from typing import Any
 from migcompat.catalog.checker import Checker, did_you_mean, path_key
 from migcompat.errors import CatalogError
 from migcompat.model.release import BoardSection
-from migcompat.vmstate.catalog import vmsd_from_dict
 from migcompat.vmstate.schema import VMStateDescription
+from migcompat.vmstate.schema_dicts import vmsd_from_dict
 
 BOARD_KEYS = ("sections",)
 BOARD_SECTION_KEYS = ("vmsd", "per_cpu", "idstr")

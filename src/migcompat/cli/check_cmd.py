@@ -46,8 +46,8 @@ def state_compared(res: CheckResult) -> dict[str, Any] | None:
 
     if not (has_state_schemas(res.src_vm) and has_state_schemas(res.dst_vm)):
         return None
-    from migcompat.migration.captured import plan_captured
-    from migcompat.migration.live import plan_sections
+    from migcompat.vm.captured import plan_captured
+    from migcompat.vm.live import plan_sections
 
     def origin(vm: Any) -> str:
         return "captured" if vm.release.has_capture else (

@@ -18,13 +18,13 @@ from migcompat.cli.options import (
 )
 from migcompat.cli.output import emit_json, error_line, out, warn
 from migcompat.errors import EXIT_INCOMPATIBLE
-from migcompat.migration.live import LiveVM, build, build_empty
-from migcompat.migration.loadvm import LoadResult
 from migcompat.migration.session import SendResult, load_file, migrate, serve_incoming
 from migcompat.migration.transport import Listener
 from migcompat.migration.uri import parse_uri
 from migcompat.model.props import parse_size
 from migcompat.model.vm import VMConfig
+from migcompat.vm.live import LiveVM, build, build_empty
+from migcompat.vm.loadvm import LoadResult
 
 seed_option = click.option("--seed", type=int, default=0, show_default=True,
                            help="Seed of the device state and RAM content.")

@@ -86,7 +86,7 @@ def probe_command(qemu_binary: str, output: Path | None, machines: tuple[str, ..
     paused with -nodefaults and never outlives the probe. See docs/probe.md and
     docs/probe-state.md.
     """
-    from migcompat.qemu.probe import probe, terminal_progress
+    from migcompat.qemu.binary.probe import probe, terminal_progress
 
     if state is not None and output is None:
         raise UsageError("--state needs -o FILE: the release file names its state file")
@@ -107,8 +107,8 @@ def _probe_state(binary: str, release: str, machines: tuple[str, ...], state: Pa
     """Capture the binary's state into ``state``; the path the release file gives it."""
     import shutil
 
-    from migcompat.qemu.probe_state import probe_state
-    from migcompat.qemu.probe_state_run import Target
+    from migcompat.qemu.binary.state.capture import probe_state
+    from migcompat.qemu.binary.state.run import Target
 
     path = shutil.which(binary) or binary
     doc = probe_state(release, Target(path), list(machines) or "pc-*",
@@ -139,7 +139,7 @@ def crosscheck_command(binary: str | None, catalog: str, release_id: str | None,
     Every pc-q35 and pc-i440fx machine type of the binary, with a set of devices that need
     no backend. Exit 0 at 100% agreement, 1 otherwise. See docs/crosscheck.md.
     """
-    from migcompat.qemu.crosscheck import format_text, run_crosscheck
+    from migcompat.qemu.binary.crosscheck.check import format_text, run_crosscheck
 
     report = run_crosscheck(binary, catalog, release_id, list(machines) or None, jobs)
     if fmt == "json":

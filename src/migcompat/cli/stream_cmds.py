@@ -16,11 +16,6 @@ from migcompat.analysis.stream_tools.rewrite import (
     parse_set,
     rewrite_stream,
 )
-from migcompat.analysis.stream_tools.schemas import (
-    SchemaFileError,
-    dump_index,
-    schema_from_vmdesc,
-)
 from migcompat.analysis.stream_tools.text import report_lines, verdict_lines
 from migcompat.analysis.stream_tools.validate import (
     DestModel,
@@ -48,6 +43,11 @@ from migcompat.migration.streamfile import (
     load_schema,
 )
 from migcompat.stream import Loader
+from migcompat.vmstate.layouts import (
+    SchemaFileError,
+    dump_index,
+    schema_from_vmdesc,
+)
 from migcompat.vmstate.schema import SchemaResolver, VMStateDescription
 
 schema_option = click.option(
@@ -275,8 +275,8 @@ def _describe_destination(against: str | None, schema: str | None, machine: str 
 
 def _stream_sized(mine: SchemaResolver | None, theirs: SchemaResolver) -> SchemaResolver:
     """A captured destination's resolver, with device-specific field sizes from the stream's
-    own description (migration/captured.py adopt_device_sizes)."""
-    from migcompat.migration.captured import adopt_device_sizes
+    own description (vm/captured.py adopt_device_sizes)."""
+    from migcompat.vm.captured import adopt_device_sizes
     from migcompat.vmstate.schema import SectionSchema, as_section_schema
 
     def resolve(idstr: str, instance_id: int, version_id: int
@@ -295,9 +295,9 @@ def _validate_catalog(sf: StreamFile, dest_side: str, catalog: str | None,
                       mem: str) -> Verdict:
     # Imported here: only this form needs the catalog and the model (start-up of analyze).
     from migcompat.catalog.load import find_release
-    from migcompat.migration.captured import beyond_capture, plan_captured
-    from migcompat.migration.live import build_empty
     from migcompat.model.vm import VMConfig
+    from migcompat.vm.captured import beyond_capture, plan_captured
+    from migcompat.vm.live import build_empty
 
     release, _, machine = dest_side.partition(":")
     if not release or not machine:

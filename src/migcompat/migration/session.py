@@ -14,10 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from migcompat.errors import MigcompatError, StreamError
-from migcompat.migration.live import LiveVM
-from migcompat.migration.loadvm import IncomingLoad, LoadResult
 from migcompat.migration.returnpath import Verdict, read_verdict
-from migcompat.migration.savevm import Saver, live_digest
 from migcompat.migration.transport import (
     FileReader,
     FileWriter,
@@ -28,6 +25,9 @@ from migcompat.migration.transport import (
     connect,
 )
 from migcompat.migration.uri import URI
+from migcompat.vm.live import LiveVM
+from migcompat.vm.loadvm import IncomingLoad, LoadResult
+from migcompat.vm.savevm import Saver, live_digest
 
 READ_SIZE = 4 << 20
 DRAIN_SECONDS = 5.0

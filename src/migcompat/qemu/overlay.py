@@ -4,7 +4,7 @@ The source importer reads QEMU's property arrays, types and compat tables; some 
 lives in C code it cannot turn into data: realize-time resolution of "auto" defaults,
 properties added in ``instance_init`` instead of a property array, per-version machine class
 fields. ``overlay.toml`` (beside the bundled qemu catalog) writes that behaviour down, checked
-against the real binary by ``migcompat.qemu.crosscheck``.
+against the real binary by ``migcompat.qemu.binary.crosscheck.check``.
 
 An overlay is a *partial release* (the keys of docs/catalog-format.md "Release"):
 

@@ -3,7 +3,6 @@
 See docs/stream.md for the catalog spelling of a schema and for the decoded value model.
 """
 
-from migcompat.vmstate.catalog import vmsd_from_dict, vmsd_to_dict
 from migcompat.vmstate.codec import DecodeContext, NeedData, decode_section, decode_state
 from migcompat.vmstate.data import Value, VMStateData
 from migcompat.vmstate.dump import DumpFormatError, VMStateDump, schemas_from_dump
@@ -19,6 +18,7 @@ from migcompat.vmstate.schema import (
     SectionSchema,
     VMStateDescription,
 )
+from migcompat.vmstate.schema_dicts import vmsd_from_dict, vmsd_to_dict
 from migcompat.vmstate.vmdesc import VMDescSchemas, schemas_from_vmdesc, vmsd_from_vmdesc
 
 __all__ = [

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from migcompat.analysis.stream_tools.layout import state_size
 from migcompat.analysis.stream_tools.pciconfig import check_config, virtio_pci_config
 from migcompat.analysis.stream_tools.report import SectionReport, StreamReport
-from migcompat.analysis.stream_tools.schemas import vmsd_name_of
 from migcompat.errors import StreamError
 from migcompat.stream import RamBlock
 from migcompat.stream.constants import PAGE_SIZE, RAM_VERSION
 from migcompat.vmstate.data import VMStateData
 from migcompat.vmstate.infos import Kind, lookup
+from migcompat.vmstate.layouts import vmsd_name_of
 from migcompat.vmstate.schema import Field, VMStateDescription
 
 EINVAL, ENOENT = "Invalid argument", "No such file or directory"

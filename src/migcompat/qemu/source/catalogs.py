@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from migcompat.errors import MigcompatError
-from migcompat.qemu.source.fetch import fetch, is_orig_only
+from migcompat.qemu.debian.lock import load_pins
+from migcompat.qemu.debian.sources import fetch, is_orig_only
 from migcompat.qemu.source.importer import import_tree, release_id
-from migcompat.qemu.source.lock import load_pins
 from migcompat.qemu.source.progress import terminal_progress
 
 

@@ -21,7 +21,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from migcompat.qemu.source.lock import DEFAULT_KEYRING, FetchError, find_lock_file
+from migcompat.qemu.debian.lock import DEFAULT_KEYRING, FetchError, find_lock_file
 
 ROLES = ("qemu", "modules", "firmware", "libraries")
 

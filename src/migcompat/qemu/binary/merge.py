@@ -32,7 +32,7 @@ from migcompat.catalog.checker import Checker
 from migcompat.catalog.release_loader import build_release
 from migcompat.errors import CatalogError
 from migcompat.model.release import Release
-from migcompat.qemu.probe_compare import Difference, compare_machines, compare_releases
+from migcompat.qemu.binary.compare import Difference, compare_machines, compare_releases
 
 KEPT_BINARY = "binary's kept"
 KEPT_IMPORT = "import's kept"

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from migcompat.migration.captured import max_length, plan_captured
-from migcompat.migration.devstate import seeded_state
 from migcompat.model.machines import version_key
 from migcompat.model.memory import zeroed
 from migcompat.model.ram import GuestRAM, RamBlock, empty_ram, seeded_ram
 from migcompat.model.vm import VM, DeviceObject, VMConfig, realize_vm
 from migcompat.stream import Destination
 from migcompat.stream import RamBlock as StreamRamBlock
+from migcompat.vm.captured import max_length, plan_captured
+from migcompat.vm.devstate import seeded_state
 from migcompat.vmstate.data import VMStateData
 from migcompat.vmstate.schema import SectionSchema, VMStateDescription
 

@@ -1,4 +1,5 @@
-"""Read what a saved QEMU stream holds, for ``probe_state``: its sections, RAM blocks, vmdesc.
+"""Read what a saved QEMU stream holds, for the state capture (capture.py): its sections,
+RAM blocks and vmdesc.
 
 A stream saved by QEMU is walked with the sans-IO decoder (:mod:`migcompat.stream`), each
 device section decoded with the stream's own trailing vmdesc (reference §1.7). What comes out

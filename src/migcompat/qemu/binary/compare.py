@@ -1,7 +1,7 @@
 """Compare a probed release with a source-imported one: device types, property kinds and
 static defaults, each difference with a likely cause.
 
-    python -m migcompat.qemu.probe_compare PROBE.json [--catalog qemu] [--format json]
+    python -m migcompat.qemu.binary.compare PROBE.json [--catalog qemu] [--format json]
 
 QMP cannot tell some things apart, so these are the same here: ``bit``/``bit64``/``bool``,
 ``size32``/``size``, and a probed ``str`` standing for a backend reference, a MAC or PCI
@@ -164,7 +164,7 @@ def format_text(diffs: list[Difference]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m migcompat.qemu.probe_compare",
+    ap = argparse.ArgumentParser(prog="python -m migcompat.qemu.binary.compare",
                                  description=(__doc__ or "").splitlines()[0])
     ap.add_argument("probe", help="a probed release file (JSON)")
     ap.add_argument("--catalog", default=None, help="catalog of the source import "

@@ -7,7 +7,7 @@ machine type, devices and vCPU count in the catalog release of the binary's vers
 disagreement is a bug in the importer, the model or ``overlay.toml``, or QEMU behaviour the
 model lacks.
 
-    python -m migcompat.qemu.crosscheck [--qemu BIN] [--catalog qemu] [--release 7.2]
+    python -m migcompat.qemu.binary.crosscheck.check [--qemu BIN] [--catalog qemu] [--release 7.2]
                                         [--machine M ...] [--jobs 2] [--format json]
 
 Exit status: 0 when everything agrees, 1 on disagreements, 2 bad usage, 3 QEMU missing.
@@ -32,7 +32,8 @@ from migcompat.errors import EXIT_INCOMPATIBLE, EXIT_OK, CatalogError, Migcompat
 from migcompat.model.devspec import DeviceSpec, parse_device
 from migcompat.model.release import Release
 from migcompat.model.vm import Effective, VMConfig, realize_vm
-from migcompat.qemu.crosscheck_run import (
+from migcompat.qemu.binary.crosscheck.qom import CHILD, Comparison, compare_machine, model_objects
+from migcompat.qemu.binary.crosscheck.worker import (
     DEVICES,
     SMP,
     Environment,
@@ -40,9 +41,8 @@ from migcompat.qemu.crosscheck_run import (
     list_machines,
     work,
 )
+from migcompat.qemu.binary.qmp import find_qemu
 from migcompat.qemu.overlay import apply_overlay, load_overlay
-from migcompat.qemu.qmp import find_qemu
-from migcompat.qemu.qom_compare import CHILD, Comparison, compare_machine, model_objects
 
 __all__ = ["DEVICES", "Report", "format_text", "main", "run_crosscheck"]
 
@@ -185,7 +185,7 @@ def run_crosscheck(binary: str | None = None, catalog: str = "qemu",
                    jobs: int = 2, progress: Progress | None = None,
                    overlay: Path | None = None, env: Environment = None) -> Report:
     """``env`` runs a private build: (extra QEMU arguments such as ``-L DIR``, its
-    environment with LD_LIBRARY_PATH and QEMU_MODULE_DIR); see qemu/builds.py."""
+    environment with LD_LIBRARY_PATH and QEMU_MODULE_DIR); see qemu/debian/builds.py."""
     started = time.monotonic()
     path = find_qemu(binary)
     names, version, package = list_machines(path, env)
@@ -282,7 +282,7 @@ def _tty_progress() -> tuple[Progress | None, Callable[[], None]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m migcompat.qemu.crosscheck",
+    ap = argparse.ArgumentParser(prog="python -m migcompat.qemu.binary.crosscheck.check",
                                  description=__doc__.split("\n\n")[0] if __doc__ else None)
     ap.add_argument("--qemu", help="QEMU binary (default $MIGCOMPAT_QEMU or "
                     "qemu-system-x86_64)")

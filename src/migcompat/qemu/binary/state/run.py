@@ -1,6 +1,7 @@
-"""Run a real QEMU for ``probe_state``: list its machines and devices, save a stream, dump.
+"""Run a real QEMU for the state capture (capture.py): list its machines and devices, save
+a stream, dump.
 
-Every run is ``-nodefaults -display none -S -accel tcg`` (qemu/qmp.py :class:`QemuProcess`:
+Every run is ``-nodefaults -display none -S -accel tcg`` (qemu/binary/qmp.py :class:`QemuProcess`:
 its process group is killed on any exit, so no QEMU outlives a call). A stream is saved
 paused, as tests/qemu_helpers.make_stream does: ``migrate "exec:cat > FILE.part && mv ..."``,
 then ``query-migrate`` until "completed" and until the renamed file exists (QEMU reports
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from migcompat.qemu.qmp import QemuError, QemuProcess, wait_for_migration
+from migcompat.qemu.binary.qmp import QemuError, QemuProcess, wait_for_migration
 
 MEM_MIB = 64
 SAVE_TIMEOUT = 60.0

@@ -16,8 +16,8 @@ from collections.abc import Collection, Sequence
 from migcompat.errors import MigcompatError
 from migcompat.model.devspec import parse_device
 from migcompat.model.machines import version_key
-from migcompat.qemu.qmp import QemuError, QemuProcess
-from migcompat.qemu.qom_compare import Observed, observe
+from migcompat.qemu.binary.crosscheck.qom import Observed, observe
+from migcompat.qemu.binary.qmp import QemuError, QemuProcess
 
 FAMILIES = ("pc-q35-", "pc-i440fx-")
 SMP = 4

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from migcompat.errors import StreamError
-from migcompat.migration.devstate import seeded_state
-from migcompat.migration.digest import LoadDigest, StateDigest
-from migcompat.migration.live import LiveVM
 from migcompat.model.ram import GuestRAM, RamBlock
 from migcompat.stream import LoadedState, Loader
+from migcompat.vm.devstate import seeded_state
+from migcompat.vm.digest import LoadDigest, StateDigest
+from migcompat.vm.live import LiveVM
 from migcompat.vmstate.encode import encode_state
 
 RESET_SEED = -1  # the state of a device that received nothing (QEMU: its reset state)

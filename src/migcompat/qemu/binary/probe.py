@@ -8,12 +8,12 @@ board, so nothing contaminates "default" values). What it reports:
   into per-version tables along the family's version chain;
 - every QOM type from ``qom-list-types`` (abstract ones included) with its parent, and the
   interfaces it declares (``qom-list-types implements=``);
-- device property kinds and static defaults (``device-list-properties``, see probe_props).
+- device property kinds and static defaults (``device-list-properties``, see device_props).
 
 Not reported over QMP, so absent from a probe: compat entries on QEMU < 9.1, the
 ``optional`` flag, realize-time rules, machine class fields, bit-vs-bool storage, device-
 state schemas. A device type whose listing crashes QEMU is skipped with a warning (QEMU is
-restarted). No QEMU process outlives the call, whatever happens (qemu/qmp.py).
+restarted). No QEMU process outlives the call, whatever happens (qemu/binary/qmp.py).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from migcompat.model.machines import version_key
-from migcompat.qemu.probe_props import DeviceProps
-from migcompat.qemu.qmp import QemuError, QemuProcess, QmpCommandError, find_qemu
+from migcompat.qemu.binary.device_props import DeviceProps
+from migcompat.qemu.binary.qmp import QemuError, QemuProcess, QmpCommandError, find_qemu
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -254,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from migcompat.errors import MigcompatError
 
-    ap = argparse.ArgumentParser(prog="python -m migcompat.qemu.probe",
+    ap = argparse.ArgumentParser(prog="python -m migcompat.qemu.binary.probe",
                                  description="Read a QEMU binary over QMP into a release "
                                  "catalog file")
     ap.add_argument("--qemu", help="QEMU binary (default $MIGCOMPAT_QEMU or "

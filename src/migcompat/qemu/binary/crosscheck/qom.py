@@ -16,7 +16,7 @@ from typing import Any
 from migcompat.errors import PropertyValueError
 from migcompat.model.props import BOOL_KINDS, parse_value
 from migcompat.model.vm import VM, DeviceObject, Effective
-from migcompat.qemu.qmp import QemuProcess, QmpCommandError
+from migcompat.qemu.binary.qmp import QemuProcess, QmpCommandError
 
 PERIPHERAL = "/machine/peripheral"
 CHILD = "virtio-backend"

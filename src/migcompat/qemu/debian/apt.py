@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from migcompat.qemu.source.lock import FetchError, Pin
+from migcompat.qemu.debian.lock import FetchError, Pin
 
 
 class PrivateApt:

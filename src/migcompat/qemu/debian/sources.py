@@ -32,8 +32,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from migcompat.errors import UsageError
-from migcompat.qemu.source.apt import PrivateApt
-from migcompat.qemu.source.lock import STAMP, FetchError, Pin, load_pins
+from migcompat.qemu.debian.apt import PrivateApt
+from migcompat.qemu.debian.lock import STAMP, FetchError, Pin, load_pins
 
 
 def cache_root() -> Path:
@@ -272,9 +272,9 @@ def is_orig_only(tree: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m migcompat.qemu.source.fetch",
+        prog="python -m migcompat.qemu.debian.sources",
         description="Fetch the pinned QEMU source trees (catalogs.lock.toml) into the cache.",
-        epilog="example: python -m migcompat.qemu.source.fetch 7.2 --print-path",
+        epilog="example: python -m migcompat.qemu.debian.sources 7.2 --print-path",
     )
     parser.add_argument("ids", nargs="*", help="release ids to fetch (default: all pinned)")
     parser.add_argument("--lock", type=Path, help="lock file (default: the repository's)")

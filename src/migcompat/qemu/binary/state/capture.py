@@ -1,7 +1,7 @@
 """``probe_state``: what a real QEMU release's VM sends when it migrates, per machine type.
 
 For every versioned PC machine type (``pc-*``) of a build, three paused VMs are saved
-(``-nodefaults -display none -S -accel tcg -m 64``; see probe_state_run):
+(``-nodefaults -display none -S -accel tcg -m 64``; see state/run.py):
 
 1. ``-smp 1``, no devices: the board's sections (stream order) and RAM blocks;
 2. ``-smp 2``: a section whose instance count grows is per-cpu;
@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migcompat.errors import MigcompatError, UsageError
-from migcompat.qemu.probe_state_dump import versions_from_dump
-from migcompat.qemu.probe_state_run import (
+from migcompat.qemu.binary.state.dump import versions_from_dump
+from migcompat.qemu.binary.state.run import (
     DEVICES,
     MEM_MIB,
     Device,
@@ -39,7 +39,7 @@ from migcompat.qemu.probe_state_run import (
     one_line,
     save,
 )
-from migcompat.qemu.probe_state_stream import SavedStream, Section, read_stream, schema_of
+from migcompat.qemu.binary.state.stream import SavedStream, Section, read_stream, schema_of
 from migcompat.stream import find_vmdesc
 
 FORMAT = 1
@@ -51,8 +51,8 @@ Progress = Callable[[str], None]
 
 
 def target_for(release: str) -> Target:
-    """The real build of ``release`` (migcompat.qemu.builds) as something to run."""
-    from migcompat.qemu.builds import build
+    """The real build of ``release`` (migcompat.qemu.debian.builds) as something to run."""
+    from migcompat.qemu.debian.builds import build
 
     b = build(release)
     return Target(b.binary, b.env if b.private else None, tuple(b.args()))

@@ -9,16 +9,16 @@ from collections.abc import Iterator
 import pytest
 
 from migcompat.catalog.load import open_catalog
-from migcompat.migration import savevm
-from migcompat.migration.digest import LoadDigest, StateDigest
-from migcompat.migration.live import LiveVM, build, build_empty
-from migcompat.migration.loadvm import IncomingLoad, apply
-from migcompat.migration.savevm import Saver, live_digest, save
 from migcompat.model.devspec import parse_device
 from migcompat.model.ram import PAGE_SIZE, RamBlock
 from migcompat.model.vm import VMConfig
 from migcompat.stream import Page, ZeroPage
 from migcompat.stream.ram import encode_record
+from migcompat.vm import savevm
+from migcompat.vm.digest import LoadDigest, StateDigest
+from migcompat.vm.live import LiveVM, build, build_empty
+from migcompat.vm.loadvm import IncomingLoad, apply
+from migcompat.vm.savevm import Saver, live_digest, save
 
 CAT = open_catalog("tutorial")
 PS = PAGE_SIZE

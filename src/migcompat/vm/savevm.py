@@ -17,8 +17,6 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any
 
-from migcompat.migration.digest import StateDigest
-from migcompat.migration.live import LiveVM, Section
 from migcompat.model.ram import PAGE_SIZE, ZERO_PAGE, Page, RamBlock
 from migcompat.stream import (
     EOF,
@@ -38,6 +36,8 @@ from migcompat.stream import (
 )
 from migcompat.stream.constants import RamFlag
 from migcompat.stream.ram_runs import zero_records
+from migcompat.vm.digest import StateDigest
+from migcompat.vm.live import LiveVM, Section
 from migcompat.vmstate.data import Value, VMStateData
 from migcompat.vmstate.encode import encode_state
 from migcompat.vmstate.schema import Field

@@ -10,12 +10,12 @@ from migcompat.analysis.check import check
 from migcompat.analysis.sections import SECTION_RULES
 from migcompat.catalog.load import open_catalog
 from migcompat.errors import StreamError
-from migcompat.migration.live import build, build_empty
-from migcompat.migration.loadvm import IncomingLoad
-from migcompat.migration.savevm import save
 from migcompat.model.devspec import parse_device
 from migcompat.model.vm import VMConfig
 from migcompat.stream import stream_schemas
+from migcompat.vm.live import build, build_empty
+from migcompat.vm.loadvm import IncomingLoad
+from migcompat.vm.savevm import save
 
 MIB = 1 << 20
 CASES = {

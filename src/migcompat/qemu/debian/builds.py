@@ -11,9 +11,9 @@ privately like the others. ``MIGCOMPAT_BUILD_7_2`` (``MIGCOMPAT_BUILD_<id, . as 
 ``--use`` chooses: ``auto`` (the default, as just said), ``system`` (the system binary or
 BuildUnavailable) or ``private`` (always the private build).
 
-``python -m migcompat.qemu.builds fetch [5.2|7.2|10.0|all]`` (``make qemu-builds``) downloads
+``python -m migcompat.qemu.debian.builds fetch [5.2|7.2|10.0|all]`` (``make qemu-builds``) downloads
 the packages pinned in ``catalogs.lock.toml`` (``[[build]]``) with a private APT configuration
-(``migcompat.qemu.debs``) and unpacks them with ``dpkg -x``. Nothing is installed.
+(``migcompat.qemu.debian.deps``) and unpacks them with ``dpkg -x``. Nothing is installed.
 
 Cache layout (``$MIGCOMPAT_CACHE/builds``, default ``~/.cache/migcompat/builds``)::
 
@@ -44,14 +44,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migcompat.errors import EnvironmentProblem, UsageError
-from migcompat.qemu.debs import (
+from migcompat.qemu.debian.deps import (
     BinaryApt,
     BuildPin,
     load_build_pins,
     release_packages,
     unmet_dependencies,
 )
-from migcompat.qemu.source.lock import FetchError
+from migcompat.qemu.debian.lock import FetchError
 
 STAMP = ".migcompat-build"
 LAYOUT = 1  # bump when the unpacked layout changes: old caches are rebuilt
@@ -219,7 +219,7 @@ def build(release_id: str, *, fetch_missing: bool = False, lock: Path | None = N
     if not (stamp.is_file() and stamp.read_text() == _stamp_text(pin)):
         if not fetch_missing:
             raise BuildUnavailable(f"QEMU build {pin.id} is not fetched (run `make qemu-builds` "
-                                   f"or python -m migcompat.qemu.builds fetch {pin.id}{why})")
+                                   f"or migcompat builds fetch {pin.id}{why})")
         fetch(pin, root, quiet=quiet)
     return _private(pin, prefix)
 
@@ -303,7 +303,7 @@ def _verify(pin: BuildPin, prefix: Path) -> QemuBuild:
     missing = _missing_libraries(files, env)
     if missing:
         raise FetchError(f"build {pin.id} needs libraries this host lacks and the lock does not "
-                         f"pin: {', '.join(missing)} (see `python -m migcompat.qemu.builds "
+                         f"pin: {', '.join(missing)} (see `python -m migcompat.qemu.debian.builds "
                          f"resolve {pin.id}`)")
     found = _private(pin, prefix)
     if not _same_build(found.version, pin.version):
@@ -315,7 +315,7 @@ def _verify(pin: BuildPin, prefix: Path) -> QemuBuild:
 
 def smoke(b: QemuBuild) -> str:
     """A paused start (``-M pc-q35-5.1 -nodefaults -display none -S``): QEMU's version."""
-    from migcompat.qemu.qmp import QemuError, QemuProcess
+    from migcompat.qemu.binary.qmp import QemuError, QemuProcess
 
     try:
         with QemuProcess([*b.args(), *SMOKE_ARGS], binary=b.binary, env=b.env) as vm:
@@ -372,13 +372,13 @@ def _ids(pins: dict[str, BuildPin], which: list[str], private_only: bool) -> lis
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m migcompat.qemu.builds",
+        prog="python -m migcompat.qemu.debian.builds",
         description="Fetch and check the real QEMU builds pinned in catalogs.lock.toml.",
-        epilog="examples:\n  python -m migcompat.qemu.builds fetch all\n"
-               "  python -m migcompat.qemu.builds show 5.2\n"
-               "  python -m migcompat.qemu.builds fetch 7.2 --use private\n"
-               "  python -m migcompat.qemu.builds resolve 5.2\n"
-               "  python -m migcompat.qemu.builds resolve 7.2 --against trixie\n\n"
+        epilog="examples:\n  python -m migcompat.qemu.debian.builds fetch all\n"
+               "  python -m migcompat.qemu.debian.builds show 5.2\n"
+               "  python -m migcompat.qemu.debian.builds fetch 7.2 --use private\n"
+               "  python -m migcompat.qemu.debian.builds resolve 5.2\n"
+               "  python -m migcompat.qemu.debian.builds resolve 7.2 --against trixie\n\n"
                "A build pinned with a system binary (7.2) runs it when it is the pinned build,\n"
                "else its private build; MIGCOMPAT_BUILD_7_2=auto|system|private (or --use)\n"
                "chooses.",

@@ -1,0 +1,1 @@
+"""The device state a real QEMU build's VMs send, captured per machine type."""
