@@ -45,7 +45,7 @@ test: setup
 	$(BIN)/python -m pytest -n 2 -q
 
 sources: setup
-	$(BIN)/python -m migcompat.qemu.debian.sources --print-path
+	$(BIN)/migcompat sources --print-path
 
 # Import every pinned tree, merge the probes of the pinned builds, then overlay.toml
 # (hand-written behaviour), validate, write; docs/probe-merge.md is the merge report.
@@ -55,4 +55,4 @@ catalogs-state: qemu-builds  # what each real build's VM sends, per machine type
 	$(BIN)/python tools/build_state.py --release all --out $(CATALOG_DIR)
 
 qemu-builds: setup
-	$(BIN)/python -m migcompat.qemu.debian.builds fetch all
+	$(BIN)/migcompat builds fetch all

@@ -3,7 +3,7 @@
     python tools/build_catalogs.py [IDS...] [--out DIR] [--raw DIR] [--no-import]
                                    [--no-probe] [--reprobe] [--report FILE]
 
-1. ``migcompat.qemu.source.catalogs.build`` imports each pinned QEMU source tree into
+1. ``import_pinned`` imports each pinned QEMU source tree (``migcompat sources``) into
    ``--raw`` (default ``$MIGCOMPAT_CACHE/imports``, else ``~/.cache/migcompat/imports``);
    ``--no-import`` reuses the raw imports already there (to try an overlay change).
 2. For each release with a runnable build pinned in catalogs.lock.toml (``[[build]]``: 5.2,
@@ -26,43 +26,65 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from migcompat.catalog.checker import Checker
 from migcompat.catalog.load import DATA_DIR, read_data
 from migcompat.catalog.release_loader import build_release
+from migcompat.cli.progress import terminal_progress
 from migcompat.errors import CatalogError, EnvironmentProblem, MigcompatError
 from migcompat.qemu.binary.merge import MergeReport, format_markdown, merge_probe, same_build
+from migcompat.qemu.debian.cache import cache_root
+from migcompat.qemu.debian.lock import load_pins
+from migcompat.qemu.debian.sources import fetch, is_orig_only
 from migcompat.qemu.overlay import OVERLAY_PATH, apply_overlay, load_overlay
+from migcompat.qemu.source.importer import STAGES, import_tree, release_id
 
 RELEASES = ("5.2", "7.2", "10.0", "10.2")
 REPORT_PATH = Path(__file__).resolve().parent.parent / "docs" / "probe-merge.md"
 
 
-def cache_dir(sub: str) -> Path:
-    base = os.environ.get("MIGCOMPAT_CACHE")
-    if base:
-        return Path(base).expanduser() / sub
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "migcompat" / sub
-
-
 def raw_dir() -> Path:
-    return cache_dir("imports")
+    return cache_root("imports")
+
+
+def import_pinned(out: Path, ids: list[str], lock: Path | None = None) -> list[Path]:
+    """Fetch each pinned tree and write its import to ``out/<id>.json``: compact JSON in the
+    importer's key order, so the same pins give byte-identical files."""
+    pins = load_pins(lock)
+    written: list[Path] = []
+    out.mkdir(parents=True, exist_ok=True)
+    for rid in ids:
+        pin = pins[rid]
+        tree = fetch(pin)
+        start = time.monotonic()
+        with terminal_progress(STAGES) as progress:
+            catalog = import_tree(tree, debian_version=pin.version, progress=progress)
+        if catalog["id"] != rid:
+            raise MigcompatError(f"pin {rid} is QEMU {catalog['version']} "
+                                 f"(release {release_id(catalog['version'])})")
+        path = out / f"{rid}.json"
+        text = json.dumps(catalog, separators=(",", ":"), ensure_ascii=False) + "\n"
+        path.write_text(text, encoding="utf-8")
+        note = " (upstream tarball, no Debian patches)" if is_orig_only(tree) else ""
+        print(f"{path}: QEMU {catalog['version']}{note}, {len(text) // 1024} KiB, "
+              f"imported in {time.monotonic() - start:.1f}s", file=sys.stderr)
+        written.append(path)
+    return written
 
 
 def probed(rid: str, lock: Path | None, reprobe: bool) -> tuple[dict[str, Any], str]:
     """The probe of release ``rid``'s pinned build (cached) and how the binary was had."""
     from migcompat.qemu.binary.probe import probe
     from migcompat.qemu.debian.builds import build
-    from migcompat.qemu.debian.deps import load_build_pins
+    from migcompat.qemu.debian.lock import load_build_pins
 
     pin = load_build_pins(lock)[rid]
     label = f"system `{pin.system}`" if pin.system else "private build (`make qemu-builds`)"
-    path = cache_dir("probes") / f"{rid}.json"
+    path = cache_root("probes") / f"{rid}.json"
     if path.is_file() and not reprobe:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         if same_build(str(data.get("debian_version", "")), pin.version):
@@ -111,14 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     ids = list(args.ids) or list(RELEASES)
     try:
         if not args.no_import:
-            from migcompat.qemu.source.catalogs import build
-
-            build(raw, ids, args.lock)
+            import_pinned(raw, ids, args.lock)
         overlay = load_overlay(args.overlay)
         args.out.mkdir(parents=True, exist_ok=True)
         pinned: list[str] = []
         if not args.no_probe:
-            from migcompat.qemu.debian.deps import load_build_pins
+            from migcompat.qemu.debian.lock import load_build_pins
 
             pinned = [rid for rid in RELEASES if rid in load_build_pins(args.lock)]
         reports: list[MergeReport] = []

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from migcompat.qemu.binary.qmp import QemuError, QemuNotFound, QemuProcess, QmpCommandError
+from migcompat.errors import QemuError, QemuNotFound, QmpCommandError
+from migcompat.qemu.binary.qmp import QemuProcess
 from qemu_helpers import require_qemu
 
 pytestmark = pytest.mark.qemu
@@ -138,7 +139,7 @@ def test_ctrl_c_stops_the_crosscheck_and_its_qemus() -> None:
     marker = f"MIGCOMPAT_TEST_MARK=interrupt-{os.getpid()}"
     env = dict(os.environ, MIGCOMPAT_TEST_MARK=marker.split("=", 1)[1])
     proc = subprocess.Popen(
-        [sys.executable, "-m", "migcompat.qemu.binary.crosscheck.check", "--catalog", "tutorial",
+        [sys.executable, "-m", "migcompat", "crosscheck", "--catalog", "tutorial",
          "--release", "qemu-5.2"], env=env, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, text=True, start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

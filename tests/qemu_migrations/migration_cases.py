@@ -26,9 +26,9 @@ import pytest
 
 from migcompat.catalog.load import DATA_DIR
 from migcompat.cli.main import main as cli_main
+from migcompat.errors import BuildUnavailable, FetchError
 from migcompat.qemu.binary.state.run import DEVICES as PROBED_DEVICES
-from migcompat.qemu.debian.builds import BuildUnavailable, QemuBuild, build
-from migcompat.qemu.debian.lock import FetchError
+from migcompat.qemu.debian.builds import QemuBuild, build
 from qemu_helpers import LoadResult, load_stream, make_stream
 
 SMP = 4

@@ -1,5 +1,5 @@
-"""migcompat.qemu.debian.builds and .debs without network or QEMU: the lock section, the private APT
-configuration, error lines, the unpacked layout."""
+"""migcompat.qemu.debian (builds, deps, apt) without network or QEMU: the lock section,
+the private APT configuration, error lines, the unpacked layout."""
 
 from __future__ import annotations
 
@@ -9,19 +9,24 @@ from pathlib import Path
 
 import pytest
 
-from migcompat.errors import UsageError
+from cli_run import run
+from migcompat.errors import (
+    BuildUnavailable,
+    FetchError,
+    PackageFileGone,
+    PackageGone,
+    UsageError,
+)
 from migcompat.qemu.debian import builds
-from migcompat.qemu.debian.builds import BuildUnavailable, QemuBuild, build
+from migcompat.qemu.debian.apt import PrivateApt, apt_failure
+from migcompat.qemu.debian.builds import QemuBuild, build
 from migcompat.qemu.debian.deps import (
-    BinaryApt,
-    BuildPin,
     installed_with,
-    load_build_pins,
     parse_available,
     release_sources,
     unmet_dependencies,
 )
-from migcompat.qemu.debian.lock import FetchError
+from migcompat.qemu.debian.lock import BuildPin, load_build_pins
 
 LOCK = """\
 format = 1
@@ -103,7 +108,7 @@ def test_lock_rejects_an_unquoted_dotted_name(tmp_path: Path) -> None:
 
 
 def test_private_apt_never_reads_the_system_sources(lock: Path, tmp_path: Path) -> None:
-    apt = BinaryApt(load_build_pins(lock)["5.2"], tmp_path / "cache")
+    apt = PrivateApt.for_build(load_build_pins(lock)["5.2"], tmp_path / "cache")
     apt.prepare()
     opts = apt.options()
     assert "Dir::Etc::SourceParts=/nonexistent" in opts
@@ -115,6 +120,15 @@ def test_private_apt_never_reads_the_system_sources(lock: Path, tmp_path: Path) 
     ]
 
 
+def _failing_apt(bin_dir: Path, stderr: str) -> str:
+    """A PATH whose apt-get prints ``stderr`` and fails, as apt does."""
+    bin_dir.mkdir()
+    tool = bin_dir / "apt-get"
+    tool.write_text(f"#!/bin/sh\nprintf '%s\\n' \"{stderr}\" >&2\nexit 100\n")
+    tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
+    return f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+
+
 @pytest.mark.parametrize("apt_error,named", [
     ("E: Version '1.14.0-9' for 'seabios' was not found", "seabios 1.14.0-9"),
     ("E: Unable to locate package qemu-block-extra", "qemu-block-extra 1:5.2+dfsg-11+deb11u3"),
@@ -122,23 +136,46 @@ def test_private_apt_never_reads_the_system_sources(lock: Path, tmp_path: Path) 
 def test_a_pinned_version_that_is_gone_is_one_clear_line(
         lock: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, apt_error: str,
         named: str) -> None:
-    apt = BinaryApt(load_build_pins(lock)["5.2"], tmp_path)
-
-    def fail(*args: str, cwd: Path | None = None) -> str:
-        raise FetchError(f"apt-get -q download failed: {apt_error}")
-
-    monkeypatch.setattr(apt, "run", fail)
-    with pytest.raises(FetchError) as info:
-        apt.download([("seabios", "1.14.0-9"),
-                      ("qemu-block-extra", "1:5.2+dfsg-11+deb11u3")], tmp_path)
+    pin = load_build_pins(lock)["5.2"]
+    apt = PrivateApt.for_build(pin, tmp_path)
+    monkeypatch.setenv("PATH", _failing_apt(tmp_path / "bin", f"W: noise\n{apt_error}"))
+    with pytest.raises(PackageGone) as info:
+        builds.download(apt, pin, [("seabios", "1.14.0-9"),
+                                   ("qemu-block-extra", "1:5.2+dfsg-11+deb11u3")], tmp_path)
     text = str(info.value)
     assert "\n" not in text
     assert f"pinned {named} (build 5.2) is no longer in Debian" in text
     assert "update catalogs.lock.toml" in text
 
 
+def test_a_pinned_file_gone_from_the_pool_says_404(lock: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    pin = load_build_pins(lock)["5.2"]
+    apt = PrivateApt.for_build(pin, tmp_path)
+    monkeypatch.setenv("PATH", _failing_apt(
+        tmp_path / "bin", "E: Failed to fetch http://deb.example/pool/s/seabios.deb  404  "
+                          "Not Found [IP: 1.2.3.4 80]"))
+    with pytest.raises(PackageFileGone, match=r"build 5.2 .* \(HTTP 404\)"):
+        builds.download(apt, pin, [("seabios", "1.14.0-9")], tmp_path)
+
+
+@pytest.mark.parametrize("stderr,kind,fields", [
+    ("E: Version '1:7.2' for 'qemu' was not found", PackageGone, ("qemu", "1:7.2")),
+    ("W: x\nE: Unable to locate package libfoo\nE: summary", PackageGone, ("libfoo", "")),
+    ("E: Failed to fetch http://h/qemu_7.2.dsc  404  Not Found", PackageFileGone, None),
+    ("E: Could not resolve 'deb.debian.org'", FetchError, None),
+    ("", FetchError, None),
+])
+def test_apt_failures_are_classified_once(stderr: str, kind: type, fields: object) -> None:
+    exc = apt_failure("apt-get -q source", stderr)
+    assert type(exc) is kind
+    assert "\n" not in str(exc) and str(exc).startswith("apt-get -q source failed: ")
+    if fields is not None:
+        assert isinstance(exc, PackageGone) and (exc.package, exc.version) == fields
+
+
 def test_depends_parsing(lock: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    apt = BinaryApt(load_build_pins(lock)["5.2"], tmp_path)
+    apt = PrivateApt.for_build(load_build_pins(lock)["5.2"], tmp_path)
     show = ("Package: qemu-block-extra\nDepends: libc6 (>= 2.14), libiscsi7:any (>= 1.18.0), "
             "qemu-system-x86 (= 1:5.2) | qemu-utils (= 1:5.2)\n\nPackage: other\n")
     monkeypatch.setattr(apt, "run", lambda *a, **k: show)
@@ -215,8 +252,9 @@ def test_environment_points_at_the_private_tree(tmp_path: Path) -> None:
 
 
 def test_cli_unknown_build(capsys: pytest.CaptureFixture[str], lock: Path) -> None:
-    assert builds.main(["show", "9.9", "--lock", str(lock)]) == 2
-    assert "no [[build]] pin for release '9.9'" in capsys.readouterr().err
+    result = run(capsys, "builds", "show", "9.9", "--lock", lock)
+    assert result.code == 2
+    assert "no [[build]] pin for release '9.9'" in result.err
 
 
 # -- the choice between the system binary and the private build of a pin with both ----------
@@ -343,9 +381,15 @@ def test_a_bad_choice_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.Monke
         build("5.2", lock=lock, root=tmp_path, use="system")
 
 
-def test_fetch_lists_every_pin_with_packages(tmp_path: Path) -> None:
-    pins = load_build_pins(_pin_with_both(tmp_path, None))
-    assert builds._ids(pins, [], private_only=True) == ["7.2"]
+def test_fetch_lists_every_pin_with_packages(tmp_path: Path, fetches: list[str],
+                                            capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            no_choice: None) -> None:
+    monkeypatch.setenv("MIGCOMPAT_CACHE", str(tmp_path / "c"))
+    lock = _pin_with_both(tmp_path, None)
+    assert [i for i, p in load_build_pins(lock).items() if p.unpackable()] == ["7.2"]
+    assert run(capsys, "builds", "fetch", "--lock", lock, "-q").code == 0
+    assert fetches == ["7.2"]
 
 
 def test_cli_use_applies_to_the_pins_with_a_system_binary(
@@ -355,15 +399,18 @@ def test_cli_use_applies_to_the_pins_with_a_system_binary(
     lock = _pin_with_both(tmp_path, f"{PINNED_72}+b3")
     private = [str(tmp_path / "c/builds/7.2/root" / builds.BINARY), "-L",
                str(tmp_path / "c/builds/7.2/firmware")]
-    assert builds.main(["show", "7.2", "--lock", str(lock)]) == 0
-    assert capsys.readouterr().out.split() == ["7.2", str(tmp_path / "system-qemu")]
-    assert builds.main(["show", "--lock", str(lock), "--use", "private", "7.2"]) == 3
-    assert "is not fetched" in capsys.readouterr().err
-    assert builds.main(["fetch", "7.2", "--lock", str(lock), "-q"]) == 0  # the system's
+    shown = run(capsys, "builds", "show", "7.2", "--lock", lock)
+    assert shown.code == 0
+    assert shown.out.split() == ["7.2", str(tmp_path / "system-qemu")]
+    shown = run(capsys, "builds", "show", "--lock", lock, "--use", "private", "7.2")
+    assert shown.code == 3
+    assert "is not fetched" in shown.err
+    assert run(capsys, "builds", "fetch", "7.2", "--lock", lock, "-q").code == 0  # the system's
     assert fetches == []
-    assert builds.main(["fetch", "7.2", "--lock", str(lock), "--use", "private", "-q"]) == 0
+    fetched = run(capsys, "builds", "fetch", "7.2", "--lock", lock, "--use", "private", "-q")
+    assert fetched.code == 0
     assert fetches == ["7.2"]
-    assert capsys.readouterr().out.split()[-3:] == private
+    assert fetched.out.split()[-3:] == private
 
 
 # -- resolving against another Debian release ------------------------------------------------
@@ -408,7 +455,7 @@ def test_unmet_dependencies_against_another_release(lock: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     pin = BuildPin("7.2", PINNED_72, sources=("http://deb.example/debian bookworm",),
                    packages={"qemu": {"qemu-system-x86": PINNED_72}})
-    apt = BinaryApt(pin, tmp_path)
+    apt = PrivateApt.for_build(pin, tmp_path)
     depends = {"qemu-system-x86": [[("libaio1", ">= 0.3.93")], [("libglib2.0-0", ">= 2.67.3")],
                                    [("libcapstone4", ">= 4")]],
                "libaio1": [[("libc6", ">= 2.4")]], "libcapstone4": [[("libc6", ">= 2.14")]]}

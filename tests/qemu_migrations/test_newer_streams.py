@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from migcompat.cli.main import main as cli_main
+from migcompat.errors import BuildUnavailable
 from qemu_helpers import VIRTIO_BLK_ARGS, load_stream, make_stream
 from qemu_migrations.migration_cases import get_build
 
@@ -64,7 +65,7 @@ def test_old_machine_types_validate_against_captured_state(tmp_path: Path,
 def test_private_7_2_build_migrates_with_the_system_one(tmp_path: Path) -> None:
     """The fallback a host without Debian 12's QEMU takes (Debian 13): 7.2 unpacked from
     bookworm's packages. Here it must load a stream of the system 7.2, and the other way."""
-    from migcompat.qemu.debian.builds import BuildUnavailable, build
+    from migcompat.qemu.debian.builds import build
     from qemu_migrations.migration_cases import in_ci
 
     try:

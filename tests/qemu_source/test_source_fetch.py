@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from migcompat.qemu.debian.lock import FetchError, Pin, find_lock_file, load_pins
+from migcompat.errors import FetchError
+from migcompat.qemu.debian.lock import Pin, find_lock_file, load_pins
 from migcompat.qemu.debian.sources import cache_root, fetch
 
 LOCK = """

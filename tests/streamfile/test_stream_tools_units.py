@@ -12,14 +12,10 @@ from migcompat.analysis.stream_tools.layout import leaves, set_path, state_size
 from migcompat.analysis.stream_tools.pciconfig import check_config, masks, virtio_pci_config
 from migcompat.analysis.stream_tools.rewrite import parse_page, parse_set
 from migcompat.analysis.stream_tools.validate import machine_sends_configuration
-from migcompat.errors import UsageError
+from migcompat.errors import SchemaFileError, UsageError
 from migcompat.stream.vmdesc import find_vmdesc, locate_vmdesc
 from migcompat.vmstate import VMStateData, encode_state, vmsd_from_dict
-from migcompat.vmstate.layouts import (
-    SchemaFileError,
-    parse_schema_json,
-    vmsd_name_of,
-)
+from migcompat.vmstate.layouts import parse_schema_json, vmsd_name_of
 
 DEV = vmsd_from_dict({
     "name": "dev", "version_id": 1,

@@ -14,11 +14,11 @@ from collections.abc import Mapping
 
 from migcompat.analysis.check import Reason
 from migcompat.analysis.wire import describe, first_difference, tokens
+from migcompat.errors import RuleError, StateError
 from migcompat.model.vm import VM
 from migcompat.vm.captured import max_length, plan_captured
-from migcompat.vm.devstate import StateError
 from migcompat.vm.live import Section, plan_sections
-from migcompat.vmstate.rules import RuleContext, RuleError
+from migcompat.vmstate.rules import RuleContext
 from migcompat.vmstate.schema import Amount, FromField, VMStateDescription
 
 Shape = tuple[str, str, int, int]  # field, info, element size, count

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from migcompat.cli.options import catalog_option, format_option
 from migcompat.cli.output import emit_json, err, out
 from migcompat.errors import EXIT_INCOMPATIBLE, UsageError
 
@@ -47,11 +48,11 @@ def import_source(tree: Path, output: Path | None, debian_version: str | None) -
     defaults, each with its file and line. Defaults that cannot be computed statically are
     recorded as unresolved, with the reason. See docs/import-source.md.
     """
-    from migcompat.qemu.source.importer import import_tree
-    from migcompat.qemu.source.progress import terminal_progress
+    from migcompat.cli.progress import terminal_progress
+    from migcompat.qemu.source.importer import STAGES, import_tree
 
     start = time.monotonic()
-    with terminal_progress() as progress:
+    with terminal_progress(STAGES) as progress:
         doc = import_tree(tree, debian_version=debian_version, progress=progress)
     if output is None:
         out().print(json.dumps(doc, ensure_ascii=False), markup=False, soft_wrap=True)
@@ -86,7 +87,8 @@ def probe_command(qemu_binary: str, output: Path | None, machines: tuple[str, ..
     paused with -nodefaults and never outlives the probe. See docs/probe.md and
     docs/probe-state.md.
     """
-    from migcompat.qemu.binary.probe import probe, terminal_progress
+    from migcompat.cli.progress import terminal_progress
+    from migcompat.qemu.binary.probe import probe
 
     if state is not None and output is None:
         raise UsageError("--state needs -o FILE: the release file names its state file")
@@ -121,27 +123,36 @@ def _probe_state(binary: str, release: str, machines: tuple[str, ...], state: Pa
 Examples:
   migcompat crosscheck
   migcompat crosscheck --qemu /usr/bin/qemu-system-x86_64 --machine pc-q35-5.1
+  migcompat crosscheck --overlay src/migcompat/catalog/data/qemu/overlay.toml
   migcompat crosscheck --format json
 """)
-@click.option("--qemu", "binary", default=None, help="QEMU binary (default: the system's).")
+@click.option("--qemu", "binary", default=None,
+              help="QEMU binary (default: $MIGCOMPAT_QEMU, else qemu-system-x86_64).")
 @click.option("--catalog", default="qemu", show_default=True, metavar="NAME|PATH")
 @click.option("--release", "release_id", default=None,
               help="Release id (default: the binary's MAJOR.MINOR).")
 @click.option("--machine", "machines", multiple=True, metavar="M",
               help="Only these machine types (repeatable).")
-@click.option("--jobs", type=click.IntRange(1, 16), default=2, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option("--jobs", type=click.IntRange(1, 16), default=2, show_default=True,
+              help="QEMU processes at once.")
+@click.option("--overlay", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Merge this overlay file onto the release first (to try "
+              "overlay changes before rebuilding the catalogs).")
+@format_option
 def crosscheck_command(binary: str | None, catalog: str, release_id: str | None,
-                       machines: tuple[str, ...], jobs: int, fmt: str) -> None:
+                       machines: tuple[str, ...], jobs: int, overlay: Path | None,
+                       fmt: str) -> None:
     """Compare the model's effective property values with a real QEMU's (QMP qom-get).
 
     Every pc-q35 and pc-i440fx machine type of the binary, with a set of devices that need
     no backend. Exit 0 at 100% agreement, 1 otherwise. See docs/crosscheck.md.
     """
+    from migcompat.cli.progress import terminal_progress
     from migcompat.qemu.binary.crosscheck.check import format_text, run_crosscheck
 
-    report = run_crosscheck(binary, catalog, release_id, list(machines) or None, jobs)
+    with terminal_progress() as progress:
+        report = run_crosscheck(binary, catalog, release_id, list(machines) or None, jobs,
+                                progress, overlay)
     if fmt == "json":
         emit_json("crosscheck", report.to_json())
     else:
@@ -150,4 +161,36 @@ def crosscheck_command(binary: str | None, catalog: str, release_id: str | None,
         raise click.exceptions.Exit(EXIT_INCOMPATIBLE)
 
 
-COMMANDS = [import_source, probe_command, crosscheck_command]
+@click.command("probe-compare", epilog="""\b
+Examples:
+  migcompat probe /usr/bin/qemu-system-x86_64 -o probed.json
+  migcompat probe-compare probed.json --catalog qemu
+  migcompat probe-compare probed.json --format json
+""")
+@click.argument("probe_file", metavar="PROBE.json",
+                type=click.Path(exists=True, dir_okay=False))
+@catalog_option
+@format_option
+def probe_compare_command(probe_file: str, catalog: str | None, fmt: str) -> None:
+    """Compare a probed release with the source import of the same release.
+
+    Device types, property kinds and static defaults, each difference with its likely
+    cause (docs/probe.md). Exit 0 when they agree, 1 on differences.
+    """
+    from migcompat.catalog.load import find_release, open_catalog
+    from migcompat.qemu.binary.compare import compare_machines, compare_releases, format_text
+
+    pcat = open_catalog(probe_file)
+    probed = pcat.release(pcat.release_ids()[0])
+    _, source = find_release(probed.id, catalog)
+    diffs = compare_machines(probed, source) + compare_releases(probed, source)
+    if fmt == "json":
+        emit_json("probe-compare", {"release": probed.id,
+                                    "differences": [d.to_json() for d in diffs]})
+    else:
+        out().print(format_text(diffs), markup=False)
+    if diffs:
+        raise click.exceptions.Exit(EXIT_INCOMPATIBLE)
+
+
+COMMANDS = [import_source, probe_command, crosscheck_command, probe_compare_command]

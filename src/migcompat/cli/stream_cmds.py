@@ -35,7 +35,14 @@ from migcompat.cli.options import (
     vm_options,
 )
 from migcompat.cli.output import emit_json, json_text, warn
-from migcompat.errors import EXIT_INCOMPATIBLE, EXIT_USAGE, StreamError, UsageError
+from migcompat.errors import (
+    EXIT_INCOMPATIBLE,
+    SchemaFileError,
+    StreamError,
+    TruncatedStream,
+    UnreadableStream,
+    UsageError,
+)
 from migcompat.migration.streamfile import (
     SparseRamWriter,
     StreamFile,
@@ -43,27 +50,13 @@ from migcompat.migration.streamfile import (
     load_schema,
 )
 from migcompat.stream import Loader
-from migcompat.vmstate.layouts import (
-    SchemaFileError,
-    dump_index,
-    schema_from_vmdesc,
-)
+from migcompat.vmstate.layouts import dump_index, schema_from_vmdesc
 from migcompat.vmstate.schema import SchemaResolver, VMStateDescription
 
 schema_option = click.option(
     "--schema", metavar="FILE", default=None,
     help="Layout of the device sections when the stream has no trailing description: a "
          "stream of the same build and configuration, its desc.json, or a -dump-vmstate.")
-
-
-class UnreadableStream(StreamError):
-    """The input stream cannot be read: exit 2 (bad input), not 1."""
-
-    exit_code = EXIT_USAGE
-
-    @classmethod
-    def wrap(cls, exc: StreamError) -> UnreadableStream:
-        return cls(exc.message, exc.offset, exc.section, exc.field)
 
 
 def stream_layout(sf: StreamFile, schema: str | None) -> tuple[SchemaResolver | None, str]:
@@ -136,7 +129,7 @@ def analyze(file: str, schema: str | None, extract: str | None, brief: bool, fmt
     else:
         write_text(report_lines(file, report, fields=not brief))
     if report.error is not None:
-        raise UnreadableStream.wrap(report.error)
+        raise UnreadableStream(report.error)
 
 
 def _write_extract(directory: Path, payload: dict[str, Any], vmdesc: bytes | None) -> None:
@@ -200,7 +193,7 @@ def rewrite(input_file: str, output_file: str, schema: str | None, sets: tuple[s
                     out.write(chunk)
                     written += len(chunk)
         except StreamError as exc:
-            raise UnreadableStream.wrap(exc) from None
+            raise UnreadableStream(exc) from None
         identical = identical and written == sf.size
     for w in result.warnings:
         warn(w)
@@ -326,14 +319,14 @@ def _validate_catalog(sf: StreamFile, dest_side: str, catalog: str | None,
     if known_layout is not None:  # read it with its own layout first: unreadable is exit 2
         pre = analyze_stream(sf.data, known_layout, "vmdesc")
         if pre.error is not None:
-            raise UnreadableStream.wrap(pre.error)
+            raise UnreadableStream(pre.error)
     loader = Loader(destination, ram="discard")
     try:
         loader.decoder.feed(sf.data, copy=False)
         loaded = loader.close()
     except StreamError as exc:
-        if known_layout is None and exc.message.startswith("truncated stream"):
-            raise UnreadableStream.wrap(exc) from None
+        if known_layout is None and isinstance(exc, TruncatedStream):
+            raise UnreadableStream(exc) from None
         return Verdict(False, exc)
     return Verdict(True, warnings=loaded.warnings)
 
@@ -391,8 +384,8 @@ def validate(file: str, schema: str | None, against: str | None, machine: str | 
                      "destination's layout, as QEMU would")
             report = analyze_stream(sf.data, resolver, layout_from)
             err = report.error
-            if err is not None and (not borrowed or err.message.startswith("truncated")):
-                raise UnreadableStream.wrap(err)
+            if err is not None and (not borrowed or isinstance(err, TruncatedStream)):
+                raise UnreadableStream(err)
             verdict = validate_report(report, dest)
             if verdict.loads and err is not None:
                 # Read with the destination's layout, the stream does not fit it: QEMU

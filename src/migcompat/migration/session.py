@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from migcompat.errors import MigcompatError, StreamError
+from migcompat.errors import ConnectionLost, MigcompatError, StreamError, TransportError
 from migcompat.migration.returnpath import Verdict, read_verdict
 from migcompat.migration.transport import (
     FileReader,
@@ -21,7 +21,6 @@ from migcompat.migration.transport import (
     Listener,
     SocketTransport,
     Transport,
-    TransportClosed,
     connect,
 )
 from migcompat.migration.uri import URI
@@ -43,14 +42,8 @@ class SendResult:
     dest_digest: str | None = None
 
 
-class MigrationFailed(MigcompatError):
-    """The destination could not load the stream (exit 1)."""
-
-    exit_code = 1
-
-
 def send_stream(live: LiveVM, transport: Transport) -> tuple[int, str]:
-    """Write the whole stream; returns (bytes, digest). Raises TransportClosed on a drop."""
+    """Write the whole stream; returns (bytes, digest). Raises ConnectionLost on a drop."""
     saver = Saver(live)
     sent = 0
     for chunk in saver:
@@ -63,19 +56,14 @@ def migrate(live: LiveVM, uri: URI, retry_for: float = 5.0) -> SendResult:
     """Send ``live`` to ``uri``. The VM is left intact whatever happens."""
     start = time.perf_counter()
     if uri.scheme == "file":
-        writer = FileWriter(uri.path)
-        try:
+        with FileWriter(uri.path) as writer:  # closed before end_write: nothing is left
             sent, digest = send_stream(live, writer)
-        except BaseException:
-            writer.abort()
-            raise
-        writer.commit()
+            writer.end_write()
         return SendResult(None, None, digest, sent, time.perf_counter() - start)
-    conn = connect(uri, retry_for)
-    try:
+    with connect(uri, retry_for) as conn:
         try:
             sent, digest = send_stream(live, conn)
-        except TransportClosed as exc:
+        except ConnectionLost as exc:
             # The destination may have failed early and said why before closing.
             verdict = _try_verdict(conn)
             error = verdict.error if verdict and verdict.error else str(exc)
@@ -87,14 +75,12 @@ def migrate(live: LiveVM, uri: URI, retry_for: float = 5.0) -> SendResult:
             return SendResult(False, "the destination closed the connection without a verdict",
                               digest, sent, elapsed)
         return SendResult(verdict.ok, verdict.error, digest, sent, elapsed, verdict.digest)
-    finally:
-        conn.close()
 
 
-def _try_verdict(conn: SocketTransport) -> Verdict | None:
+def _try_verdict(conn: Transport) -> Verdict | None:
     try:
         return read_verdict(conn)
-    except (StreamError, OSError):
+    except (StreamError, TransportError):
         return None
 
 
@@ -118,34 +104,25 @@ def receive(target: LiveVM, transport: Transport,
 def serve_incoming(target: LiveVM, listener: Listener, accept_timeout: float | None = None
                    ) -> LoadResult:
     """Accept one source on ``listener``, load, and answer on the return channel."""
-    conn = listener.accept(accept_timeout)
-    try:
+    with listener.accept(accept_timeout) as conn:
         try:
             result = receive(target, conn)
         except MigcompatError as exc:
             _fail(conn, str(exc))
             raise
         conn.write(Verdict(True, None, result.digest).encode())
-        conn.shutdown_write()
+        conn.end_write()
         return result
-    finally:
-        conn.close()
 
 
 def _fail(conn: SocketTransport, message: str) -> None:
-    with contextlib.suppress(MigcompatError, OSError):
+    with contextlib.suppress(MigcompatError):
         conn.write(Verdict(False, message).encode())
-        conn.shutdown_write()
+        conn.end_write()
         # Drain what the source still sends, so it reads our verdict rather than a reset.
-        conn.sock.settimeout(DRAIN_SECONDS)
-        deadline = time.monotonic() + DRAIN_SECONDS
-        while time.monotonic() < deadline and conn.read(READ_SIZE):
-            pass
+        conn.drain(DRAIN_SECONDS, READ_SIZE)
 
 
 def load_file(target: LiveVM, path: str) -> LoadResult:
-    reader = FileReader(path)
-    try:
+    with FileReader(path) as reader:
         return receive(target, reader)
-    finally:
-        reader.close()

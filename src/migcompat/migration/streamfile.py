@@ -27,15 +27,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
-from migcompat.errors import UsageError
+from migcompat.errors import SchemaFileError, UsageError
 from migcompat.stream.constants import MAGIC
 from migcompat.stream.vmdesc import locate_vmdesc
-from migcompat.vmstate.layouts import (
-    SchemaFileError,
-    SchemaSource,
-    parse_schema_json,
-    schema_from_vmdesc,
-)
+from migcompat.vmstate.layouts import SchemaSource, parse_schema_json, schema_from_vmdesc
 
 MAX_SCHEMA_FILE = 512 << 20  # a -dump-vmstate is < 1 MiB; anything huge is not a schema
 _MAGIC = MAGIC.to_bytes(4, "big")

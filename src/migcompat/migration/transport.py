@@ -1,9 +1,12 @@
 """Transports: the only place migration bytes touch sockets and files.
 
-The contract is tiny (httpx's habit): ``read(n)``, ``write(data)``, ``close()``. Foreign
-exceptions (OSError and friends) are translated here into migcompat errors with
-``raise ... from``; tests/migration/test_transport.py checks each mapping. An in-memory
-transport serves the tests.
+The contract is small, as httpx's ``BaseTransport`` is: :class:`Transport` has ``read(n)``,
+``write(data)``, ``end_write()`` (no more bytes from this side: the peer reads the end of
+the stream, and can still answer), ``close()``, and is a context manager that closes. A
+transport that cannot do one of them says so with an error, never silently. Foreign
+exceptions (OSError and friends) are translated here into the transport branch of
+``migcompat.errors`` with ``raise ... from``; tests/migration/test_uri_transport.py checks
+each mapping. An in-memory transport serves the tests.
 """
 
 from __future__ import annotations
@@ -14,28 +17,50 @@ import socket
 import tempfile
 import time
 from pathlib import Path
-from typing import Protocol
+from types import TracebackType
+from typing import Self
 
-from migcompat.errors import EnvironmentProblem, StreamError, UsageError
+from migcompat.errors import (
+    CannotConnect,
+    CannotListen,
+    CannotWrite,
+    ConnectionLost,
+    UsageError,
+)
 from migcompat.migration.uri import URI
 
 
-class TransportClosed(StreamError):
-    """The peer went away in the middle of the stream."""
+class Transport:
+    """One end of a byte stream. Subclasses implement what their medium can do."""
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes; ``b""`` at the end of the stream."""
+        raise ConnectionLost(f"{type(self).__name__} cannot be read")
+
+    def write(self, data: bytes | memoryview) -> None:
+        raise ConnectionLost(f"{type(self).__name__} cannot be written")
+
+    def end_write(self) -> None:
+        """Say that this side has sent everything (the peer reads the end)."""
+
+    def close(self) -> None:
+        """Release the medium; safe to call more than once."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
 
-class Transport(Protocol):
-    def read(self, n: int) -> bytes: ...
-    def write(self, data: bytes | memoryview) -> None: ...
-    def close(self) -> None: ...
-
-
-class MemoryTransport:
+class MemoryTransport(Transport):
     """A pipe in memory: what one end writes the other reads (for tests)."""
 
     def __init__(self, data: bytes = b"") -> None:
         self.buffer = bytearray(data)
         self.pos = 0
+        self.write_ended = False
         self.closed = False
 
     def read(self, n: int) -> bytes:
@@ -44,36 +69,50 @@ class MemoryTransport:
         return chunk
 
     def write(self, data: bytes | memoryview) -> None:
-        if self.closed:
-            raise TransportClosed("write on a closed transport")
+        if self.closed or self.write_ended:
+            raise ConnectionLost("write on a closed transport")
         self.buffer += data
+
+    def end_write(self) -> None:
+        self.write_ended = True
 
     def close(self) -> None:
         self.closed = True
 
 
-class SocketTransport:
+class SocketTransport(Transport):
     def __init__(self, sock: socket.socket, peer: str) -> None:
         self.sock = sock
         self.peer = peer
+
+    def _lost(self, exc: OSError) -> ConnectionLost:
+        return ConnectionLost(f"connection to {self.peer} lost: {exc.strerror or exc}",
+                              self.peer)
 
     def read(self, n: int) -> bytes:
         try:
             return self.sock.recv(n)
         except OSError as exc:
-            raise TransportClosed(f"connection to {self.peer} lost: {exc.strerror or exc}") \
-                from exc
+            raise self._lost(exc) from exc
 
     def write(self, data: bytes | memoryview) -> None:
         try:
             self.sock.sendall(data)
         except OSError as exc:
-            raise TransportClosed(f"connection to {self.peer} lost: {exc.strerror or exc}") \
-                from exc
+            raise self._lost(exc) from exc
 
-    def shutdown_write(self) -> None:
+    def end_write(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR)
+
+    def drain(self, seconds: float, size: int = 1 << 20) -> None:
+        """Read and drop what the peer still sends, for at most ``seconds``: a peer that is
+        still writing then reads our answer rather than a connection reset."""
+        deadline = time.monotonic() + seconds
+        with contextlib.suppress(OSError):
+            self.sock.settimeout(seconds)
+            while time.monotonic() < deadline and self.sock.recv(size):
+                pass
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -101,18 +140,19 @@ class Listener:
                 self.uri = uri
             self.sock.listen(1)
         except OSError as exc:
-            raise EnvironmentProblem(f"cannot listen on {uri}: {exc.strerror or exc}") from exc
+            raise CannotListen(f"cannot listen on {uri}: {exc.strerror or exc}",
+                               str(uri)) from exc
 
     def accept(self, timeout: float | None = None) -> SocketTransport:
         self.sock.settimeout(timeout)
         try:
             conn, _ = self.sock.accept()
         except TimeoutError as exc:
-            raise EnvironmentProblem(f"no source connected to {self.uri} within {timeout}s") \
-                from exc
+            raise CannotConnect(f"no source connected to {self.uri} within {timeout}s",
+                                str(self.uri)) from exc
         except OSError as exc:
-            raise EnvironmentProblem(f"accept on {self.uri} failed: {exc.strerror or exc}") \
-                from exc
+            raise CannotConnect(f"accept on {self.uri} failed: {exc.strerror or exc}",
+                                str(self.uri)) from exc
         conn.settimeout(None)
         _tune(conn)
         return SocketTransport(conn, str(self.uri))
@@ -123,6 +163,12 @@ class Listener:
         if self.path is not None:
             with contextlib.suppress(OSError):
                 self.path.unlink()
+
+    def __enter__(self) -> Listener:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _tune(sock: socket.socket) -> None:
@@ -152,11 +198,12 @@ def connect(uri: URI, retry_for: float = 5.0) -> SocketTransport:
                 break
             time.sleep(0.05)
     reason = last.strerror if last is not None and last.strerror else str(last)
-    raise EnvironmentProblem(f"cannot connect to {uri}: {reason}")
+    raise CannotConnect(f"cannot connect to {uri}: {reason}", str(uri))
 
 
-class FileWriter:
-    """Writes to a temporary name beside the target and renames it when complete."""
+class FileWriter(Transport):
+    """Writes to a temporary name beside the target; ``end_write`` renames it into place,
+    and closing before that removes it, so a reader never sees half a stream."""
 
     def __init__(self, path: str) -> None:
         self.target = Path(path)
@@ -164,36 +211,38 @@ class FileWriter:
             fd, tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".part",
                                        dir=self.target.parent if str(self.target.parent) else ".")
         except OSError as exc:
-            raise EnvironmentProblem(f"cannot write {path}: {exc.strerror or exc}") from exc
+            raise CannotWrite(f"cannot write {path}: {exc.strerror or exc}", path) from exc
         self.tmp = Path(tmp)
         self.file = os.fdopen(fd, "wb", buffering=1 << 20)
-
-    def read(self, n: int) -> bytes:  # pragma: no cover - protocol completeness
-        return b""
+        self.committed = False
 
     def write(self, data: bytes | memoryview) -> None:
         try:
             self.file.write(data)
         except OSError as exc:
-            self.abort()
-            raise EnvironmentProblem(f"cannot write {self.target}: {exc.strerror or exc}") \
-                from exc
+            self.close()
+            raise CannotWrite(f"cannot write {self.target}: {exc.strerror or exc}",
+                              str(self.target)) from exc
 
-    def commit(self) -> None:
-        self.file.close()
-        os.replace(self.tmp, self.target)
-
-    def abort(self) -> None:
-        with contextlib.suppress(OSError):
+    def end_write(self) -> None:
+        try:
             self.file.close()
-        with contextlib.suppress(OSError):
-            self.tmp.unlink()
+            os.replace(self.tmp, self.target)
+        except OSError as exc:
+            self.close()
+            raise CannotWrite(f"cannot write {self.target}: {exc.strerror or exc}",
+                              str(self.target)) from exc
+        self.committed = True
 
     def close(self) -> None:
-        self.abort()
+        with contextlib.suppress(OSError):
+            self.file.close()
+        if not self.committed:
+            with contextlib.suppress(OSError):
+                self.tmp.unlink()
 
 
-class FileReader:
+class FileReader(Transport):
     def __init__(self, path: str) -> None:
         try:
             self.file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
@@ -203,9 +252,6 @@ class FileReader:
 
     def read(self, n: int) -> bytes:
         return self.file.read(n)
-
-    def write(self, data: bytes | memoryview) -> None:  # pragma: no cover
-        raise TransportClosed("file transport is read-only")
 
     def close(self) -> None:
         self.file.close()

@@ -99,7 +99,8 @@ def parse_value(kind: str, name: str, text: str, enum_values: tuple[str, ...] = 
         if kind == "size32" and value > 0xFFFFFFFF:
             # QEMU names the object's type here; callers that know it prefix it.
             raise PropertyValueError(
-                f"Property {name} doesn't take value {value} (maximum: 4294967295)", name
+                f"Property {name} doesn't take value {value} (maximum: 4294967295)", name,
+                name_at=len("Property "),
             )
         return value
     if kind == "OnOffAuto":
@@ -205,7 +206,9 @@ def parse_devfn(name: str, text: str) -> int:
     value = _strto64(text)
     if value is not None and -1 <= value < 256:
         return value
-    raise PropertyValueError(f"Property '{name}' doesn't take value '{text}'", name)
+    # QEMU: "Property 'TYPE.NAME' doesn't take value ..." where it knows the type
+    raise PropertyValueError(f"Property '{name}' doesn't take value '{text}'", name,
+                             name_at=len("Property '"))
 
 
 def parse_enum(name: str, text: str, values: tuple[str, ...]) -> str:

@@ -208,7 +208,7 @@ class _Builder:
                 value = eff.prop.parse(entry.value)
             except PropertyValueError as exc:
                 raise GlobalPropertyError(entry.driver, entry.property, entry.value,
-                                          _with_type(exc, obj.type), source=entry.source) from None
+                                          exc.with_type(obj.type), source=entry.source) from None
             eff.set(value, Layer(entry.source, value, table=entry.table, index=entry.index,
                                  file=entry.file, line=entry.line, driver=entry.driver))
 
@@ -221,7 +221,7 @@ class _Builder:
             try:
                 value = eff.prop.parse(text)
             except PropertyValueError as exc:
-                raise DeviceError(f"{spec.driver}: {_with_type(exc, obj.type)}") from None
+                raise DeviceError(f"{spec.driver}: {exc.with_type(obj.type)}") from None
             eff.set(value, Layer("device", value, driver=spec.driver, detail=spec.text()))
 
     def realize(self, obj: DeviceObject) -> None:
@@ -279,14 +279,6 @@ def _typed(eff: Effective, value: object) -> Value:
     if value is None or isinstance(value, bool | int | str):
         return value
     raise PropertyValueError(f"unsupported value {value!r}", eff.prop.name)
-
-
-def _with_type(exc: PropertyValueError, type_name: str) -> str:
-    text = str(exc)
-    # size32's range error names the object type, as QEMU's does.
-    if text.startswith("Property ") and " doesn't take value" in text:
-        return text.replace("Property ", f"Property {type_name}.", 1)
-    return text
 
 
 def realize_vm(config: VMConfig) -> VM:

@@ -3,10 +3,11 @@
 See docs/stream.md. Nothing here reads files or sockets: feed bytes, take events or state.
 """
 
+from migcompat.errors import ProtocolError
 from migcompat.stream.constants import Cmd, RamFlag, SectionType
 from migcompat.stream.decoder import DONE, NEED_DATA, Decoder, unknown_section_error
 from migcompat.stream.destination import Destination, LoadedState, RamBlock
-from migcompat.stream.encoder import Encoder, ProtocolError, encode_events
+from migcompat.stream.encoder import Encoder, encode_events
 from migcompat.stream.events import (
     EOF,
     Command,

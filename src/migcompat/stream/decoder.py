@@ -21,7 +21,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from migcompat.errors import StreamError
+from migcompat.errors import StreamError, TruncatedStream, UnknownCommand
 from migcompat.stream.buffer import ReceiveBuffer
 from migcompat.stream.configuration import CONFIGURATION, LOAD_VERSION, capabilities
 from migcompat.stream.constants import (
@@ -219,7 +219,7 @@ class Decoder(RamFastPaths):
             # the unit, not at the end of the input.
             if self._buf.closed and inc.end - self._buf.offset <= self.max_event_size:
                 raise self._fail(
-                    StreamError(
+                    TruncatedStream(
                         f"truncated stream: the input ends inside {inc.what}",
                         offset=self._buf.end,
                         section=self._section_name(),
@@ -384,7 +384,8 @@ class Decoder(RamFastPaths):
         view, pos = self._need(5, "a command header")
         cmd, length = _CMD.unpack_from(view, pos + 1)
         if cmd == Cmd.INVALID or cmd > max(Cmd):
-            raise StreamError(f"MIG_CMD 0x{cmd:x} unknown (len 0x{length:x})", offset=start + 1)
+            raise UnknownCommand(f"MIG_CMD 0x{cmd:x} unknown (len 0x{length:x})", start + 1,
+                                 cmd, length)
         expected = CMD_LENGTHS[Cmd(cmd)]
         if (expected >= 0 and length != expected) or (
             cmd == Cmd.POSTCOPY_ADVISE and length not in (0, 16)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Sequence
 
-from migcompat.errors import MigcompatError
+from migcompat.errors import ProtocolError
 from migcompat.stream.configuration import configuration_state
 from migcompat.stream.constants import MAGIC, PAGE_SIZE, RAM_SECTION, RamFlag, SectionType
 from migcompat.stream.events import (
@@ -40,10 +40,6 @@ from migcompat.vmstate.encode import encode_state
 _BE32 = struct.Struct(">I")
 _BE64 = struct.Struct(">Q")
 _ZERO, _PAGE, _CONT = int(RamFlag.ZERO), int(RamFlag.PAGE), int(RamFlag.CONTINUE)
-
-
-class ProtocolError(MigcompatError):
-    """An event was sent where the stream grammar does not allow it (the caller's fault)."""
 
 
 class Encoder:

@@ -12,17 +12,13 @@ import hashlib
 import random
 from collections.abc import Mapping
 
-from migcompat.errors import MigcompatError
+from migcompat.errors import StateError
 from migcompat.vmstate.data import Value, VMStateData
 from migcompat.vmstate.infos import Kind
 from migcompat.vmstate.rules import RuleContext
 from migcompat.vmstate.schema import Amount, Field, FromField, VMStateDescription
 
 Props = Mapping[str, object]
-
-
-class StateError(MigcompatError):
-    """A schema cannot be filled for this device (a count property it reads is missing)."""
 
 
 def _amount(amount: Amount, props: Props, fields: Mapping[str, Value], where: str) -> int:

@@ -3,17 +3,17 @@
 See docs/stream.md for the catalog spelling of a schema and for the decoded value model.
 """
 
+from migcompat.errors import DumpFormatError, EncodeError, RuleError, SchemaError
 from migcompat.vmstate.codec import DecodeContext, NeedData, decode_section, decode_state
 from migcompat.vmstate.data import Value, VMStateData
-from migcompat.vmstate.dump import DumpFormatError, VMStateDump, schemas_from_dump
-from migcompat.vmstate.encode import EncodeError, encode_state, encode_subsection
-from migcompat.vmstate.rules import ALWAYS, NEVER, Rule, RuleContext, RuleError, rule_from_data
+from migcompat.vmstate.dump import VMStateDump, schemas_from_dump
+from migcompat.vmstate.encode import encode_state, encode_subsection
+from migcompat.vmstate.rules import ALWAYS, NEVER, Rule, RuleContext, rule_from_data
 from migcompat.vmstate.schema import (
     Amount,
     Field,
     FromField,
     FromProperty,
-    SchemaError,
     SchemaResolver,
     SectionSchema,
     VMStateDescription,

@@ -15,10 +15,10 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from migcompat.errors import StreamError
+from migcompat.errors import RuleError, StreamError
 from migcompat.vmstate.data import Value, VMStateData
 from migcompat.vmstate.infos import Check, Kind
-from migcompat.vmstate.rules import RuleContext, RuleError
+from migcompat.vmstate.rules import RuleContext
 from migcompat.vmstate.schema import (
     Amount,
     Field,

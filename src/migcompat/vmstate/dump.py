@@ -14,16 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from migcompat.errors import MigcompatError
+from migcompat.errors import DumpFormatError, SchemaError
 from migcompat.vmstate.rules import ALWAYS, Unknown
-from migcompat.vmstate.schema import Field, SchemaError, VMStateDescription
+from migcompat.vmstate.schema import Field, VMStateDescription
 
 MAX_NESTING = 32
 DUMP_INFO = "dump"  # the opaque info of a field known only by its C size
-
-
-class DumpFormatError(MigcompatError):
-    """A ``-dump-vmstate`` file does not have the expected shape."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 
-from migcompat.errors import MigcompatError
+from migcompat.errors import EncodeError
 from migcompat.vmstate.codec import SUBSECTION
 from migcompat.vmstate.data import Value, VMStateData
 from migcompat.vmstate.infos import Kind
@@ -19,18 +19,6 @@ from migcompat.vmstate.schema import Field, FromField, FromProperty
 
 _BE32 = struct.Struct(">I")
 _FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
-
-
-class EncodeError(MigcompatError):
-    """A value does not fit the schema it is encoded with."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}" if self.field else self.message
 
 
 def encode_state(data: VMStateData) -> bytes:

@@ -19,18 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from migcompat.errors import MigcompatError, StreamError
-from migcompat.vmstate.dump import DumpFormatError, VMStateDump, schemas_from_dump
+from migcompat.errors import DumpFormatError, SchemaFileError, StreamError
+from migcompat.vmstate.dump import VMStateDump, schemas_from_dump
 from migcompat.vmstate.rules import Unknown
 from migcompat.vmstate.schema import Field, VMStateDescription
 from migcompat.vmstate.vmdesc import VMDescSchemas, schemas_from_vmdesc
 
 SchemaKind = Literal["vmdesc", "dump"]
 OPAQUE = "buffer"  # how a field known only by its C size is decoded: raw bytes
-
-
-class SchemaFileError(MigcompatError):
-    """A --schema / --against file is not a vmdesc, a -dump-vmstate or a stream."""
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from migcompat.errors import MigcompatError
-
-
-class RuleError(MigcompatError):
-    """A rule could not be evaluated: a property or field it reads is not known."""
+from migcompat.errors import RuleError
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from migcompat.errors import MigcompatError
+from migcompat.errors import SchemaError
 from migcompat.vmstate.infos import Info, Kind, lookup
 from migcompat.vmstate.rules import ALWAYS, Rule
-
-
-class SchemaError(MigcompatError):
-    """A schema object was built with inconsistent parts (a programming error in the caller)."""
 
 
 @dataclass(frozen=True)

@@ -12,17 +12,10 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from migcompat.errors import CatalogError, CatalogProblem
+from migcompat.errors import CatalogError, CatalogProblem, SchemaError
 from migcompat.vmstate.infos import INFOS, Kind, lookup
 from migcompat.vmstate.rules import ALWAYS, Rule, rule_from_data
-from migcompat.vmstate.schema import (
-    Amount,
-    Field,
-    FromField,
-    FromProperty,
-    SchemaError,
-    VMStateDescription,
-)
+from migcompat.vmstate.schema import Amount, Field, FromField, FromProperty, VMStateDescription
 
 VMSD_KEYS = ("name", "version_id", "minimum_version_id", "fields", "subsections", "needed")
 FIELD_KEYS = (

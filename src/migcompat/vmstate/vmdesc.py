@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from migcompat.errors import StreamError
+from migcompat.errors import SchemaError, StreamError
 from migcompat.vmstate.infos import Kind, lookup
-from migcompat.vmstate.schema import Field, SchemaError, VMStateDescription
+from migcompat.vmstate.schema import Field, VMStateDescription
 
 MAX_NESTING = 32
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from migcompat.analysis.stream_tools.layout import leaves, set_path
 from migcompat.analysis.stream_tools.report import json_value
-from migcompat.errors import StreamError, UsageError
+from migcompat.errors import EncodeError, StreamError, UsageError
 from migcompat.stream import (
     DONE,
     Decoder,
@@ -28,7 +28,6 @@ from migcompat.stream import (
 )
 from migcompat.stream.constants import PAGE_SIZE
 from migcompat.stream.decoder import Sentinel
-from migcompat.vmstate.encode import EncodeError
 from migcompat.vmstate.schema import SchemaResolver
 
 BATCH = 16384

@@ -1,7 +1,7 @@
 """Compare a probed release with a source-imported one: device types, property kinds and
 static defaults, each difference with a likely cause.
 
-    python -m migcompat.qemu.binary.compare PROBE.json [--catalog qemu] [--format json]
+    migcompat probe-compare PROBE.json [--catalog qemu] [--format json]
 
 QMP cannot tell some things apart, so these are the same here: ``bit``/``bit64``/``bool``,
 ``size32``/``size``, and a probed ``str`` standing for a backend reference, a MAC or PCI
@@ -10,14 +10,9 @@ address, a UUID or another type QMP names but the model approximates (``qapi_typ
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from migcompat.catalog.load import find_release, open_catalog
 from migcompat.model.props import Property
 from migcompat.model.release import Release
 
@@ -161,27 +156,3 @@ def format_text(diffs: list[Difference]) -> str:
         lines.append(f"  {d.code:20} {d.type}.{d.prop}: probe={d.probe!r} "
                      f"source={d.source!r} -- {d.cause}")
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m migcompat.qemu.binary.compare",
-                                 description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("probe", help="a probed release file (JSON)")
-    ap.add_argument("--catalog", default=None, help="catalog of the source import "
-                    "(default: the bundled ones)")
-    ap.add_argument("--format", choices=("text", "json"), default="text")
-    args = ap.parse_args(argv)
-    pcat = open_catalog(args.probe)
-    probed = pcat.release(pcat.release_ids()[0])
-    _, source = find_release(probed.id, args.catalog)
-    diffs = compare_machines(probed, source) + compare_releases(probed, source)
-    if args.format == "json":
-        print(json.dumps({"schema": 1, "command": "probe-compare", "release": probed.id,
-                          "differences": [d.to_json() for d in diffs]}, indent=1))
-    else:
-        print(format_text(diffs))
-    return 0 if not diffs else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,17 +18,17 @@ restarted). No QEMU process outlives the call, whatever happens (qemu/binary/qmp
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from migcompat.errors import QemuError, QmpCommandError
 from migcompat.model.machines import version_key
 from migcompat.qemu.binary.device_props import DeviceProps
-from migcompat.qemu.binary.qmp import QemuError, QemuProcess, QmpCommandError, find_qemu
+from migcompat.qemu.binary.qmp import QemuProcess, find_qemu
 
 if TYPE_CHECKING:
-    from rich.progress import TaskID
+    pass
 
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``; stages "types", "devices", "machines"."""
@@ -245,63 +245,3 @@ def _machines(session: _Session, version: tuple[int, int], wanted: Sequence[str]
         if progress:
             progress("machines", done, len(all_families))
     return {"compat_tables": tables, "families": families, "machines": machines}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    import argparse
-    import json
-    import sys
-
-    from migcompat.errors import MigcompatError
-
-    ap = argparse.ArgumentParser(prog="python -m migcompat.qemu.binary.probe",
-                                 description="Read a QEMU binary over QMP into a release "
-                                 "catalog file")
-    ap.add_argument("--qemu", help="QEMU binary (default $MIGCOMPAT_QEMU or "
-                    "qemu-system-x86_64)")
-    ap.add_argument("-o", "--output", help="write the release here (default stdout)")
-    ap.add_argument("--machine", action="append", help="only this machine type")
-    args = ap.parse_args(argv)
-    with terminal_progress() as progress:
-        try:
-            release = probe(args.qemu, args.machine, progress)
-        except MigcompatError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return exc.exit_code
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            return 130
-    text = json.dumps(release, indent=1, ensure_ascii=False) + "\n"
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
-        print(f"{args.output}: QEMU {release['version']}, {len(release['machines'])} "
-              f"machine types, {len(release['types'])} types", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
-@contextlib.contextmanager
-def terminal_progress() -> Iterator[Progress | None]:
-    """A rich progress bar on a terminal (stderr); nothing when piped."""
-    import sys
-
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import Progress as Bar
-
-    with Bar(transient=True) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def step(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total or None)
-            bar.update(tasks[stage], completed=done, total=total or None)
-
-        yield step
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -31,42 +31,13 @@ from typing import IO, Any, TypeVar
 
 from qemu.qmp import ExecuteError, QMPClient, QMPError
 
-from migcompat.errors import EnvironmentProblem
+from migcompat.errors import QemuError, QemuNotFound, QmpCommandError
 
 DEFAULT_BINARY = "qemu-system-x86_64"
 # Options every run uses: no default devices, no display, paused, TCG (no KVM needed).
 BASE_ARGS = ("-nodefaults", "-display", "none", "-S", "-accel", "tcg")
 _PR_SET_PDEATHSIG = 1
 _T = TypeVar("_T")
-
-
-class QemuError(EnvironmentProblem):
-    """QEMU could not be started, died, or the QMP session broke."""
-
-    def __init__(self, message: str, stderr: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.stderr = stderr
-
-    def __str__(self) -> str:
-        tail = self.stderr.strip()
-        return f"{self.message}\n{tail}" if tail else self.message
-
-
-class QemuNotFound(QemuError):
-    """The QEMU binary is not installed or not executable."""
-
-
-class QmpCommandError(QemuError):
-    """A QMP command returned an error; keeps the command, its arguments and QEMU's reply."""
-
-    def __init__(self, command: str, arguments: dict[str, Any], error_class: str,
-                 desc: str) -> None:
-        super().__init__(f"QMP {command} failed: {error_class}: {desc}")
-        self.command = command
-        self.arguments = arguments
-        self.error_class = error_class
-        self.desc = desc
 
 
 def wait_for_migration(query: Callable[[], Any], deadline: float,

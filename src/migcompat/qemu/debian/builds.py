@@ -11,7 +11,7 @@ privately like the others. ``MIGCOMPAT_BUILD_7_2`` (``MIGCOMPAT_BUILD_<id, . as 
 ``--use`` chooses: ``auto`` (the default, as just said), ``system`` (the system binary or
 BuildUnavailable) or ``private`` (always the private build).
 
-``python -m migcompat.qemu.debian.builds fetch [5.2|7.2|10.0|all]`` (``make qemu-builds``) downloads
+``migcompat builds fetch [5.2|7.2|10.0|all]`` (``make qemu-builds``) downloads
 the packages pinned in ``catalogs.lock.toml`` (``[[build]]``) with a private APT configuration
 (``migcompat.qemu.debian.deps``) and unpacks them with ``dpkg -x``. Nothing is installed.
 
@@ -29,29 +29,27 @@ interrupted fetch never leaves something that looks finished.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import fcntl
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from migcompat.errors import EnvironmentProblem, UsageError
-from migcompat.qemu.debian.deps import (
-    BinaryApt,
-    BuildPin,
-    load_build_pins,
-    release_packages,
-    unmet_dependencies,
+from migcompat.errors import (
+    BuildUnavailable,
+    FetchError,
+    PackageFileGone,
+    PackageGone,
+    QemuError,
+    UsageError,
 )
-from migcompat.qemu.debian.lock import FetchError
+from migcompat.qemu.debian.apt import PrivateApt
+from migcompat.qemu.debian.cache import cache_root as _cache_root
+from migcompat.qemu.debian.cache import locked, say
+from migcompat.qemu.debian.lock import BuildPin, load_build_pins
 
 STAMP = ".migcompat-build"
 LAYOUT = 1  # bump when the unpacked layout changes: old caches are rebuilt
@@ -64,10 +62,6 @@ FIRMWARE_PATH = ("usr/share/qemu", "usr/share/seabios", "usr/lib/ipxe/qemu")
 SMOKE_ARGS = ["-M", "pc-q35-5.1", "-m", "64"]
 # How a pin with both a system binary and packages is run (choice_variable, --use).
 USES = ("auto", "system", "private")
-
-
-class BuildUnavailable(EnvironmentProblem):
-    """A build is not fetched (or the system QEMU is not the pinned release)."""
 
 
 @dataclass(frozen=True)
@@ -92,28 +86,7 @@ class QemuBuild:
 
 def cache_root() -> Path:
     """``$MIGCOMPAT_CACHE/builds``, else ``$XDG_CACHE_HOME`` or ``~/.cache`` + migcompat."""
-    base = os.environ.get("MIGCOMPAT_CACHE")
-    if base:
-        return Path(base).expanduser() / "builds"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "migcompat" / "builds"
-
-
-def _say(message: str, quiet: bool) -> None:
-    if not quiet:
-        print(message, file=sys.stderr)
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Serialise fetches of one build (parallel test workers share the cache)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return _cache_root("builds")
 
 
 def _stamp_text(pin: BuildPin) -> str:
@@ -212,7 +185,7 @@ def build(release_id: str, *, fetch_missing: bool = False, lock: Path | None = N
             if chosen == "system" or not pin.unpackable():
                 raise
             why = f"; {exc}"
-            _say(f"{exc}: using the private build", quiet)
+            say(f"{exc}: using the private build", quiet)
     root = root or cache_root()
     prefix = root / pin.id
     stamp = prefix / STAMP
@@ -237,6 +210,24 @@ def _deb_identity(deb: Path) -> tuple[str, str]:
     return fields.get("Package", ""), fields.get("Version", "")
 
 
+def download(apt: PrivateApt, pin: BuildPin, packages: list[tuple[str, str]],
+             dest: Path) -> None:
+    """``apt-get download`` the exact versions into ``dest``; one clear line when a pinned
+    version left the archive or its file is gone."""
+    if not packages:
+        return
+    try:
+        apt.run("apt-get", "-q", "download", *(f"{n}={v}" for n, v in packages), cwd=dest)
+    except PackageGone as exc:
+        version = exc.version or dict(packages).get(exc.package, "?")
+        raise PackageGone(f"pinned {exc.package} {version} (build {pin.id}) is no longer in "
+                          f"Debian {pin.where()}; update catalogs.lock.toml",
+                          exc.package, version) from None
+    except PackageFileGone as exc:
+        raise PackageFileGone(f"a pinned package of build {pin.id} is listed in {pin.where()} "
+                              f"but its file is gone (HTTP 404): {exc}") from None
+
+
 def _download(pin: BuildPin, root: Path, quiet: bool) -> list[Path]:
     """The pinned .debs, downloading only those not cached yet."""
     debs = root / "debs" / pin.id
@@ -245,14 +236,14 @@ def _download(pin: BuildPin, root: Path, quiet: bool) -> list[Path]:
     wanted = pin.all_packages()
     missing = [p for p in wanted if p not in have]
     if missing:
-        apt = BinaryApt(pin, root)
+        apt = PrivateApt.for_build(pin, root)
         apt.prepare()
-        _say(f"build {pin.id}: updating the private package lists ({pin.where()})", quiet)
+        say(f"build {pin.id}: updating the private package lists ({pin.where()})", quiet)
         apt.update()
-        _say(f"build {pin.id}: downloading {len(missing)} packages", quiet)
+        say(f"build {pin.id}: downloading {len(missing)} packages", quiet)
         partial = Path(tempfile.mkdtemp(prefix=".download-", dir=debs))
         try:
-            apt.download(missing, partial)
+            download(apt, pin, missing, partial)
             for deb in partial.glob("*.deb"):
                 deb.rename(debs / deb.name)
         finally:
@@ -303,7 +294,7 @@ def _verify(pin: BuildPin, prefix: Path) -> QemuBuild:
     missing = _missing_libraries(files, env)
     if missing:
         raise FetchError(f"build {pin.id} needs libraries this host lacks and the lock does not "
-                         f"pin: {', '.join(missing)} (see `python -m migcompat.qemu.debian.builds "
+                         f"pin: {', '.join(missing)} (see `migcompat builds "
                          f"resolve {pin.id}`)")
     found = _private(pin, prefix)
     if not _same_build(found.version, pin.version):
@@ -315,7 +306,7 @@ def _verify(pin: BuildPin, prefix: Path) -> QemuBuild:
 
 def smoke(b: QemuBuild) -> str:
     """A paused start (``-M pc-q35-5.1 -nodefaults -display none -S``): QEMU's version."""
-    from migcompat.qemu.binary.qmp import QemuError, QemuProcess
+    from migcompat.qemu.binary.qmp import QemuProcess
 
     try:
         with QemuProcess([*b.args(), *SMOKE_ARGS], binary=b.binary, env=b.env) as vm:
@@ -331,7 +322,7 @@ def fetch(pin: BuildPin, root: Path | None = None, *, quiet: bool = False) -> Pa
         raise UsageError(f"build {pin.id} is the system QEMU ({pin.system}): nothing to fetch")
     root = root or cache_root()
     prefix = root / pin.id
-    with _locked(root / "locks" / f"{pin.id}.lock"):
+    with locked(root / "locks" / f"{pin.id}.lock"):
         if (prefix / STAMP).is_file() and (prefix / STAMP).read_text() == _stamp_text(pin):
             return prefix
         for tool in ("dpkg-deb", "ldd"):
@@ -340,7 +331,7 @@ def fetch(pin: BuildPin, root: Path | None = None, *, quiet: bool = False) -> Pa
         debs = _download(pin, root, quiet)
         work = Path(tempfile.mkdtemp(prefix=f".unpack-{pin.id}-", dir=root))
         try:
-            _say(f"build {pin.id}: unpacking {len(debs)} packages", quiet)
+            say(f"build {pin.id}: unpacking {len(debs)} packages", quiet)
             for deb in debs:
                 subprocess.run(["dpkg-deb", "-x", str(deb), str(work / "root")],
                                capture_output=True, text=True, check=True)
@@ -357,73 +348,3 @@ def fetch(pin: BuildPin, root: Path | None = None, *, quiet: bool = False) -> Pa
         _verify(pin, prefix)
         (prefix / STAMP).write_text(_stamp_text(pin))
     return prefix
-
-
-# -- command line ---------------------------------------------------------------------------
-
-def _ids(pins: dict[str, BuildPin], which: list[str], private_only: bool) -> list[str]:
-    if not which or which == ["all"]:
-        return [i for i, p in pins.items() if p.unpackable() or not private_only]
-    for i in which:
-        if i not in pins:
-            raise UsageError(f"no [[build]] pin for release {i!r} (have {', '.join(pins)})")
-    return which
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m migcompat.qemu.debian.builds",
-        description="Fetch and check the real QEMU builds pinned in catalogs.lock.toml.",
-        epilog="examples:\n  python -m migcompat.qemu.debian.builds fetch all\n"
-               "  python -m migcompat.qemu.debian.builds show 5.2\n"
-               "  python -m migcompat.qemu.debian.builds fetch 7.2 --use private\n"
-               "  python -m migcompat.qemu.debian.builds resolve 5.2\n"
-               "  python -m migcompat.qemu.debian.builds resolve 7.2 --against trixie\n\n"
-               "A build pinned with a system binary (7.2) runs it when it is the pinned build,\n"
-               "else its private build; MIGCOMPAT_BUILD_7_2=auto|system|private (or --use)\n"
-               "chooses.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["fetch", "show", "verify", "resolve"],
-                        help="fetch: download and unpack; show: print what to run; verify: "
-                             "-version and a paused start; resolve: list the packages a "
-                             "build needs that this host lacks (to update the lock)")
-    parser.add_argument("ids", nargs="*", help="release ids, or 'all' (default)")
-    parser.add_argument("--lock", type=Path, help="lock file (default: the repository's)")
-    parser.add_argument("--use", choices=USES,
-                        help="for a build pinned with a system binary: auto (the system's when "
-                             "it is the pinned build, else private), system or private "
-                             "(default: $MIGCOMPAT_BUILD_<id>, e.g. MIGCOMPAT_BUILD_7_2, else "
-                             "auto)")
-    parser.add_argument("--against", metavar="CODENAME",
-                        help="resolve: what a host of that Debian release (e.g. trixie) cannot "
-                             "install, instead of what this host lacks")
-    parser.add_argument("-q", "--quiet", action="store_true")
-    args = parser.parse_intermixed_args(argv)
-    try:
-        pins = load_build_pins(args.lock)
-        for i in _ids(pins, args.ids, private_only=args.action in ("fetch", "resolve")):
-            pin = pins[i]
-            if args.action == "resolve":
-                apt = BinaryApt(pin, cache_root())
-                apt.prepare()
-                apt.update()
-                host = (release_packages(pin, args.against, cache_root()) if args.against
-                        else None)
-                for name, version in sorted(unmet_dependencies(pin, apt, host).items()):
-                    print(f'{i}\t{name} = "{version}"')
-                continue
-            b = build(i, fetch_missing=args.action == "fetch", lock=args.lock,
-                      quiet=args.quiet, use=args.use if pin.system else None)
-            if args.action == "verify":
-                print(f"{i}\tDebian {b.version}\tpaused start ok: QEMU {smoke(b)}")
-            else:
-                extra = " ".join(f"{k}={v}" for k, v in b.variables().items())
-                print(f"{i}\t{extra + ' ' if extra else ''}{b.binary} {' '.join(b.args())}")
-    except (FetchError, UsageError, BuildUnavailable) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,179 +1,22 @@
-"""Pinned Debian *binary* packages of QEMU builds, fetched through a private APT.
+"""What a build needs that a host lacks: Debian package dependencies, for maintaining the
+``libraries`` of a ``[[build]]`` pin (``migcompat builds resolve``).
 
-The pins are the ``[[build]]`` entries of ``catalogs.lock.toml`` (see docs/real-migrations.md):
-one per release id, with the exact version of every package the build is made of (QEMU
-itself, its module packages, its firmware, and the shared libraries a host lacks: a Debian 12
-host for 5.2 and 10.0; for 7.2, normally the system's own, a Debian 13 host).
-
-APT runs with its own ``sources.list`` (``deb`` lines with the same URI and keyring as the
-system's), its own lists and its own cache, and ``Dir::Etc::SourceParts`` pointing nowhere,
-so the system's sources are never read and nothing is ever installed (DESIGN.md "Real
-components"). ``apt-get download`` only fetches ``.deb`` files, verified by APT against the
-suite's signed index.
+The archive is read through a private APT (:mod:`migcompat.qemu.debian.apt`); a host's own
+packages come from ``dpkg-query``, or from another Debian release's index with that
+release's QEMU installed (``--against trixie``). ``fetch`` itself checks the result with
+``ldd``.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from migcompat.qemu.debian.lock import DEFAULT_KEYRING, FetchError, find_lock_file
-
-ROLES = ("qemu", "modules", "firmware", "libraries")
-
-
-@dataclass(frozen=True)
-class BuildPin:
-    """One ``[[build]]`` entry: a QEMU build to run, system-wide or unpacked privately."""
-
-    id: str
-    version: str  # the Debian version of the QEMU build
-    system: str | None = None  # a system binary: nothing to download
-    sources: tuple[str, ...] = ()  # "URI SUITE" pairs, searched together
-    keyring: str = DEFAULT_KEYRING
-    components: tuple[str, ...] = ("main",)
-    # role -> {package: version}; "qemu" and "modules" packages are all at ``version``.
-    packages: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    def all_packages(self) -> list[tuple[str, str]]:
-        """Every pinned (package, version), in role order."""
-        return [(name, ver) for role in ROLES for name, ver in self.packages.get(role, {}).items()]
-
-    def where(self) -> str:
-        return ", ".join(self.sources) or "the system"
-
-    def unpackable(self) -> bool:
-        """Whether packages are pinned (a private build can be made), system binary or not."""
-        return bool(self.sources) and any(self.packages.get(role) for role in ROLES)
-
-
-def _versions(entry: dict[str, object], role: str, version: str) -> dict[str, str]:
-    value = entry.get(role, [] if role in ("qemu", "modules") else {})
-    if isinstance(value, list):  # names only: the build's own version
-        return {str(name): version for name in value}
-    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
-        return {str(k): v for k, v in value.items()}
-    raise FetchError(f"catalogs.lock.toml: build.{role} must be a list of names or a table "
-                     'of name = "version" (quote names with dots)')
-
-
-def load_build_pins(lock_file: Path | None = None) -> dict[str, BuildPin]:
-    """The ``[[build]]`` pins, keyed by release id, in file order."""
-    path = lock_file or find_lock_file()
-    with path.open("rb") as f:
-        data = tomllib.load(f)
-    archive = data.get("archive", {})
-    pins: dict[str, BuildPin] = {}
-    for entry in data.get("build", []):
-        version = str(entry["version"])
-        pin = BuildPin(
-            id=str(entry["id"]),
-            version=version,
-            system=entry.get("system"),
-            sources=tuple(str(s) for s in entry.get("sources", ())),
-            keyring=str(entry.get("keyring", archive.get("keyring", DEFAULT_KEYRING))),
-            components=tuple(str(c) for c in entry.get("components",
-                                                       archive.get("components", ["main"]))),
-            packages={role: _versions(entry, role, version) for role in ROLES},
-        )
-        pins[pin.id] = pin
-    return pins
-
-
-_NOT_FOUND = re.compile(r"Version '([^']+)' for '([^']+)' was not found")
-_NO_PACKAGE = re.compile(r"Unable to locate package (\S+)")
-
-
-class BinaryApt:
-    """apt-get/apt-cache for one build's suites, on our own files only."""
-
-    def __init__(self, pin: BuildPin, root: Path, *, host_status: bool = True) -> None:
-        self.pin = pin
-        self.dir = root / "apt" / pin.id
-        self.sources = self.dir / "sources.list"
-        self.lists = self.dir / "lists"
-        self.cache = self.dir / "cache"
-        self.host_status = host_status  # False: the host's installed packages are not read
-
-    def options(self) -> list[str]:
-        status = [] if self.host_status else ["-o", "Dir::State::status=/dev/null"]
-        return ["-o", f"Dir::Etc::SourceList={self.sources}",
-                "-o", "Dir::Etc::SourceParts=/nonexistent",
-                "-o", f"Dir::State::Lists={self.lists}",
-                "-o", f"Dir::Cache={self.cache}",
-                "-o", "APT::Get::List-Cleanup=false", *status]
-
-    def prepare(self) -> None:
-        (self.lists / "partial").mkdir(parents=True, exist_ok=True)
-        (self.cache / "archives" / "partial").mkdir(parents=True, exist_ok=True)
-        comps = " ".join(self.pin.components)
-        text = "".join(f"deb [signed-by={self.pin.keyring}] {source} {comps}\n"
-                       for source in self.pin.sources)
-        if not self.sources.is_file() or self.sources.read_text() != text:
-            self.sources.write_text(text)
-
-    def run(self, tool: str, *args: str, cwd: Path | None = None) -> str:
-        if shutil.which(tool) is None:
-            raise FetchError(f"{tool} not found: fetching Debian packages needs apt")
-        proc = subprocess.run([tool, *self.options(), *args], cwd=cwd, capture_output=True,
-                              text=True, check=False)
-        if proc.returncode != 0:
-            lines = proc.stderr.strip().splitlines() or ["no output"]
-            detail = next((line for line in lines if line.startswith("E:")), lines[-1])
-            raise FetchError(f"{tool} {' '.join(args[:3])} failed: {detail}")
-        return proc.stdout
-
-    def update(self) -> None:
-        self.run("apt-get", "-q", "update")
-
-    def gone(self, name: str, version: str) -> FetchError:
-        return FetchError(f"pinned {name} {version} (build {self.pin.id}) is no longer in Debian "
-                          f"{self.pin.where()}; update catalogs.lock.toml")
-
-    def download(self, packages: list[tuple[str, str]], dest: Path) -> None:
-        """``apt-get download`` the exact versions into ``dest`` (one clear line on failure)."""
-        if not packages:
-            return
-        try:
-            self.run("apt-get", "-q", "download", *(f"{n}={v}" for n, v in packages), cwd=dest)
-        except FetchError as exc:
-            text = str(exc)
-            if m := _NOT_FOUND.search(text):
-                raise self.gone(m.group(2), m.group(1)) from None
-            if m := _NO_PACKAGE.search(text):
-                name = m.group(1)
-                raise self.gone(name, dict(packages).get(name, "?")) from None
-            if "404" in text:
-                raise FetchError(f"a pinned package of build {self.pin.id} is listed in "
-                                 f"{self.pin.where()} but its file is gone (HTTP 404): "
-                                 f"{text}") from None
-            raise
-
-    def depends(self, name: str, version: str) -> list[list[tuple[str, str]]]:
-        """The Depends of one package version: groups of alternatives (name, constraint)."""
-        out = self.run("apt-cache", "show", f"{name}={version}")
-        stanza = out.split("\n\n", 1)[0]
-        line = next((ln for ln in stanza.splitlines() if ln.startswith(("Depends:",
-                                                                          "Pre-Depends:"))), "")
-        groups = []
-        for group in line.partition(":")[2].split(","):
-            alts = []
-            for alt in group.split("|"):
-                m = re.match(r"\s*([^\s(:]+)(?::\S+)?\s*(?:\(([^)]*)\))?", alt)
-                if m and m.group(1):
-                    alts.append((m.group(1), (m.group(2) or "").strip()))
-            if alts:
-                groups.append(alts)
-        return groups
-
-    def candidate(self, name: str) -> str | None:
-        out = self.run("apt-cache", "policy", name)
-        m = re.search(r"^\s*Candidate:\s*(\S+)", out, re.M)
-        return m.group(1) if m and m.group(1) != "(none)" else None
+from migcompat.errors import FetchError
+from migcompat.qemu.debian.apt import PrivateApt
+from migcompat.qemu.debian.lock import BuildPin
 
 
 def _add_provides(found: dict[str, str], provides: str, version: str) -> None:
@@ -274,7 +117,7 @@ def release_packages(pin: BuildPin, codename: str, root: Path,
     of that release's suites (the host's own status unread)."""
     other = BuildPin(id=f"host-{codename}", version="", sources=release_sources(pin, codename),
                      keyring=pin.keyring, components=pin.components)
-    apt = BinaryApt(other, root, host_status=False)
+    apt = PrivateApt.for_build(other, root, host_status=False)
     apt.prepare()
     apt.update()
     return installed_with(parse_available(apt.run("apt-cache", "dumpavail")), list(roots))
@@ -290,7 +133,7 @@ def _satisfies(version: str, constraint: str) -> bool:
     return proc.returncode == 0
 
 
-def unmet_dependencies(pin: BuildPin, apt: BinaryApt,
+def unmet_dependencies(pin: BuildPin, apt: PrivateApt,
                        host: dict[str, str] | None = None) -> dict[str, str]:
     """Packages the pinned ones need (recursively) that neither the host nor the pin has.
 

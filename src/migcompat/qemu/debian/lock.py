@@ -1,19 +1,20 @@
-"""The lock file ``catalogs.lock.toml``: the pinned Debian QEMU source packages."""
+"""The lock file ``catalogs.lock.toml``: the pinned Debian QEMU packages.
+
+``[[release]]`` entries pin source packages (:class:`Pin`: the trees ``import-source``
+reads); ``[[build]]`` entries pin binary builds (:class:`BuildPin`: QEMU, its modules,
+firmware and the libraries a host lacks), see docs/real-migrations.md.
+"""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from migcompat.errors import EnvironmentProblem, UsageError
+from migcompat.errors import FetchError, UsageError
 
 DEFAULT_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 STAMP = ".migcompat-tree"
-
-
-class FetchError(EnvironmentProblem):
-    """A pinned source package could not be had (gone from the archive, no network...)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,67 @@ def load_pins(lock_file: Path | None = None) -> dict[str, Pin]:
             dsc_sha256=entry.get("dsc_sha256"),
             fallback=entry.get("fallback"),
             orig_sha256=entry.get("orig_sha256"),
+        )
+        pins[pin.id] = pin
+    return pins
+
+
+ROLES = ("qemu", "modules", "firmware", "libraries")
+
+
+@dataclass(frozen=True)
+class BuildPin:
+    """One ``[[build]]`` entry: a QEMU build to run, system-wide or unpacked privately."""
+
+    id: str
+    version: str  # the Debian version of the QEMU build
+    system: str | None = None  # a system binary: nothing to download
+    sources: tuple[str, ...] = ()  # "URI SUITE" pairs, searched together
+    keyring: str = DEFAULT_KEYRING
+    components: tuple[str, ...] = ("main",)
+    # role -> {package: version}; "qemu" and "modules" packages are all at ``version``.
+    packages: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def all_packages(self) -> list[tuple[str, str]]:
+        """Every pinned (package, version), in role order."""
+        return [(name, ver) for role in ROLES for name, ver in self.packages.get(role, {}).items()]
+
+    def where(self) -> str:
+        return ", ".join(self.sources) or "the system"
+
+    def unpackable(self) -> bool:
+        """Whether packages are pinned (a private build can be made), system binary or not."""
+        return bool(self.sources) and any(self.packages.get(role) for role in ROLES)
+
+
+def _versions(entry: dict[str, object], role: str, version: str) -> dict[str, str]:
+    value = entry.get(role, [] if role in ("qemu", "modules") else {})
+    if isinstance(value, list):  # names only: the build's own version
+        return {str(name): version for name in value}
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        return {str(k): v for k, v in value.items()}
+    raise FetchError(f"catalogs.lock.toml: build.{role} must be a list of names or a table "
+                     'of name = "version" (quote names with dots)')
+
+
+def load_build_pins(lock_file: Path | None = None) -> dict[str, BuildPin]:
+    """The ``[[build]]`` pins, keyed by release id, in file order."""
+    path = lock_file or find_lock_file()
+    with path.open("rb") as f:
+        data = tomllib.load(f)
+    archive = data.get("archive", {})
+    pins: dict[str, BuildPin] = {}
+    for entry in data.get("build", []):
+        version = str(entry["version"])
+        pin = BuildPin(
+            id=str(entry["id"]),
+            version=version,
+            system=entry.get("system"),
+            sources=tuple(str(s) for s in entry.get("sources", ())),
+            keyring=str(entry.get("keyring", archive.get("keyring", DEFAULT_KEYRING))),
+            components=tuple(str(c) for c in entry.get("components",
+                                                       archive.get("components", ["main"]))),
+            packages={role: _versions(entry, role, version) for role in ROLES},
         )
         pins[pin.id] = pin
     return pins

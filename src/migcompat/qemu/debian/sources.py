@@ -19,43 +19,22 @@ interrupted run never leaves a half tree that looks finished.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import fcntl
 import hashlib
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-from migcompat.errors import UsageError
+from migcompat.errors import FetchError, PackageFileGone, PackageGone
 from migcompat.qemu.debian.apt import PrivateApt
-from migcompat.qemu.debian.lock import STAMP, FetchError, Pin, load_pins
+from migcompat.qemu.debian.cache import cache_root as _cache_root
+from migcompat.qemu.debian.cache import locked, say
+from migcompat.qemu.debian.lock import STAMP, Pin
 
 
 def cache_root() -> Path:
     """Where downloads and trees are kept: ``$MIGCOMPAT_CACHE/sources`` or ``~/.cache/...``."""
-    base = os.environ.get("MIGCOMPAT_CACHE")
-    if base:
-        return Path(base).expanduser() / "sources"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    root = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return root / "migcompat" / "sources"
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Serialise fetches of the same package (parallel test workers share the cache)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return _cache_root("sources")
 
 
 def _sha256(path: Path) -> str:
@@ -66,24 +45,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _say(message: str, quiet: bool) -> None:
-    if not quiet:
-        print(message, file=sys.stderr)
-
-
-def _gone(pin: Pin) -> FetchError:
-    return FetchError(
+def _gone(pin: Pin) -> PackageGone:
+    return PackageGone(
         f"pinned {pin.package} {pin.version} is no longer in Debian {pin.suite} "
-        f"({pin.uri}); update catalogs.lock.toml"
-    )
+        f"({pin.uri}); update catalogs.lock.toml", pin.package, pin.version)
 
 
 def _prepared_apt(pin: Pin, root: Path, quiet: bool) -> PrivateApt:
-    apt = PrivateApt(pin, root)
+    apt = PrivateApt.for_source(pin, root)
     apt.prepare()
-    _say(f"updating the private package lists for {pin.suite}", quiet)
+    say(f"updating the private package lists for {pin.suite}", quiet)
     apt.update()
-    if not apt.has_version():
+    if pin.version not in apt.source_versions(pin.package):
         raise _gone(pin)
     return apt
 
@@ -98,7 +71,7 @@ def download(pin: Pin, root: Path | None = None, *, quiet: bool = False) -> Path
     apt = _prepared_apt(pin, root, quiet)
     partial = Path(tempfile.mkdtemp(prefix=".download-", dir=root))
     try:
-        _say(f"downloading {pin.package} {pin.version} from {pin.suite}", quiet)
+        say(f"downloading {pin.package} {pin.version} from {pin.suite}", quiet)
         try:
             apt.run(
                 "apt-get",
@@ -108,13 +81,11 @@ def download(pin: Pin, root: Path | None = None, *, quiet: bool = False) -> Path
                 f"{pin.package}={pin.version}",
                 cwd=partial,
             )
-        except FetchError as exc:
-            if "404" in str(exc):
-                raise FetchError(
-                    f"pinned {pin.package} {pin.version} is listed in Debian {pin.suite} but "
-                    f"its source files are gone from {pin.uri} (HTTP 404)"
-                ) from exc
-            raise
+        except PackageFileGone as exc:
+            raise PackageFileGone(
+                f"pinned {pin.package} {pin.version} is listed in Debian {pin.suite} but "
+                f"its source files are gone from {pin.uri} (HTTP 404)"
+            ) from exc
         got = partial / dsc.name
         if not got.is_file():
             raise FetchError(f"apt-get source did not produce {dsc.name}")
@@ -158,7 +129,7 @@ def download_orig(pin: Pin, root: Path | None = None, *, quiet: bool = False) ->
         raise FetchError("apt-helper not found: fetching Debian sources needs apt")
     partial = Path(tempfile.mkdtemp(prefix=".download-", dir=root))
     try:
-        _say(f"downloading {name} (upstream tarball only) from {pin.suite}", quiet)
+        say(f"downloading {name} (upstream tarball only) from {pin.suite}", quiet)
         proc = subprocess.run(
             [str(helper), *apt.options(), "download-file", uri, str(partial / name), digest],
             capture_output=True,
@@ -209,7 +180,7 @@ def unpack(pin: Pin, pool: Path, root: Path | None = None, *, quiet: bool = Fals
     tree.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".unpack-", dir=tree.parent))
     try:
-        _say(f"unpacking {dsc.name}", quiet)
+        say(f"unpacking {dsc.name}", quiet)
         _run_unpacker(["dpkg-source", "--no-check", "-x", str(dsc), str(work / "tree")], dsc.name)
         return _install_tree(work / "tree", tree, digest)
     finally:
@@ -227,7 +198,7 @@ def unpack_orig(pin: Pin, tarball: Path, root: Path | None = None, *, quiet: boo
     tree.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".unpack-", dir=tree.parent))
     try:
-        _say(f"unpacking {tarball.name}", quiet)
+        say(f"unpacking {tarball.name}", quiet)
         (work / "tree").mkdir()
         _run_unpacker(
             ["tar", "-xf", str(tarball), "-C", str(work / "tree"), "--strip-components=1"],
@@ -246,7 +217,7 @@ def fetch(pin: Pin, root: Path | None = None, *, quiet: bool = False) -> Path:
     upstream tarball alone; the caller can tell by :func:`is_orig_only`.
     """
     root = root or cache_root()
-    with _locked(root / "locks" / f"{pin.slug}.lock"):
+    with locked(root / "locks" / f"{pin.slug}.lock"):
         tree = root / "trees" / pin.slug
         stamp = tree / STAMP
         if stamp.is_file() and pin.dsc_sha256 and stamp.read_text().strip() == pin.dsc_sha256:
@@ -256,10 +227,10 @@ def fetch(pin: Pin, root: Path | None = None, *, quiet: bool = False) -> Path:
             return orig
         try:
             pool = download(pin, root, quiet=quiet)
-        except FetchError as exc:
-            if pin.fallback != "orig" or "HTTP 404" not in str(exc):
+        except PackageFileGone as exc:
+            if pin.fallback != "orig":
                 raise
-            _say(f"warning: {exc}; using the upstream tarball alone (lock: fallback)", quiet)
+            say(f"warning: {exc}; using the upstream tarball alone (lock: fallback)", quiet)
             return unpack_orig(pin, download_orig(pin, root, quiet=quiet), root, quiet=quiet)
         return unpack(pin, pool, root, quiet=quiet)
 
@@ -268,41 +239,3 @@ def is_orig_only(tree: Path) -> bool:
     """True for a tree unpacked from the upstream tarball alone (no Debian patches)."""
     stamp = tree / STAMP
     return stamp.is_file() and stamp.read_text().startswith("orig:")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m migcompat.qemu.debian.sources",
-        description="Fetch the pinned QEMU source trees (catalogs.lock.toml) into the cache.",
-        epilog="example: python -m migcompat.qemu.debian.sources 7.2 --print-path",
-    )
-    parser.add_argument("ids", nargs="*", help="release ids to fetch (default: all pinned)")
-    parser.add_argument("--lock", type=Path, help="lock file (default: the repository's)")
-    parser.add_argument("--print-path", action="store_true", help="print each tree's path")
-    parser.add_argument(
-        "--print-sha256",
-        action="store_true",
-        help="print each .dsc digest, to pin it in the lock file",
-    )
-    parser.add_argument("-q", "--quiet", action="store_true")
-    args = parser.parse_args(argv)
-    try:
-        pins = load_pins(args.lock)
-        ids = args.ids or list(pins)
-        for release_id in ids:
-            if release_id not in pins:
-                raise UsageError(f"no pin for release {release_id!r} (have {', '.join(pins)})")
-            pin = pins[release_id]
-            tree = fetch(pin, quiet=args.quiet)
-            if args.print_path:
-                print(f"{release_id}\t{tree}")
-            if args.print_sha256:
-                print(f"{release_id}\t{(tree / STAMP).read_text().strip()}")
-    except (FetchError, UsageError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 import tree_sitter
 
+from migcompat.errors import MacroExpansionError
 from migcompat.qemu.source import cexpr, cond, cpp
 from migcompat.qemu.source.tree import MacroTable, SourceFile, SourceTree, line_of, node_text
 
@@ -51,7 +52,7 @@ class FileContext:
     def expand(self, tokens: list[cpp.Token]) -> list[cpp.Token]:
         try:
             return self.expander.expand(tokens)
-        except cpp.ExpansionError as exc:
+        except MacroExpansionError as exc:
             raise cexpr.Unresolved(f"macro expansion failed: {exc}") from exc
 
     def value(self, tokens: list[cpp.Token]) -> cexpr.Value:

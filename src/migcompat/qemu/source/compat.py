@@ -12,16 +12,13 @@ from typing import Any
 
 import tree_sitter
 
+from migcompat.errors import CompatEntryError
 from migcompat.qemu.source import cexpr, cpp
 from migcompat.qemu.source.cinit import FileContext, declarations_of_type, designated
 from migcompat.qemu.source.tree import line_of, node_text
 
 # Files holding the versioned tables (reference §4) and the family defaults (§3.3).
 TABLE_FILES = ("hw/core/machine.c", "hw/i386/pc.c", "hw/i386/pc_q35.c", "hw/i386/pc_piix.c")
-
-
-class CompatError(Exception):
-    """A compat entry whose driver, property or value is not a constant string."""
 
 
 def read_entries(ctx: FileContext, init: tree_sitter.Node, table_file: str) -> list[dict[str, Any]]:
@@ -51,7 +48,8 @@ def _entry(ctx: FileContext, item: list[cpp.Token], line: int, table_file: str) 
             values[key] = _string(ctx, fields[key], line)
     missing = [k for k in names if k not in values]
     if missing:
-        raise CompatError(f"{ctx.file.path}:{line}: compat entry without {', '.join(missing)}")
+        raise CompatEntryError(f"compat entry without {', '.join(missing)}",
+                               str(ctx.file.path), line)
     entry: dict[str, Any] = {
         "driver": values["driver"],
         "property": values["property"],
@@ -61,7 +59,7 @@ def _entry(ctx: FileContext, item: list[cpp.Token], line: int, table_file: str) 
         try:
             optional = ctx.value(fields["optional"])
         except cexpr.Unresolved as exc:
-            raise CompatError(f"{ctx.file.path}:{line}: .optional: {exc}") from exc
+            raise CompatEntryError(f".optional: {exc}", str(ctx.file.path), line) from exc
         if optional:
             entry["optional"] = True
     entry["line"] = line
@@ -74,7 +72,7 @@ def _string(ctx: FileContext, tokens: list[cpp.Token], line: int) -> str:
     try:
         return ctx.string(tokens)
     except cexpr.Unresolved as exc:
-        raise CompatError(f"{ctx.file.path}:{line}: {exc}") from exc
+        raise CompatEntryError(str(exc), str(ctx.file.path), line) from exc
 
 
 def read_tables(ctx: FileContext) -> dict[str, dict[str, Any]]:

@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from migcompat.errors import MacroExpansionError
+
 # ---------------------------------------------------------------------------- tokens
 
 _TOKEN_RE = re.compile(
@@ -173,10 +175,6 @@ def make_macro(
 MacroLookup = Callable[[str], "Macro | None"]
 
 
-class ExpansionError(Exception):
-    """A macro invocation that cannot be expanded (unbalanced parentheses...)."""
-
-
 def _collect_args(tokens: Sequence[Token], start: int) -> tuple[list[list[Token]], int]:
     """Arguments of an invocation whose ``(`` is at ``start``; returns (args, index of ``)``)."""
     args: list[list[Token]] = [[]]
@@ -188,14 +186,14 @@ def _collect_args(tokens: Sequence[Token], start: int) -> tuple[list[list[Token]
         elif t.text in (")", "]", "}"):
             if depth == 0:
                 if t.text != ")":
-                    raise ExpansionError("unbalanced brackets in macro arguments")
+                    raise MacroExpansionError("unbalanced brackets in macro arguments")
                 return args, i
             depth -= 1
         elif t.text == "," and depth == 0:
             args.append([])
             continue
         args[-1].append(t)
-    raise ExpansionError("unterminated macro invocation")
+    raise MacroExpansionError("unterminated macro invocation")
 
 
 def _stringify(tokens: Sequence[Token], line: int) -> Token:
@@ -230,7 +228,7 @@ class Expander:
                 continue
             steps += 1
             if steps > self.max_steps:
-                raise ExpansionError("macro expansion does not terminate")
+                raise MacroExpansionError("macro expansion does not terminate")
             if macro.params is None:
                 body = self._subst(macro, {}, t.hide | {macro.name}, t.line)
                 ts[0:0] = body
@@ -264,7 +262,7 @@ class Expander:
                 [Token("num", "1")] if rest and (len(rest) > 1 or rest[0]) else []
             )
         elif len(args) > len(named) and named:
-            raise ExpansionError(f"too many arguments to {macro.name}")
+            raise MacroExpansionError(f"too many arguments to {macro.name}")
         return bound
 
     def _subst(

@@ -25,6 +25,9 @@ from migcompat.qemu.source.qom import VIRTIO_BACKEND_CHILD, RawType, TypeReader,
 from migcompat.qemu.source.tree import SourceTree
 
 Progress = Callable[[str, int, int], None]
+# What the stages reported to ``progress`` are, for a progress bar.
+STAGES = {"headers": "reading headers", "sources": "reading sources",
+          "tables": "compat tables and machines"}
 """``progress(stage, done, total)``; stages: "headers", "sources", "tables"."""
 
 VIRTIO_PCI_FILE = "hw/virtio/virtio-pci.c"

@@ -16,6 +16,7 @@ from pathlib import Path
 import tree_sitter
 import tree_sitter_c
 
+from migcompat.errors import MacroExpansionError
 from migcompat.qemu.source import cexpr, cond, cpp
 
 _LANGUAGE = tree_sitter.Language(tree_sitter_c.language())
@@ -372,7 +373,7 @@ class SourceTree:
                             expr, lambda n: target.get(n, self.enum_values.get(n))
                         )
                         nxt = int(value) if not isinstance(value, str) else nxt
-                    except (cexpr.Unresolved, cpp.ExpansionError):
+                    except (cexpr.Unresolved, MacroExpansionError):
                         nxt = -(1 << 70)  # unknown: later ones too
                 if nxt > -(1 << 69):
                     target.setdefault(node_text(name_node), nxt)

@@ -7,7 +7,7 @@ machine type, devices and vCPU count in the catalog release of the binary's vers
 disagreement is a bug in the importer, the model or ``overlay.toml``, or QEMU behaviour the
 model lacks.
 
-    python -m migcompat.qemu.binary.crosscheck.check [--qemu BIN] [--catalog qemu] [--release 7.2]
+    migcompat crosscheck [--qemu BIN] [--catalog qemu] [--release 7.2]
                                         [--machine M ...] [--jobs 2] [--format json]
 
 Exit status: 0 when everything agrees, 1 on disagreements, 2 bad usage, 3 QEMU missing.
@@ -15,9 +15,7 @@ Exit status: 0 when everything agrees, 1 on disagreements, 2 bad usage, 3 QEMU m
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -28,7 +26,7 @@ from typing import Any
 from migcompat.catalog.checker import Checker
 from migcompat.catalog.load import Catalog, open_catalog, read_data
 from migcompat.catalog.release_loader import build_release
-from migcompat.errors import EXIT_INCOMPATIBLE, EXIT_OK, CatalogError, MigcompatError
+from migcompat.errors import CatalogError, MigcompatError
 from migcompat.model.devspec import DeviceSpec, parse_device
 from migcompat.model.release import Release
 from migcompat.model.vm import Effective, VMConfig, realize_vm
@@ -44,7 +42,7 @@ from migcompat.qemu.binary.crosscheck.worker import (
 from migcompat.qemu.binary.qmp import find_qemu
 from migcompat.qemu.overlay import apply_overlay, load_overlay
 
-__all__ = ["DEVICES", "Report", "format_text", "main", "run_crosscheck"]
+__all__ = ["DEVICES", "Report", "format_text", "run_crosscheck"]
 
 # QemuOpts keys that place a device rather than set a property the model knows.
 _PLACEMENT = ("bus", "addr")
@@ -264,55 +262,3 @@ def _where(machines: list[str]) -> str:
     if len(machines) == 1:
         return machines[0]
     return f"{len(machines)} machines: {machines[0]} .. {machines[-1]}"
-
-
-def _tty_progress() -> tuple[Progress | None, Callable[[], None]]:
-    if not sys.stderr.isatty():
-        return None, lambda: None
-    from rich.progress import Progress as Bar
-
-    bar = Bar(transient=True)
-    task = bar.add_task("cross-check", total=None)
-    bar.start()
-
-    def step(name: str, done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total, description=name)
-
-    return step, bar.stop
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m migcompat.qemu.binary.crosscheck.check",
-                                 description=__doc__.split("\n\n")[0] if __doc__ else None)
-    ap.add_argument("--qemu", help="QEMU binary (default $MIGCOMPAT_QEMU or "
-                    "qemu-system-x86_64)")
-    ap.add_argument("--catalog", default="qemu")
-    ap.add_argument("--release", help="release id (default: the binary's MAJOR.MINOR)")
-    ap.add_argument("--machine", action="append", help="only this machine type (repeatable)")
-    ap.add_argument("--jobs", type=int, default=2, help="QEMU processes at once (default 2)")
-    ap.add_argument("--overlay", type=Path, help="merge this overlay file onto the release "
-                    "first (to try overlay changes before rebuilding the catalogs)")
-    ap.add_argument("--format", choices=("text", "json"), default="text")
-    args = ap.parse_args(argv)
-    step, stop = _tty_progress()
-    try:
-        report = run_crosscheck(args.qemu, args.catalog, args.release, args.machine,
-                                args.jobs, step, args.overlay)
-    except MigcompatError as exc:
-        stop()
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        stop()
-        print("interrupted", file=sys.stderr)
-        return 130
-    stop()
-    if args.format == "json":
-        print(json.dumps(report.to_json(), indent=1))
-    else:
-        print(format_text(report))
-    return EXIT_OK if report.ok else EXIT_INCOMPATIBLE
-
-
-if __name__ == "__main__":
-    sys.exit(main())

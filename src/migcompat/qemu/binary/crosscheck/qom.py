@@ -13,10 +13,10 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from migcompat.errors import PropertyValueError
+from migcompat.errors import PropertyValueError, QmpCommandError
 from migcompat.model.props import BOOL_KINDS, parse_value
 from migcompat.model.vm import VM, DeviceObject, Effective
-from migcompat.qemu.binary.qmp import QemuProcess, QmpCommandError
+from migcompat.qemu.binary.qmp import QemuProcess
 
 PERIPHERAL = "/machine/peripheral"
 CHILD = "virtio-backend"

@@ -13,11 +13,11 @@ import signal
 import time
 from collections.abc import Collection, Sequence
 
-from migcompat.errors import MigcompatError
+from migcompat.errors import MigcompatError, QemuError
 from migcompat.model.devspec import parse_device
 from migcompat.model.machines import version_key
 from migcompat.qemu.binary.crosscheck.qom import Observed, observe
-from migcompat.qemu.binary.qmp import QemuError, QemuProcess
+from migcompat.qemu.binary.qmp import QemuProcess
 
 FAMILIES = ("pc-q35-", "pc-i440fx-")
 SMP = 4

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from migcompat.qemu.binary.qmp import QemuError, QemuProcess, wait_for_migration
+from migcompat.errors import QemuError
+from migcompat.qemu.binary.qmp import QemuProcess, wait_for_migration
 
 MEM_MIB = 64
 SAVE_TIMEOUT = 60.0

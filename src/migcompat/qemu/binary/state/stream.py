@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from migcompat.errors import StreamError
+from migcompat.errors import StreamError, StreamReadError, UnknownCommand
 from migcompat.stream import (
     DONE,
     NEED_DATA,
@@ -63,10 +63,6 @@ class SavedStream:
         for s in self.full():
             out[s.idstr] = out.get(s.idstr, 0) + 1
         return out
-
-
-class StreamReadError(StreamError):
-    """A saved stream could not be walked to its end."""
 
 
 # QEMU_VM_COMMAND SWITCHOVER_START (0x0b, no payload): QEMU >= 10.0 sends it before the
@@ -117,9 +113,10 @@ def _read(data: bytes, switchover_starts: int) -> SavedStream:
                 switchover_starts += 1  # a decoder that knows the command
             while dec.count_ram_batch() != (0, 0, 0):
                 pass
+    except UnknownCommand as exc:
+        # the command's header starts one byte before its id
+        raise _UnknownCommand(exc.message, exc.offset - 1 if exc.offset else 0) from None
     except StreamError as exc:
-        if exc.message.startswith("MIG_CMD ") and exc.offset:
-            raise _UnknownCommand(exc.message, exc.offset - 1) from None
         raise StreamReadError(f"cannot read the saved stream: {exc.message}",
                               offset=exc.offset, section=exc.section) from None
     finally:
