@@ -5,7 +5,8 @@
     while (ev := dec.next_event()) is not DONE:
         if ev is NEED_DATA: feed more, or stop
 
-The grammar lives in :mod:`.states`; this module reads one unit per call. A unit that is not
+The grammar lives in :mod:`.states`, the framing (headers, commands, footers) in
+:mod:`.framing`; the decoder reads one unit per call. A unit that is not
 complete yet returns NEED_DATA and is retried only once enough bytes have arrived (so feeding
 one byte at a time stays cheap). At the end of input, an incomplete unit is a StreamError at
 the offset where the input ended: never zeros, never a guess. Errors are sticky.
@@ -19,36 +20,21 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import Any
 
-from migcompat.errors import StreamError, TruncatedStream, UnknownCommand
+from migcompat.errors import StreamError, TruncatedStream
 from migcompat.stream.buffer import ReceiveBuffer
-from migcompat.stream.configuration import CONFIGURATION, LOAD_VERSION, capabilities
 from migcompat.stream.constants import (
-    CMD_LENGTHS,
-    FILE_VERSION,
-    FILE_VERSION_COMPAT,
-    MAGIC,
     PAGE_SIZE,
-    RAM_SECTION,
-    Cmd,
     SectionType,
 )
 from migcompat.stream.events import (
-    EOF,
-    Command,
-    Configuration,
     Event,
-    Footer,
-    Header,
     RamEOS,
-    SectionEnd,
     SectionFull,
-    SectionPart,
     SectionStart,
     SectionState,
-    VMDescription,
 )
+from migcompat.stream.framing import Framing, Incomplete
 from migcompat.stream.ram import parse_record
 from migcompat.stream.ram_paths import RamFastPaths
 from migcompat.stream.states import State
@@ -80,12 +66,6 @@ NEED_DATA = Sentinel("NEED_DATA")  # feed more bytes (or end the input)
 DONE = Sentinel("DONE")  # the stream is over; see trailing_data
 
 
-class _Incomplete(Exception):
-    def __init__(self, end: int, what: str, field: str | None = None) -> None:
-        super().__init__(end)
-        self.end, self.what, self.field = end, what, field
-
-
 def unknown_section_error(idstr: str, instance_id: int, offset: int | None) -> StreamError:
     """QEMU's text when a section has no match on the destination (reference §1.4)."""
     return StreamError(
@@ -107,7 +87,7 @@ def _decode_unchecked(
     return decode_state(vmsd, version_id, buf, pos, ctx)
 
 
-class Decoder(RamFastPaths):
+class Decoder(Framing, RamFastPaths):
     """Decode a migration stream into events.
 
     ``configuration``/``footers``: True or False when the caller knows (the destination
@@ -214,7 +194,7 @@ class Decoder(RamFastPaths):
                     self._need_end = 0
                     return event
             return DONE
-        except _Incomplete as inc:
+        except Incomplete as inc:
             # A unit longer than the limit is hostile wherever the input ends: say so at
             # the unit, not at the end of the input.
             if self._buf.closed and inc.end - self._buf.offset <= self.max_event_size:
@@ -252,156 +232,7 @@ class Decoder(RamFastPaths):
         in_section = self.state in (State.RAM, State.VMSTATE, State.SECTION_DONE)
         return self.current.idstr if in_section and self.current is not None else None
 
-    def _need(self, n: int, what: str, read_ahead: bool = False) -> tuple[memoryview, int]:
-        got = self._buf.need(n, read_ahead)
-        if got is None:
-            raise _Incomplete(self._buf.offset + n, what)
-        return got
-
-    # -- states --------------------------------------------------------------------------
-    def _read_header(self) -> Event:
-        view, pos = self._need(8, "the file header")
-        magic, version = struct.unpack_from(">II", view, pos)
-        if magic != MAGIC:
-            raise StreamError("Not a migration stream", offset=self._buf.offset)
-        if version == FILE_VERSION_COMPAT:
-            raise StreamError(
-                "SaveVM v2 format is obsolete and don't work anymore", offset=self._buf.offset + 4
-            )
-        if version != FILE_VERSION:
-            raise StreamError("Unsupported migration stream version", offset=self._buf.offset + 4)
-        self._buf.advance(8)
-        self.state = State.CONFIG
-        return Header(version)
-
-    def _read_config(self) -> Event | None:
-        if self._configuration is False:
-            self.state = State.TOP
-            return None
-        view, pos = self._need(1, "the configuration section")
-        if view[pos] != SectionType.CONFIGURATION:
-            if self._configuration:
-                raise StreamError("Configuration section missing", offset=self._buf.offset)
-            self.state = State.TOP  # an old machine type (<= 2.3) sends no configuration
-            return None
-        ctx = DecodeContext(section="configuration", base=self._buf.offset - pos)
-        data, end = self._decode_body(
-            lambda v, p: decode_state(CONFIGURATION, LOAD_VERSION, v, p + 1, ctx), ctx
-        )
-        name = data["name"]
-        assert isinstance(name, bytes)
-        try:
-            machine = name.decode()
-        except UnicodeDecodeError:
-            raise StreamError(
-                f"machine type {name!r} is not UTF-8",
-                offset=self._buf.offset + 5,
-                section="configuration",
-            ) from None
-        self.ignore_shared = "x-ignore-shared" in capabilities(data.subsections)
-        self._buf.advance(end)
-        self.state = State.TOP
-        return Configuration(machine, data.subsections)
-
-    def _decode_body(
-        self,
-        run: Callable[[memoryview, int], tuple[object, int]],
-        ctx: DecodeContext,
-    ) -> tuple[Any, int]:
-        """Run a VMState decode on contiguous data, joining chunks as it asks for more.
-
-        Returns (result, bytes consumed)."""
-        view, pos = self._buf.view()
-        while True:
-            ctx.base = self._buf.offset - pos
-            ctx.nodes = 0  # a retry after NeedData starts the count again
-            try:
-                result, end = run(view, pos)
-                return result, end - pos
-            except NeedData as nd:
-                wanted = nd.upto - pos
-                if self._buf.available < wanted:
-                    raise _Incomplete(
-                        self._buf.offset + wanted, "a VMState body", nd.field
-                    ) from None
-                view, pos = self._need(wanted, "a VMState body", read_ahead=True)
-
-    def _read_top(self) -> Event:
-        view, pos = self._need(1, "a section type byte")
-        kind = view[pos]
-        handler = self._top.get(kind)
-        if handler is None:
-            raise StreamError(f"Unknown savevm section type {kind}", offset=self._buf.offset)
-        return handler()
-
-    def _top_eof(self) -> Event:
-        self._buf.advance(1)
-        self.state = State.AFTER_EOF
-        return EOF()
-
-    def _top_header(self) -> Event:
-        start = self._buf.offset
-        view, pos = self._need(6, "a section header")
-        kind, (section_id, length) = view[pos], _ID_LEN.unpack_from(view, pos + 1)
-        if length == 0:
-            raise StreamError(
-                f"Unable to read ID string for section {section_id}", offset=start + 5
-            )
-        view, pos = self._need(14 + length, "a section header")
-        raw = bytes(view[pos + 6 : pos + 6 + length])
-        instance_id, version_id = struct.unpack_from(">II", view, pos + 6 + length)
-        try:
-            idstr = raw.decode()
-        except UnicodeDecodeError:
-            raise StreamError(f"section idstr {raw!r} is not UTF-8", offset=start + 6) from None
-        self._buf.advance(14 + length)
-        header: SectionStart | SectionFull
-        if kind == SectionType.START:
-            header = SectionStart(section_id, idstr, instance_id, version_id)
-            self.started[section_id] = header
-        else:
-            header = SectionFull(section_id, idstr, instance_id, version_id)
-        self._enter(header, section_id)
-        return header
-
-    def _enter(self, header: SectionStart | SectionFull, section_id: int) -> None:
-        self.current, self._current_id, self._schema = header, section_id, None
-        self.state = State.RAM if header.idstr == RAM_SECTION else State.VMSTATE
-
-    def _top_part_end(self) -> Event:
-        start = self._buf.offset
-        view, pos = self._need(5, "a section header")
-        kind, (section_id,) = view[pos], _BE32.unpack_from(view, pos + 1)
-        header = self.started.get(section_id)
-        if header is None:
-            raise StreamError(f"Unknown savevm section {section_id}", offset=start + 1)
-        self._buf.advance(5)
-        self._enter(header, section_id)
-        return SectionPart(section_id) if kind == SectionType.PART else SectionEnd(section_id)
-
-    def _top_command(self) -> Event:
-        start = self._buf.offset
-        view, pos = self._need(5, "a command header")
-        cmd, length = _CMD.unpack_from(view, pos + 1)
-        if cmd == Cmd.INVALID or cmd > max(Cmd):
-            raise UnknownCommand(f"MIG_CMD 0x{cmd:x} unknown (len 0x{length:x})", start + 1,
-                                 cmd, length)
-        expected = CMD_LENGTHS[Cmd(cmd)]
-        if (expected >= 0 and length != expected) or (
-            cmd == Cmd.POSTCOPY_ADVISE and length not in (0, 16)
-        ):
-            raise StreamError(
-                f"{Cmd(cmd).name} received with bad length - expecting "
-                f"{16 if expected < 0 else expected}, got {length}",
-                offset=start + 3,
-            )
-        if cmd == Cmd.PACKAGED:
-            raise StreamError("packaged (postcopy) command streams are not supported", offset=start)
-        view, pos = self._need(5 + length, "a command payload")
-        payload = bytes(view[pos + 5 : pos + 5 + length])
-        self._buf.advance(5 + length)
-        return Command(cmd, payload)
-
+    # -- section bodies (the framing is in framing.py) -------------------------------------
     def _read_ram(self) -> Event:
         view, pos = self._buf.view()
         while True:
@@ -449,52 +280,3 @@ class Decoder(RamFastPaths):
         self.state = State.SECTION_DONE
         return SectionState(data)
 
-    def _read_section_done(self) -> Event | None:
-        if self.footers is False:
-            self.state = State.TOP
-            return None
-        view, pos = self._need(1, "a section footer")
-        name = self.current.idstr if self.current else "?"
-        if view[pos] != SectionType.FOOTER:
-            if self.footers:
-                raise StreamError(f"Missing section footer for {name}", offset=self._buf.offset)
-            self.footers = False  # old machine types (<= 2.3) send no footers
-            self.state = State.TOP
-            return None
-        view, pos = self._need(5, "a section footer")
-        (read,) = _BE32.unpack_from(view, pos + 1)
-        if read != self._current_id:
-            raise StreamError(
-                f"Mismatched section id in footer for {name} - read 0x{read:x} "
-                f"expected 0x{self._current_id:x}",
-                offset=self._buf.offset + 1,
-            )
-        self.footers = True
-        self._buf.advance(5)
-        self.state = State.TOP
-        return Footer(read)
-
-    def _read_after_eof(self) -> Event | None:
-        if self._buf.available == 0 and self._buf.closed:
-            self.state = State.DONE  # no vmdesc: QEMU warns "... but got 0" and loads
-            return None
-        view, pos = self._need(1, "the vmdesc marker")
-        if view[pos] != SectionType.VMDESCRIPTION:
-            self.after_eof_byte = view[pos]
-            self.state = State.DONE
-            return None
-        view, pos = self._need(5, "the vmdesc length")
-        (length,) = _BE32.unpack_from(view, pos + 1)
-        if length > self.max_vmdesc_size:
-            raise StreamError(
-                f"vmdesc length {length} is more than the limit of {self.max_vmdesc_size}",
-                offset=self._buf.offset + 1,
-            )
-        got = self._buf.need(5 + length)
-        if got is None:
-            raise _Incomplete(self._buf.offset + 5 + length, "the vmdesc")
-        view, pos = got
-        event = VMDescription(bytes(view[pos + 5 : pos + 5 + length]))
-        self._buf.advance(5 + length)
-        self.state = State.DONE
-        return event
