@@ -36,9 +36,9 @@ from migcompat.catalog.load import DATA_DIR, read_data
 from migcompat.catalog.release_loader import build_release
 from migcompat.cli.progress import terminal_progress
 from migcompat.errors import CatalogError, EnvironmentProblem, MigcompatError
-from migcompat.qemu.binary.merge import MergeReport, format_markdown, merge_probe, same_build
+from migcompat.qemu.binary.merge import MergeReport, format_markdown, merge_probe
 from migcompat.qemu.debian.cache import cache_root
-from migcompat.qemu.debian.lock import load_pins
+from migcompat.qemu.debian.lock import load_pins, same_build
 from migcompat.qemu.debian.sources import fetch, is_orig_only
 from migcompat.qemu.overlay import OVERLAY_PATH, apply_overlay, load_overlay
 from migcompat.qemu.source.importer import STAGES, import_tree, release_id

@@ -17,8 +17,8 @@ from migcompat.qemu.binary.merge import (
     format_markdown,
     merge_probe,
     release_of,
-    same_build,
 )
+from migcompat.qemu.debian.lock import same_build
 
 REPORT = Path(__file__).resolve().parents[2] / "docs" / "probe-merge.md"
 

@@ -26,7 +26,7 @@ from migcompat.qemu.debian.deps import (
     release_sources,
     unmet_dependencies,
 )
-from migcompat.qemu.debian.lock import BuildPin, load_build_pins
+from migcompat.qemu.debian.lock import BuildPin, load_build_pins, same_build
 
 LOCK = """\
 format = 1
@@ -81,7 +81,7 @@ def test_repository_lock_pins_a_private_72_of_the_same_build() -> None:
     assert pin.version == "1:7.2+dfsg-7+deb12u18"
     assert all(s.split()[1].startswith("bookworm") for s in pin.sources)
     for role in ("qemu", "modules"):  # the build itself, or its binNMU
-        assert all(builds._same_build(v, pin.version) for v in pin.packages[role].values())
+        assert all(same_build(v, pin.version) for v in pin.packages[role].values())
     assert set(pin.packages["qemu"]) == {"qemu-system-x86", "qemu-system-common",
                                          "qemu-system-data"}
     assert set(pin.packages["modules"]) == {"qemu-block-extra"}
@@ -240,8 +240,8 @@ def test_the_system_build_must_be_the_pinned_release(tmp_path: Path) -> None:
 
 
 def test_binnmu_is_the_same_build() -> None:
-    assert builds._same_build("1:7.2+dfsg-7+deb12u18+b3", "1:7.2+dfsg-7+deb12u18")
-    assert not builds._same_build("1:7.2+dfsg-7+deb12u19", "1:7.2+dfsg-7+deb12u18")
+    assert same_build("1:7.2+dfsg-7+deb12u18+b3", "1:7.2+dfsg-7+deb12u18")
+    assert not same_build("1:7.2+dfsg-7+deb12u19", "1:7.2+dfsg-7+deb12u18")
 
 
 def test_environment_points_at_the_private_tree(tmp_path: Path) -> None:

@@ -23,7 +23,6 @@ Pure: dicts in, dicts out (``tools/build_catalogs.py`` does the I/O).
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -337,12 +336,6 @@ def _merge_machines(out: dict[str, Any], probe: dict[str, Any], diffs: list[Diff
 
 
 # -- the report ----------------------------------------------------------------------------
-
-def same_build(reported: str, pinned: str) -> bool:
-    """A binary reporting Debian version ``reported`` is the build of source ``pinned``
-    (a binNMU ``+bN`` rebuilds the same source)."""
-    return re.sub(r"\+b\d+$", "", reported) == pinned
-
 
 def _cell(value: Any) -> str:
     text = "—" if value is None else str(value)

@@ -49,7 +49,7 @@ from migcompat.errors import (
 from migcompat.qemu.debian.apt import PrivateApt
 from migcompat.qemu.debian.cache import cache_root as _cache_root
 from migcompat.qemu.debian.cache import locked, say
-from migcompat.qemu.debian.lock import BuildPin, load_build_pins
+from migcompat.qemu.debian.lock import BuildPin, load_build_pins, same_build
 
 STAMP = ".migcompat-build"
 LAYOUT = 1  # bump when the unpacked layout changes: old caches are rebuilt
@@ -107,11 +107,6 @@ def _reported_version(binary: str, env: dict[str, str] | None) -> str:
     return m.group(1)
 
 
-def _same_build(reported: str, pinned: str) -> bool:
-    # A binNMU (+bN) rebuilds the same source: same build for our purposes.
-    return re.sub(r"\+b\d+$", "", reported) == pinned
-
-
 def _environment(prefix: Path) -> dict[str, str]:
     env = dict(os.environ)
     libs = str(prefix / "root" / LIBDIR)
@@ -134,7 +129,7 @@ def _system(pin: BuildPin) -> QemuBuild:
         raise BuildUnavailable(f"build {pin.id}: {pin.system} is not installed "
                                "(apt-get install qemu-system-x86 on Debian 12)")
     reported = _reported_version(pin.system, None)
-    if not _same_build(reported, pin.version):
+    if not same_build(reported, pin.version):
         raise BuildUnavailable(f"build {pin.id}: {pin.system} is Debian {reported}, not the "
                                f"pinned {pin.version} (this host is not Debian 12?)")
     return QemuBuild(pin.id, pin.system, dict(os.environ), None, reported, private=False)
@@ -297,7 +292,7 @@ def _verify(pin: BuildPin, prefix: Path) -> QemuBuild:
                          f"pin: {', '.join(missing)} (see `migcompat builds "
                          f"resolve {pin.id}`)")
     found = _private(pin, prefix)
-    if not _same_build(found.version, pin.version):
+    if not same_build(found.version, pin.version):
         raise FetchError(f"build {pin.id}: the binary reports Debian {found.version}, "
                          f"the lock pins {pin.version}")
     smoke(found)

@@ -7,6 +7,7 @@ firmware and the libraries a host lacks), see docs/real-migrations.md.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,3 +137,9 @@ def load_build_pins(lock_file: Path | None = None) -> dict[str, BuildPin]:
         )
         pins[pin.id] = pin
     return pins
+
+
+def same_build(reported: str, pinned: str) -> bool:
+    """A binary reporting Debian version ``reported`` is the build of source ``pinned``
+    (a binNMU ``+bN`` rebuilds the same source)."""
+    return re.sub(r"\+b\d+$", "", reported) == pinned
