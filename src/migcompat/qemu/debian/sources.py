@@ -93,14 +93,19 @@ def download(pin: Pin, root: Path | None = None, *, quiet: bool = False) -> Path
             raise FetchError(
                 f"{dsc.name} does not match the dsc_sha256 pinned in catalogs.lock.toml"
             )
-        if pool.exists():
-            shutil.rmtree(pool)
-        pool.parent.mkdir(parents=True, exist_ok=True)
-        partial.rename(pool)
+        _replace(pool, partial)
     finally:
-        if partial.exists():
-            shutil.rmtree(partial)
+        shutil.rmtree(partial, ignore_errors=True)
     return pool
+
+
+def _replace(target: Path, done: Path) -> None:
+    """Put the completed download ``done`` in place of ``target`` (a rename: a reader never
+    sees half a pool directory)."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    done.rename(target)
 
 
 def download_orig(pin: Pin, root: Path | None = None, *, quiet: bool = False) -> Path:
@@ -141,13 +146,9 @@ def download_orig(pin: Pin, root: Path | None = None, *, quiet: bool = False) ->
                 f"could not download {name} from {pin.suite}: "
                 + (proc.stderr.strip().splitlines() or ["no output"])[-1]
             )
-        if pool.exists():
-            shutil.rmtree(pool)
-        pool.parent.mkdir(parents=True, exist_ok=True)
-        partial.rename(pool)
+        _replace(pool, partial)
     finally:
-        if partial.exists():
-            shutil.rmtree(partial)
+        shutil.rmtree(partial, ignore_errors=True)
     return pool / name
 
 
