@@ -35,12 +35,12 @@ demo: setup
 	$(BIN)/migcompat demo
 
 lint: setup
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests tools bench
 	$(BIN)/mypy
 
 test: setup
 	bash tools/install-deps.sh
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests tools bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q
 
