@@ -15,7 +15,7 @@ is a class for each case::
     ├── PropertyValueError         a string a property kind refuses, in QEMU's words (prop)
     ├── GlobalPropertyError        a global that cannot be applied (driver, prop, value)
     ├── DeviceError                a device that cannot be created or realized
-    ├── SchemaError                a VMState schema built from inconsistent parts (a bug)
+    ├── SchemaError                a VMState schema or check Reason built inconsistently (a bug)
     ├── RuleError                  a rule that reads a property or field nobody set
     ├── SchemaFileError            a --schema/--against file that describes no layout
     │   └── DumpFormatError        a -dump-vmstate file of the wrong shape
@@ -162,7 +162,9 @@ class DeviceError(MigcompatError):
 # -- VMState and device state -----------------------------------------------------------
 
 class SchemaError(MigcompatError):
-    """A schema object was built with inconsistent parts (a programming error in the caller)."""
+    """A schema object was built with inconsistent parts (a programming error in the caller):
+    a VMState description, or a ``check`` Reason whose code the registry does not have or
+    whose category its code may not take (analysis/reasons.py)."""
 
 
 class RuleError(MigcompatError):

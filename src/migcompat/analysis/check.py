@@ -18,34 +18,16 @@ The rules (docs/check.md states them for users):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from migcompat.analysis.reasons import Category
+from migcompat.analysis.reasons import Reason as Reason  # re-exported: callers import it here
 from migcompat.errors import MachineError, UsageError
 from migcompat.model.props import format_value
 from migcompat.model.vm import VM, DeviceObject, Effective, VMConfig, realize_vm
 
 PINNED = frozenset({"compat", "sugar", "global", "device"})
-
-
-@dataclass(frozen=True)
-class Reason:
-    code: str
-    message: str
-    device: str | None = None
-    property: str | None = None
-    section: str | None = None
-    breaking: bool = True
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "message": self.message,
-                               "breaking": self.breaking}
-        for key in ("device", "property", "section"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        out.update(self.detail)
-        return out
 
 
 @dataclass
@@ -146,7 +128,7 @@ def compare_devices(src: VM, dst: VM) -> list[Reason]:
         if path not in mine:
             reasons.append(Reason("device-extra",
                                   f"the destination has an extra device '{path}' ({obj.type}); "
-                                  "it keeps its reset state", device=path, breaking=False))
+                                  "it keeps its reset state", device=path))
     return reasons
 
 
@@ -155,6 +137,12 @@ def _matters(vm: VM, obj: DeviceObject, name: str, unstated: bool = True) -> boo
     (``guest_visible``); ``unstated`` is the answer when the type says nothing."""
     visible = vm.release.types.guest_visible(obj.type)
     return unstated if visible is None else name in visible
+
+
+def _category(breaking: bool) -> Category:
+    # Today a property reason breaks or is a note; which properties only show to the guest
+    # ("guest-visible") is for the catalog to say, per property, later.
+    return "breaking" if breaking else "note"
 
 
 def _prov(eff: Effective) -> list[dict[str, Any]]:
@@ -187,7 +175,7 @@ def compare_properties(path: str, mine: DeviceObject, theirs: DeviceObject, src:
                 message += ": equivalent values" + (f" ({why})" if why else "")
                 detail["equivalent"] = {"values": list(group), "why": why}
             reasons.append(Reason("property-differs", message, device=path, property=name,
-                                  breaking=breaking, detail=detail))
+                                  category=_category(breaking), detail=detail))
             continue
         side, vm, obj, eff = (("source", src, mine, a[name]) if name in a
                               else ("destination", dst, theirs, b[name]))
@@ -199,7 +187,7 @@ def compare_properties(path: str, mine: DeviceObject, theirs: DeviceObject, src:
             "property-one-side",
             f"{path}.{name} exists only on the {side} "
             f"(= {format_value(eff.prop.kind, eff.value)}, {how})",
-            device=path, property=name, breaking=breaking,
+            device=path, property=name, category=_category(breaking),
             detail={side: {"value": eff.value, "provenance": _prov(eff)}}))
     return reasons
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from migcompat.analysis.check import Reason
+from migcompat.analysis.reasons import Reason
 from migcompat.analysis.wire import describe, first_difference, tokens
 from migcompat.errors import RuleError, StateError
 from migcompat.model.vm import VM
@@ -146,11 +146,11 @@ def section_rule(src: VM, dst: VM) -> list[Reason]:
     if missing:  # nothing to compare with: say so, never call every section unknown
         return [Reason("state-not-compared", f"device state not compared: release "
                        f"{' and '.join(dict.fromkeys(missing))} has no device-state schemas "
-                       "(neither vmstate nor captured state)", breaking=False)]
+                       "(neither vmstate nor captured state)")]
     try:
         mine, theirs = plan_sections(src), plan_sections(dst)
     except (KeyError, StateError) as exc:
-        return [Reason("schema-missing", f"cannot plan device state: {exc}", breaking=False)]
+        return [Reason("schema-missing", f"cannot plan device state: {exc}")]
     by_key = {(s.idstr, s.instance_id): s for s in theirs}
     reasons: list[Reason] = []
     for s in mine:
@@ -171,7 +171,7 @@ def captured_rule(src: VM, dst: VM) -> list[Reason]:
     incoming block against its own: unknown, or a size the block cannot take)."""
     mine, theirs = plan_captured(src), plan_captured(dst)
     reasons = [Reason("state-not-captured", f"{message}: its sections are not compared",
-                      device=path or None, breaking=False)
+                      device=path or None)
                for plan in (mine, theirs) if plan is not None for path, message in plan.gaps]
     if mine is not None:  # the source's QEMU refuses to start the migration at all
         reasons += [Reason("migration-blocked", f"{path}: {words}", device=path)
