@@ -21,7 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from migcompat.analysis.check import check  # noqa: E402
-from migcompat.analysis.sections import SECTION_RULES  # noqa: E402
 from migcompat.catalog.load import open_catalog  # noqa: E402
 from migcompat.model.devspec import parse_device  # noqa: E402
 from migcompat.model.vm import VMConfig  # noqa: E402
@@ -48,7 +47,7 @@ def main() -> None:
     for _ in range(args.runs + 1):
         start = time.perf_counter()
         res = check(VMConfig(cat.release("7.2"), "pc-q35-5.1", devs, smp=4),
-                    VMConfig(cat.release("10.0"), "pc-q35-5.1", devs, smp=4), SECTION_RULES)
+                    VMConfig(cat.release("10.0"), "pc-q35-5.1", devs, smp=4))
         warm.append(time.perf_counter() - start)
     assert res.compatible
     print(f"migcompat {' '.join(ARGS)}")

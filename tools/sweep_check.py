@@ -19,7 +19,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from migcompat.analysis.check import check
-from migcompat.analysis.sections import SECTION_RULES
 from migcompat.catalog.load import open_catalog
 from migcompat.model.devspec import parse_device
 from migcompat.model.vm import VMConfig
@@ -44,8 +43,7 @@ def main() -> None:
             for dev in [None, *(d.type for d in DEVICES)]:
                 devs = [parse_device(dev)] if dev else []
                 res = check(VMConfig(rels[a], machine, devs, smp=2, mem=64 << 20),
-                            VMConfig(rels[b], machine, devs, smp=2, mem=64 << 20),
-                            SECTION_RULES)
+                            VMConfig(rels[b], machine, devs, smp=2, mem=64 << 20))
                 n += 1
                 for r in res.breaking():
                     if r.code in PROPERTY_CODES and not args.all_codes:

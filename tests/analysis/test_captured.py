@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from migcompat.analysis.check import check
-from migcompat.analysis.sections import SECTION_RULES
 from migcompat.catalog.load import DATA_DIR, open_catalog
 from migcompat.errors import CatalogError
 from migcompat.model.devspec import parse_device
@@ -103,7 +102,7 @@ def run_check(cat: Any, src_devices: tuple[str, ...] = ("virtio-blk-pci",),
                    smp=2, mem=64 * MIB)
     dst = VMConfig(cat.release("new"), "pc-5.1", [parse_device(d) for d in dst_devices],
                    smp=2, mem=64 * MIB)
-    return check(src, dst, SECTION_RULES)
+    return check(src, dst)
 
 
 def codes(result: Any) -> list[str]:
@@ -229,8 +228,7 @@ def test_release_without_state_is_not_compared(tmp_path: Path) -> None:
     devs = [parse_device("virtio-blk-pci")]
     for a, b in (("old", "bare"), ("bare", "old")):
         result = check(VMConfig(cat.release(a), "pc-5.1", devs, smp=2, mem=64 * MIB),
-                       VMConfig(cat.release(b), "pc-5.1", devs, smp=2, mem=64 * MIB),
-                       SECTION_RULES)
+                       VMConfig(cat.release(b), "pc-5.1", devs, smp=2, mem=64 * MIB))
         assert result.compatible, [r.message for r in result.breaking()]
         note = next(r for r in result.reasons if r.code == "state-not-compared")
         assert "release bare has no device-state schemas" in note.message

@@ -64,7 +64,8 @@ def test_new_property_left_at_default_breaks_when_guest_visible() -> None:
     new_types["widget"]["guest_visible"] = ["shiny"]
     old, new = make_release(types=old_types), make_release(types=new_types)
     dev = [parse_device("widget,id=w")]
-    res = check(VMConfig(new, "pc-1.0", dev), VMConfig(old, "pc-1.0", dev))
+    # the builder's releases have no device-state schemas: the property rules alone
+    res = check(VMConfig(new, "pc-1.0", dev), VMConfig(old, "pc-1.0", dev), section_rules=())
     [r] = res.reasons
     assert (r.code, r.property, r.breaking) == ("property-one-side", "shiny", True)
     # The same property pinned by a compat entry of the new release is fine.
@@ -80,7 +81,8 @@ def test_new_property_left_at_default_breaks_when_guest_visible() -> None:
 def test_missing_and_extra_devices() -> None:
     res = check(cfg("qemu-5.2:pc-5.2", "virtio-blk-pci,id=a", "e1000,id=n"),
                 cfg("qemu-5.2:pc-5.2", "virtio-blk-pci,id=a"))
-    assert [r.code for r in res.breaking()] == ["device-missing"]
+    # the device rule and the state rule agree: the e1000's section is unknown there
+    assert [r.code for r in res.breaking()] == ["device-missing", "unknown-section"]
     assert res.breaking()[0].device == "n"
     res = check(cfg("qemu-5.2:pc-5.2", "virtio-blk-pci,id=a"),
                 cfg("qemu-5.2:pc-5.2", "virtio-blk-pci,id=a", "e1000,id=n"))
@@ -93,7 +95,19 @@ def test_one_sided_global_forgotten_compat() -> None:
                 cfg("qemu-5.2:pc-5.1", "virtio-blk-pci,id=vb0",
                     globals_=("virtio-blk-device.num-queues=4",)))
     assert not res.compatible
-    assert {r.property for r in res.breaking()} == {"num-queues", "vectors"}
+    assert {r.property for r in res.breaking() if r.code == "property-differs"} == {
+        "num-queues", "vectors"}
+    # four queues on one side only: the virtio-blk section's vq array differs in length
+    assert [r.code for r in res.breaking() if r.property is None] == ["layout-differs"]
+
+
+def test_device_state_rules_run_unless_asked_not_to() -> None:
+    # the forgotten compat entry: four queues on 5.2-broken's pc-5.1, one on 5.1's
+    src = cfg("qemu-5.1:pc-5.1", "virtio-blk-pci,id=vb0")
+    dst = cfg("qemu-5.2-broken:pc-5.1", "virtio-blk-pci,id=vb0")
+    assert "layout-differs" in {r.code for r in check(src, dst).breaking()}
+    alone = check(src, dst, section_rules=())
+    assert {r.code for r in alone.breaking()} == {"property-differs"}
 
 
 def test_unknown_machine_and_devices() -> None:

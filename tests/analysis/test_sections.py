@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from migcompat.analysis.check import check
-from migcompat.analysis.sections import SECTION_RULES
 from migcompat.catalog.load import DATA_DIR, open_catalog
 from migcompat.errors import StreamError
 from migcompat.model.devspec import parse_device
@@ -39,7 +38,7 @@ def predict_and_run(cat: Any, devices: list[str]) -> tuple[bool, list[str], str 
     devs = [parse_device(d) for d in devices]
     src = VMConfig(cat.release("qemu-5.2"), "pc-5.2", devs, smp=2, mem=4 << 20)
     dst = VMConfig(cat.release("changed"), "pc-5.2", devs, smp=2, mem=4 << 20)
-    res = check(src, dst, SECTION_RULES)
+    res = check(src, dst)
     live = build(src, seed=1)
     incoming = IncomingLoad(build_empty(dst))
     error = None

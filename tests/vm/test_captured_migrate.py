@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from migcompat.analysis.check import check
-from migcompat.analysis.sections import SECTION_RULES
 from migcompat.catalog.load import open_catalog
 from migcompat.errors import StreamError
 from migcompat.model.devspec import parse_device
@@ -45,7 +44,7 @@ def test_check_predicts_migcompat_migration(name: str) -> None:
                    mem=32 * MIB)
     dst = VMConfig(cat.release(b), machine, [parse_device(d) for d in ddev], smp=dsmp,
                    mem=32 * MIB)
-    predicted = check(src, dst, SECTION_RULES).compatible
+    predicted = check(src, dst).compatible
     data = b"".join(save(build(src, seed=3)))
     # the stream describes itself the way QEMU's do (its vmdesc parses)
     assert stream_schemas(data) is not None

@@ -23,6 +23,7 @@ from typing import Any
 
 from migcompat.analysis.reasons import Category
 from migcompat.analysis.reasons import Reason as Reason  # re-exported: callers import it here
+from migcompat.analysis.sections import SECTION_RULES
 from migcompat.errors import MachineError, UsageError
 from migcompat.model.props import format_value
 from migcompat.model.vm import VM, DeviceObject, Effective, VMConfig, realize_vm
@@ -80,8 +81,11 @@ def _realize(config: VMConfig, side: str, reasons: list[Reason]) -> VM | None:
 
 
 def check(source: VMConfig, dest: VMConfig,
-          section_rules: tuple[SectionRule, ...] = ()) -> CheckResult:
-    """Compare two VM configurations; raises UsageError for a device neither side knows."""
+          section_rules: tuple[SectionRule, ...] = SECTION_RULES) -> CheckResult:
+    """Compare two VM configurations; raises UsageError for a device neither side knows.
+
+    The device-state rules (``analysis.sections``) run unless ``section_rules=()`` asks
+    for the configuration and property rules alone."""
     both = set(_unknown_devices(source)) & set(_unknown_devices(dest))
     if both:
         raise UsageError(f"device type '{sorted(both)[0]}' is known to neither "

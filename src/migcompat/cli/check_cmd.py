@@ -7,7 +7,6 @@ from typing import Any
 import click
 
 from migcompat.analysis.check import CheckResult, Reason, check
-from migcompat.analysis.sections import SECTION_RULES
 from migcompat.catalog.load import find_release
 from migcompat.cli.options import (
     catalog_option,
@@ -160,9 +159,9 @@ def check_command(source: str, destination: str, devices: tuple[str, ...],
                       src_smp or smp, src_m or mem)
     dst = side_config(destination, catalog, [*devices, *dst_device], [*globals_, *dst_global],
                       dst_smp or smp, dst_m or mem)
-    results = [check(src, dst, SECTION_RULES)]
+    results = [check(src, dst)]
     if both_directions:
-        results.append(check(dst, src, SECTION_RULES))
+        results.append(check(dst, src))
     if fmt == "json":
         payload: dict[str, Any] = result_json(results[0])
         if both_directions:

@@ -15,7 +15,6 @@ import click
 from rich.table import Table
 
 from migcompat.analysis.check import CheckResult, check
-from migcompat.analysis.sections import SECTION_RULES
 from migcompat.catalog.load import open_catalog
 from migcompat.cli.options import format_option
 from migcompat.cli.output import emit_json, out
@@ -78,7 +77,7 @@ def _config(catalog: str, side: str) -> VMConfig:
 
 
 def predict(catalog: str, case: Case) -> tuple[str, str]:
-    results: list[CheckResult] = [check(_config(catalog, a), _config(catalog, b), SECTION_RULES)
+    results: list[CheckResult] = [check(_config(catalog, a), _config(catalog, b))
                                   for a, b in zip(case.hops, case.hops[1:], strict=False)]
     for res in results:
         if res.refused:

@@ -9,7 +9,6 @@ import click
 from rich.table import Table
 
 from migcompat.analysis.check import CheckResult, check
-from migcompat.analysis.sections import SECTION_RULES
 from migcompat.catalog.load import find_release
 from migcompat.cli.options import (
     catalog_option,
@@ -90,10 +89,9 @@ def matrix(source_release: str, dest_release: str, devices: tuple[str, ...],
     rows = []
     for name in names:
         row: dict[str, Any] = {"machine": name,
-                               **_row(check(config(src, name), config(dst, name),
-                                            SECTION_RULES))}
+                               **_row(check(config(src, name), config(dst, name)))}
         if both_directions:
-            row["back"] = _row(check(config(dst, name), config(src, name), SECTION_RULES))
+            row["back"] = _row(check(config(dst, name), config(src, name)))
         rows.append(row)
     ok = all(r["compatible"] and r.get("back", r)["compatible"] for r in rows)
     if fmt == "json":
