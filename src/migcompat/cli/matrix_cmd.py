@@ -36,7 +36,8 @@ def _verdict(res: CheckResult) -> str:
 def _row(res: CheckResult) -> dict[str, Any]:
     breaking = res.breaking()
     return {"verdict": _verdict(res), "compatible": res.compatible, "refused": res.refused,
-            "reasons": [{"code": r.code, "message": r.message} for r in breaking]}
+            "reasons": [{"code": r.code, "category": r.category, "message": r.message}
+                        for r in breaking]}
 
 
 def _first(row: dict[str, Any]) -> str:
