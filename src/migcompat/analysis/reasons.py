@@ -76,8 +76,8 @@ _TABLE = (
                "accepts", BREAKING, "breaking"),
     ReasonCode("layout-differs", "the same section and version have different fields or "
                "sizes on each side", BREAKING, "breaking"),
-    ReasonCode("equal-check", "a field the destination requires to equal its own value "
-               "(an _EQUAL field) gets another value from the source", BREAKING, "breaking"),
+    ReasonCode("equal-check", "a field the destination checks against its own value (an "
+               "equal info) gets another value from the source", BREAKING, "breaking"),
     ReasonCode("migration-blocked", "the source has a device its build refuses to migrate",
                BREAKING, "breaking"),
     ReasonCode("unknown-ramblock", "the source sends a RAM block the destination lacks",
