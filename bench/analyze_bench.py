@@ -42,8 +42,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from migcompat.analysis.stream_tools.walk import analyze_stream  # noqa: E402
-from migcompat.cli.stream_cmds import stream_layout  # noqa: E402
-from migcompat.migration.streamfile import SparseRamWriter, StreamFile  # noqa: E402
+from migcompat.migration.streamfile import SparseRamWriter, StreamFile, stream_layout  # noqa: E402
 
 AM_DEFAULT = (Path.home() / ".cache/migcompat/sources/trees/qemu_7.2+dfsg-7+deb12u18"
               / "scripts/analyze-migration.py")
@@ -92,7 +91,7 @@ def fresh(path: Path) -> Callable[[], None]:
 def in_process(stream: Path, extract: Path | None) -> float:
     start = time.perf_counter()
     with StreamFile(str(stream)) as sf:
-        resolver, layout_from = stream_layout(sf, None)
+        resolver, layout_from, _ = stream_layout(sf, None)
         sink = SparseRamWriter(extract) if extract is not None else None
         try:
             report = analyze_stream(sf.data, resolver, layout_from, sink=sink)

@@ -7,33 +7,17 @@ from typing import Any
 import click
 
 from migcompat.analysis.check import CheckResult, Reason, check
-from migcompat.catalog.load import find_release
 from migcompat.cli.options import (
+    VMArgs,
     catalog_option,
     format_option,
-    mem_option,
-    parse_devices,
-    parse_globals,
-    parse_mem,
+    side_config,
+    side_options,
+    vm_options,
 )
 from migcompat.cli.output import emit_json, out
-from migcompat.errors import EXIT_INCOMPATIBLE, MigcompatError, UsageError
+from migcompat.errors import EXIT_INCOMPATIBLE, MigcompatError
 from migcompat.model.vm import VMConfig
-
-
-def parse_side(text: str) -> tuple[str, str]:
-    release, sep, machine = text.partition(":")
-    if not sep or not release or not machine:
-        raise UsageError(f"expected RELEASE:MACHINE, got '{text}'")
-    return release, machine
-
-
-def side_config(side: str, catalog: str | None, devices: list[str], globals_: list[str],
-                smp: int, mem: str) -> VMConfig:
-    release, machine = parse_side(side)
-    _, rel = find_release(release, catalog)
-    return VMConfig(rel, machine, parse_devices(tuple(devices)), smp=smp, mem=parse_mem(mem),
-                    globals=parse_globals(tuple(globals_)))
 
 
 def state_compared(res: CheckResult) -> dict[str, Any] | None:
@@ -122,43 +106,23 @@ Examples:
 """)
 @click.argument("source")
 @click.argument("destination")
-@click.option("--device", "devices", multiple=True, metavar="SPEC",
-              help="A device on both sides (QEMU syntax). Repeatable.")
-@click.option("--global", "globals_", multiple=True, metavar="D.P=V",
-              help="A user global on both sides. Repeatable.")
-@click.option("--smp", type=click.IntRange(1, 4096), default=1, show_default=True,
-              help="Boot vCPUs on both sides.")
-@mem_option
-@click.option("--src-device", multiple=True, metavar="SPEC", help="A device on the source only.")
-@click.option("--dst-device", multiple=True, metavar="SPEC",
-              help="A device on the destination only.")
-@click.option("--src-global", multiple=True, metavar="D.P=V", help="A global on the source only.")
-@click.option("--dst-global", multiple=True, metavar="D.P=V",
-              help="A global on the destination only.")
-@click.option("--src-smp", type=click.IntRange(1, 4096), default=None, help="Source vCPUs.")
-@click.option("--dst-smp", type=click.IntRange(1, 4096), default=None, help="Destination vCPUs.")
-@click.option("--src-m", default=None, metavar="SIZE", help="Source RAM size.")
-@click.option("--dst-m", default=None, metavar="SIZE", help="Destination RAM size.")
+@vm_options(scope="both sides")
+@side_options
 @click.option("--both-directions", is_flag=True, help="Also check DESTINATION -> SOURCE.")
 @click.option("--explain", is_flag=True, help="Show both provenances of each difference.")
 @catalog_option
 @format_option
-def check_command(source: str, destination: str, devices: tuple[str, ...],
-                  globals_: tuple[str, ...], smp: int, mem: str, src_device: tuple[str, ...],
-                  dst_device: tuple[str, ...], src_global: tuple[str, ...],
-                  dst_global: tuple[str, ...], src_smp: int | None, dst_smp: int | None,
-                  src_m: str | None, dst_m: str | None, both_directions: bool, explain: bool,
-                  catalog: str | None, fmt: str) -> None:
+def check_command(source: str, destination: str, vm: VMArgs, src_vm: VMArgs, dst_vm: VMArgs,
+                  both_directions: bool, explain: bool, catalog: str | None,
+                  fmt: str) -> None:
     """Predict whether SOURCE can migrate to DESTINATION (each RELEASE:MACHINE).
 
     Shared options (--device, --global, --smp, -m) apply to both sides; the --src-* and
     --dst-* ones describe one side (per-side devices come after the shared ones). Exit 0
     when compatible, 1 when not, 2 on bad input. The rules are in docs/check.md.
     """
-    src = side_config(source, catalog, [*devices, *src_device], [*globals_, *src_global],
-                      src_smp or smp, src_m or mem)
-    dst = side_config(destination, catalog, [*devices, *dst_device], [*globals_, *dst_global],
-                      dst_smp or smp, dst_m or mem)
+    src = side_config(source, catalog, vm.then(src_vm))
+    dst = side_config(destination, catalog, vm.then(dst_vm))
     results = [check(src, dst)]
     if both_directions:
         results.append(check(dst, src))

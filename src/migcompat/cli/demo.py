@@ -15,11 +15,9 @@ import click
 from rich.table import Table
 
 from migcompat.analysis.check import CheckResult, check
-from migcompat.catalog.load import open_catalog
-from migcompat.cli.options import format_option
+from migcompat.cli.options import VMArgs, catalog_choice, format_option, parse_side, side_config
 from migcompat.cli.output import emit_json, out
 from migcompat.errors import EXIT_INCOMPATIBLE
-from migcompat.model.devspec import parse_device
 from migcompat.model.vm import VMConfig
 
 DEVICE = "virtio-blk-pci,id=vb0"
@@ -70,10 +68,11 @@ class Row:
                 "digests": self.digests, "seconds": round(self.seconds, 3)}
 
 
+VM = VMArgs((DEVICE,), (), SMP, MEM)
+
+
 def _config(catalog: str, side: str) -> VMConfig:
-    release, machine = side.split(":")
-    rel = open_catalog(catalog).release(release)
-    return VMConfig(rel, machine, [parse_device(DEVICE)], smp=SMP, mem=64 << 20)
+    return side_config(side, catalog, VM)
 
 
 def predict(catalog: str, case: Case) -> tuple[str, str]:
@@ -88,7 +87,7 @@ def predict(catalog: str, case: Case) -> tuple[str, str]:
 
 
 def _argv(catalog: str, side: str, *extra: str) -> list[str]:
-    release, machine = side.split(":")
+    release, machine = parse_side(side)
     return [sys.executable, "-m", "migcompat", *extra[:1], release, machine, "--catalog",
             catalog, "--device", DEVICE, "--smp", str(SMP), "-m", MEM, "--format", "json",
             *extra[1:]]
@@ -167,8 +166,8 @@ Examples:
   migcompat demo
   migcompat demo --format json
 """)
-@click.option("--catalog", default="tutorial", show_default=True, metavar="NAME|PATH",
-              help="A catalog with releases qemu-5.1, qemu-5.2 and qemu-5.2-broken.")
+@catalog_choice(default="tutorial", show_default=True,
+                help="A catalog with releases qemu-5.1, qemu-5.2 and qemu-5.2-broken.")
 @format_option
 def demo(catalog: str, fmt: str) -> None:
     """Run the document's six cases, the A->B->C chain and the broken compat table.

@@ -10,17 +10,7 @@ from rich.table import Table
 
 from migcompat.analysis.check import CheckResult, check
 from migcompat.catalog.load import find_release
-from migcompat.cli.options import (
-    catalog_option,
-    device_option,
-    format_option,
-    global_option,
-    mem_option,
-    parse_devices,
-    parse_globals,
-    parse_mem,
-    smp_option,
-)
+from migcompat.cli.options import VMArgs, catalog_option, format_option, vm_config, vm_options
 from migcompat.cli.output import emit_json, out
 from migcompat.errors import EXIT_INCOMPATIBLE, UsageError
 from migcompat.model.release import Release
@@ -58,18 +48,14 @@ Examples:
 """)
 @click.argument("source_release")
 @click.argument("dest_release")
-@device_option
-@global_option
-@smp_option
-@mem_option
+@vm_options(scope="both sides")
 @click.option("--machines", "pattern", default="*", show_default=True, metavar="GLOB",
               help="Only the source's machine types that match (shell pattern).")
 @click.option("--both-directions", is_flag=True,
               help="Also check DEST_RELEASE -> SOURCE_RELEASE on each machine type.")
 @catalog_option
 @format_option
-def matrix(source_release: str, dest_release: str, devices: tuple[str, ...],
-           globals_: tuple[str, ...], smp: int, mem: str, pattern: str,
+def matrix(source_release: str, dest_release: str, vm: VMArgs, pattern: str,
            both_directions: bool, catalog: str | None, fmt: str) -> None:
     """Predict, for every machine type SOURCE_RELEASE knows, whether a VM of that machine
     type migrates to DEST_RELEASE: `check` on each, the same devices on both sides.
@@ -82,10 +68,9 @@ def matrix(source_release: str, dest_release: str, devices: tuple[str, ...],
     names = [n for n in src.machines.names() if fnmatch.fnmatchcase(n, pattern)]
     if not names:
         raise UsageError(f"no machine type of {src.id} matches '{pattern}'")
-    specs, user_globals = parse_devices(devices), parse_globals(globals_)
 
     def config(rel: Release, machine: str) -> VMConfig:
-        return VMConfig(rel, machine, specs, smp=smp, mem=parse_mem(mem), globals=user_globals)
+        return vm_config(rel.id, machine, catalog, vm)
 
     rows = []
     for name in names:
@@ -97,7 +82,7 @@ def matrix(source_release: str, dest_release: str, devices: tuple[str, ...],
     ok = all(r["compatible"] and r.get("back", r)["compatible"] for r in rows)
     if fmt == "json":
         emit_json("matrix", {"source": src.id, "destination": dst.id, "compatible": ok,
-                             "devices": list(devices), "smp": smp, "machines": rows})
+                             "devices": list(vm.devices), "smp": vm.smp, "machines": rows})
     else:
         _print(src.id, dst.id, rows, both_directions)
     if not ok:

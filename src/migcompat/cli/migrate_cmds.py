@@ -6,35 +6,18 @@ from typing import Any
 
 import click
 
-from migcompat.catalog.load import find_release
-from migcompat.cli.options import (
-    catalog_option,
-    format_option,
-    mem_option,
-    parse_devices,
-    parse_globals,
-    parse_mem,
-    vm_options,
-)
+from migcompat.cli.options import VMArgs, catalog_option, format_option, vm_config, vm_options
 from migcompat.cli.output import emit_json, error_line, out, warn
 from migcompat.errors import EXIT_INCOMPATIBLE
 from migcompat.migration.session import SendResult, load_file, migrate, serve_incoming
 from migcompat.migration.transport import Listener
 from migcompat.migration.uri import parse_uri
 from migcompat.model.props import parse_size
-from migcompat.model.vm import VMConfig
 from migcompat.vm.live import LiveVM, build, build_empty
 from migcompat.vm.loadvm import LoadResult
 
 seed_option = click.option("--seed", type=int, default=0, show_default=True,
                            help="Seed of the device state and RAM content.")
-
-
-def _config(release: str, machine: str, catalog: str | None, devices: tuple[str, ...],
-            globals_: tuple[str, ...], smp: int, mem: str) -> VMConfig:
-    _, rel = find_release(release, catalog)
-    return VMConfig(rel, machine, parse_devices(devices), smp=smp, mem=parse_mem(mem),
-                    globals=parse_globals(globals_))
 
 
 def _send_report(res: SendResult, uri: str) -> dict[str, Any]:
@@ -77,7 +60,6 @@ Examples:
 @click.argument("release")
 @click.argument("machine")
 @vm_options
-@mem_option
 @click.option("--incoming", required=True, metavar="URI",
               help="tcp:HOST:PORT (tcp::PORT = loopback, port 0 = any free), unix:PATH, "
                    "file:PATH.")
@@ -87,9 +69,8 @@ Examples:
               help="Seconds to wait for the source to connect.")
 @catalog_option
 @format_option
-def run(release: str, machine: str, devices: tuple[str, ...], globals_: tuple[str, ...],
-        smp: int, mem: str, incoming: str, then_migrate: str | None, timeout: float,
-        catalog: str | None, fmt: str) -> None:
+def run(release: str, machine: str, vm: VMArgs, incoming: str, then_migrate: str | None,
+        timeout: float, catalog: str | None, fmt: str) -> None:
     """Start a destination VM of RELEASE on MACHINE and wait for an incoming migration.
 
     The first line of output is the URI actually bound (port 0 resolved). The VM loads with
@@ -97,7 +78,7 @@ def run(release: str, machine: str, devices: tuple[str, ...], globals_: tuple[st
     source's digest matches. Exit 0 when loaded, 1 when the migration failed, 3 when the
     URI cannot be bound.
     """
-    config = _config(release, machine, catalog, devices, globals_, smp, mem)
+    config = vm_config(release, machine, catalog, vm)
     target = build_empty(config)
     uri = parse_uri(incoming)
     if uri.scheme == "file":
@@ -133,7 +114,6 @@ Examples:
 @click.argument("release")
 @click.argument("machine")
 @vm_options
-@mem_option
 @click.option("--to", "to", required=True, metavar="URI", help="Where the destination listens.")
 @seed_option
 @click.option("--ram-data", default=None, metavar="SIZE",
@@ -142,8 +122,7 @@ Examples:
               help="Seconds to keep retrying the connection.")
 @catalog_option
 @format_option
-def migrate_command(release: str, machine: str, devices: tuple[str, ...],
-                    globals_: tuple[str, ...], smp: int, mem: str, to: str, seed: int,
+def migrate_command(release: str, machine: str, vm: VMArgs, to: str, seed: int,
                     ram_data: str | None, retry: float, catalog: str | None, fmt: str) -> None:
     """Start a source VM of RELEASE on MACHINE and migrate it to a destination.
 
@@ -151,7 +130,7 @@ def migrate_command(release: str, machine: str, devices: tuple[str, ...],
     printed here. Exit 0 when the destination loaded the VM (or the file was written), 1 when
     it failed, 3 when it cannot be reached.
     """
-    config = _config(release, machine, catalog, devices, globals_, smp, mem)
+    config = vm_config(release, machine, catalog, vm)
     data = parse_size("ram-data", ram_data) if ram_data is not None else None
     live = build(config, seed=seed, ram_data=data)
     code = do_migrate(live, to, fmt, retry)

@@ -1,44 +1,160 @@
-"""Options shared by many commands, each defined once (the pip-tools habit)."""
+"""Options shared by many commands, each defined once (the pip-tools habit), and the one way
+from them to a VM configuration.
+
+Every option a second command uses is made here: ``catalog_option`` and ``format_option``
+as they are, or through their factories where a command needs another default or help. The
+VM options (``--device``, ``--global``, ``--smp``, ``-m``) reach a command as one
+:class:`VMArgs`; ``check`` adds the same four for each side (``--src-device`` ...).
+``RELEASE:MACHINE`` is parsed by :func:`parse_side` alone, and :func:`vm_config` is the only
+place a catalog release, a machine type and the VM options become a ``VMConfig``.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
 
 import click
 
 from migcompat.errors import UsageError
-from migcompat.model.devspec import DeviceSpec, parse_device
-from migcompat.model.globals import GlobalProperty, parse_global
+from migcompat.model.devspec import parse_device
+from migcompat.model.globals import parse_global
 from migcompat.model.props import parse_size
+from migcompat.model.vm import VMConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-catalog_option = click.option(
+
+def _option(*decls: str, **defaults: Any) -> Callable[..., Callable[[F], F]]:
+    """A factory of one option: ``factory()`` as defined here, ``factory(default=...)`` for
+    a command that needs another default or help."""
+    def make(**overrides: Any) -> Callable[[F], F]:
+        return click.option(*decls, **{**defaults, **overrides})
+    return make
+
+
+catalog_choice = _option(
     "--catalog", "catalog", metavar="NAME|PATH", default=None,
     help="Bundled catalog name (tutorial, qemu) or a catalog/release file path. "
          "Default: the bundled catalog that has the release.")
-format_option = click.option(
+format_choice = _option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
     help="Output format. JSON is versioned (\"schema\": 1), see docs/json.md.")
-device_option = click.option(
-    "--device", "devices", multiple=True, metavar="SPEC",
-    help="A device, QEMU syntax: virtio-blk-pci,id=vb0,num-queues=2. Repeatable.")
-global_option = click.option(
-    "--global", "globals_", multiple=True, metavar="D.P=V",
-    help="A user global property, QEMU syntax: virtio-blk-device.num-queues=1. Repeatable.")
-smp_option = click.option("--smp", type=click.IntRange(1, 4096), default=1, show_default=True,
-                          help="Boot vCPUs.")
-mem_option = click.option("-m", "--memory", "mem", default="128M", show_default=True,
-                          metavar="SIZE", help="Guest RAM size (QEMU size syntax: 64M, 1G).")
+catalog_option = catalog_choice()
+format_option = format_choice()
 
 
-def parse_devices(specs: tuple[str, ...]) -> list[DeviceSpec]:
-    return [parse_device(s) for s in specs]
+@dataclass(frozen=True)
+class VMArgs:
+    """The VM options of one command line (or of one side of ``check``); None: not given."""
+
+    devices: tuple[str, ...] = ()
+    globals: tuple[str, ...] = ()
+    smp: int | None = None
+    mem: str | None = None
+
+    def then(self, side: VMArgs) -> VMArgs:
+        """These options with one side's added: its devices and globals after these, its
+        vCPUs and RAM size instead of these."""
+        return VMArgs(self.devices + side.devices, self.globals + side.globals,
+                      side.smp if side.smp is not None else self.smp,
+                      side.mem if side.mem is not None else self.mem)
 
 
-def parse_globals(specs: tuple[str, ...]) -> list[GlobalProperty]:
-    return [parse_global(s) for s in specs]
+@dataclass(frozen=True)
+class _VMOption:
+    """One VM option, once: its flags, parameter, click attributes, the VMArgs field it
+    fills, its name after ``--src-``/``--dst-`` and what it is, in short."""
+
+    decls: tuple[str, ...]
+    name: str
+    attrs: dict[str, Any]
+    field: str
+    side_flag: str
+    short: str
+
+
+_VM_OPTIONS = (
+    _VMOption(("--device",), "devices",
+              {"multiple": True, "metavar": "SPEC",
+               "help": "A device, QEMU syntax: virtio-blk-pci,id=vb0,num-queues=2. Repeatable."},
+              "devices", "device", "A device (QEMU syntax)"),
+    _VMOption(("--global",), "globals_",
+              {"multiple": True, "metavar": "D.P=V",
+               "help": "A user global property, QEMU syntax: virtio-blk-device.num-queues=1. "
+                       "Repeatable."},
+              "globals", "global", "A user global (D.P=V)"),
+    _VMOption(("--smp",), "smp", {"type": click.IntRange(1, 4096), "help": "Boot vCPUs."},
+              "smp", "smp", "Boot vCPUs"),
+    _VMOption(("-m", "--memory"), "mem",
+              {"metavar": "SIZE", "help": "Guest RAM size (QEMU size syntax: 64M, 1G)."},
+              "mem", "m", "Guest RAM size"),
+)
+DEFAULT_SMP = 1
+DEFAULT_MEM = "128M"
+
+
+@overload
+def vm_options(func: F) -> F: ...
+@overload
+def vm_options(*, mem: bool = ..., scope: str = ...) -> Callable[[F], F]: ...
+
+
+def vm_options(func: F | None = None, *, mem: bool = True, scope: str = "") -> Any:
+    """Add ``--device``, ``--global``, ``--smp`` (and ``-m`` unless ``mem=False``); the
+    command receives them as one ``vm: VMArgs`` with the defaults filled in. ``scope`` is
+    added to each help text ("on both sides")."""
+    def decorate(f: F) -> F:
+        chosen = [o for o in _VM_OPTIONS if mem or o.field != "mem"]
+
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            given = {o.field: kwargs.pop(o.name) for o in chosen}
+            given["smp"] = given.get("smp") or DEFAULT_SMP
+            given["mem"] = given.get("mem") or DEFAULT_MEM
+            return f(*args, vm=VMArgs(**given), **kwargs)
+
+        command: Any = wrapper
+        for o in reversed(chosen):
+            extra = {"default": DEFAULT_SMP if o.field == "smp" else DEFAULT_MEM,
+                     "show_default": True} if o.field in ("smp", "mem") else {}
+            help_text = o.attrs["help"] + (f" ({scope})" if scope else "")
+            command = click.option(*o.decls, o.name,
+                                   **{**o.attrs, **extra, "help": help_text})(command)
+        return command  # type: ignore[no-any-return]
+    return decorate(func) if func is not None else decorate
+
+
+def side_options(func: F) -> F:
+    """``--src-device``, ``--dst-device`` ... : the VM options of one side of ``check``,
+    given to the command as ``src_vm`` and ``dst_vm`` (nothing given: ``VMArgs()``)."""
+    sides = {"src": "the source", "dst": "the destination"}
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for side in sides:
+            values = {o.field: kwargs.pop(f"{side}_{o.side_flag}") for o in _VM_OPTIONS}
+            kwargs[f"{side}_vm"] = VMArgs(**values)
+        return func(*args, **kwargs)
+
+    command: Any = wrapper
+    for side, who in reversed(sides.items()):
+        for o in reversed(_VM_OPTIONS):
+            attrs = {**o.attrs, "default": () if o.attrs.get("multiple") else None,
+                     "help": f"{o.short} on {who} only."}
+            command = click.option(f"--{side}-{o.side_flag}", f"{side}_{o.side_flag}",
+                                   **attrs)(command)
+    return command  # type: ignore[no-any-return]
+
+
+def parse_side(text: str) -> tuple[str, str]:
+    """``RELEASE:MACHINE`` (a machine may carry options after a comma in a later version)."""
+    release, sep, machine = text.partition(":")
+    if not sep or not release or not machine:
+        raise UsageError(f"expected RELEASE:MACHINE, got '{text}'")
+    return release, machine
 
 
 def parse_mem(text: str) -> int:
@@ -51,7 +167,17 @@ def parse_mem(text: str) -> int:
         raise UsageError(f"invalid memory size '{text}'") from exc
 
 
-def vm_options(func: F) -> F:
-    for opt in reversed([device_option, global_option, smp_option]):
-        func = opt(func)
-    return func
+def vm_config(release: str, machine: str, catalog: str | None, vm: VMArgs) -> VMConfig:
+    """The VM ``vm`` describes, of ``release`` (found in ``catalog``) on ``machine``."""
+    from migcompat.catalog.load import find_release  # only commands that build a VM need it
+
+    _, rel = find_release(release, catalog)
+    return VMConfig(rel, machine, [parse_device(s) for s in vm.devices],
+                    smp=vm.smp or DEFAULT_SMP, mem=parse_mem(vm.mem or DEFAULT_MEM),
+                    globals=[parse_global(s) for s in vm.globals])
+
+
+def side_config(side: str, catalog: str | None, vm: VMArgs) -> VMConfig:
+    """:func:`vm_config` for one ``RELEASE:MACHINE`` argument."""
+    release, machine = parse_side(side)
+    return vm_config(release, machine, catalog, vm)

@@ -7,17 +7,10 @@ from typing import Any
 import click
 from rich.table import Table
 
-from migcompat.catalog.load import find_release
-from migcompat.cli.options import (
-    catalog_option,
-    format_option,
-    parse_devices,
-    parse_globals,
-    vm_options,
-)
+from migcompat.cli.options import VMArgs, catalog_option, format_option, vm_config, vm_options
 from migcompat.cli.output import emit_json, out, warn
 from migcompat.model.props import format_value
-from migcompat.model.vm import VM, DeviceObject, Effective, Layer, VMConfig, realize_vm
+from migcompat.model.vm import VM, DeviceObject, Effective, Layer, realize_vm
 
 
 def effective_json(eff: Effective, alias_of: str | None = None) -> dict[str, Any]:
@@ -100,27 +93,24 @@ Examples:
 """)
 @click.argument("release")
 @click.argument("machine")
-@vm_options
+@vm_options(mem=False)
 @click.option("--explain", is_flag=True, help="Show every layer that set each value.")
 @catalog_option
 @format_option
-def props(release: str, machine: str, devices: tuple[str, ...], globals_: tuple[str, ...],
-          smp: int, explain: bool, catalog: str | None, fmt: str) -> None:
+def props(release: str, machine: str, vm: VMArgs, explain: bool, catalog: str | None,
+          fmt: str) -> None:
     """Effective property values of each device of RELEASE on MACHINE.
 
     Layers, oldest first: class default, the machine's compat list, sugar, user --global,
     device options, realize-time resolution. JSON always carries the provenance.
     """
-    _, rel = find_release(release, catalog)
-    config = VMConfig(release=rel, machine=machine, devices=parse_devices(devices), smp=smp,
-                      globals=parse_globals(globals_))
-    vm = realize_vm(config)
-    for w in vm.warnings:
+    realized = realize_vm(vm_config(release, machine, catalog, vm))
+    for w in realized.warnings:
         warn(w)
     if fmt == "json":
-        emit_json("props", vm_json(vm))
+        emit_json("props", vm_json(realized))
     else:
-        print_vm(vm, explain)
+        print_vm(realized, explain)
 
 
 COMMANDS = [props]

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from migcompat.cli.options import catalog_option, format_option
+from migcompat.cli.options import catalog_choice, catalog_option, format_option
 from migcompat.cli.output import emit_json, err, out
 from migcompat.errors import EXIT_INCOMPATIBLE, UsageError
 
@@ -128,7 +128,7 @@ Examples:
 """)
 @click.option("--qemu", "binary", default=None,
               help="QEMU binary (default: $MIGCOMPAT_QEMU, else qemu-system-x86_64).")
-@click.option("--catalog", default="qemu", show_default=True, metavar="NAME|PATH")
+@catalog_choice(default="qemu", show_default=True)
 @click.option("--release", "release_id", default=None,
               help="Release id (default: the binary's MAJOR.MINOR).")
 @click.option("--machine", "machines", multiple=True, metavar="M",

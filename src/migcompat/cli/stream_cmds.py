@@ -4,12 +4,17 @@ docs/validate.md)."""
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
+from migcompat.analysis.stream_tools.destination import (
+    describe_destination,
+    validate_described,
+    validate_loaded,
+)
+from migcompat.analysis.stream_tools.report import StreamReport
 from migcompat.analysis.stream_tools.rewrite import (
     RewriteResult,
     parse_page,
@@ -17,29 +22,19 @@ from migcompat.analysis.stream_tools.rewrite import (
     rewrite_stream,
 )
 from migcompat.analysis.stream_tools.text import report_lines, verdict_lines
-from migcompat.analysis.stream_tools.validate import (
-    DestModel,
-    Verdict,
-    dest_from_stream,
-    machine_sends_configuration,
-    validate_report,
-)
 from migcompat.analysis.stream_tools.walk import analyze_stream
 from migcompat.cli.options import (
+    VMArgs,
     catalog_option,
     format_option,
-    mem_option,
-    parse_devices,
-    parse_globals,
-    parse_mem,
+    parse_side,
+    vm_config,
     vm_options,
 )
 from migcompat.cli.output import emit_json, json_text, warn
 from migcompat.errors import (
     EXIT_INCOMPATIBLE,
-    SchemaFileError,
     StreamError,
-    TruncatedStream,
     UnreadableStream,
     UsageError,
 )
@@ -49,9 +44,9 @@ from migcompat.migration.streamfile import (
     atomic_output,
     load_schema,
 )
-from migcompat.stream import Loader
-from migcompat.vmstate.layouts import dump_index, schema_from_vmdesc
-from migcompat.vmstate.schema import SchemaResolver, VMStateDescription
+from migcompat.migration.streamfile import stream_layout as _layout
+from migcompat.vmstate.dump import VMStateDump
+from migcompat.vmstate.schema import SchemaResolver
 
 schema_option = click.option(
     "--schema", metavar="FILE", default=None,
@@ -60,19 +55,12 @@ schema_option = click.option(
 
 
 def stream_layout(sf: StreamFile, schema: str | None) -> tuple[SchemaResolver | None, str]:
-    """The resolver that sizes device sections, and where it came from."""
-    if schema is not None:
-        src = load_schema(schema)
-        return src.resolver, f"schema:{src.kind}"
-    found = sf.vmdesc()
-    if found is None:
-        return None, "none"
-    at, raw = found
-    try:
-        return schema_from_vmdesc(raw, sf.name, at + 5).resolver, "vmdesc"
-    except SchemaFileError as exc:
-        warn(f"the trailing description cannot be used: {exc}")
-        return None, "none"
+    """The resolver that sizes device sections, and where it came from (warning when the
+    stream's own description is unusable)."""
+    resolver, origin, why = _layout(sf, schema)
+    if why is not None:
+        warn(why)
+    return resolver, origin
 
 
 def write_text(lines: list[str]) -> None:
@@ -218,117 +206,26 @@ def rewrite(input_file: str, output_file: str, schema: str | None, sets: tuple[s
     write_text(lines)
 
 
-def _cannot_see(dest: DestModel, against: bool, dump: bool) -> list[str]:
-    out = []
-    if not against:
-        out += ["which devices, instances (CPU count) and RAM blocks the destination VM has",
-                "device property values (e.g. virtio-blk num-queues, PCI config space)"]
-    if not dump:
-        out += ["minimum_version_id of sections and subsections; whether the destination "
-                "knows a subsection it did not send itself"]
-    else:
-        out += ["sections that are not qdev devices (timer, cpu, ...) beyond --against"
-                if against else "versions of sections that are not qdev devices (timer, "
-                "cpu, apic, ...): the dump does not list them"]
-    out.append("needed()/field_exists() callbacks and device post_load checks")
-    return out
+def _against_report(against: str) -> StreamReport:
+    """The analyze report of a stream the destination saved (``--against``)."""
+    with StreamFile(against) as af:
+        resolver, layout_from = stream_layout(af, None)
+        if resolver is None:
+            raise UsageError(f"--against {against}: the stream has no trailing "
+                             "description (save it without suppress-vmdesc=on)")
+        report = analyze_stream(af.data, resolver, layout_from)
+    if report.error is not None:
+        raise UsageError(f"--against {against}: {report.error}")
+    return report
 
 
-def _describe_destination(against: str | None, schema: str | None, machine: str | None
-                          ) -> tuple[DestModel, str]:
-    dest, forms = DestModel(), []
-    if against is not None:
-        with StreamFile(against) as af:
-            resolver, layout_from = stream_layout(af, None)
-            if resolver is None:
-                raise UsageError(f"--against {against}: the stream has no trailing "
-                                 "description (save it without suppress-vmdesc=on)")
-            arep = analyze_stream(af.data, resolver, layout_from)
-        if arep.error is not None:
-            raise UsageError(f"--against {against}: {arep.error}")
-        dest = dest_from_stream(arep)
-        forms.append(f"--against {against}")
-    if schema is not None:
-        src = load_schema(schema)
-        if src.dump is None:
-            raise UsageError(f"--schema {schema}: validate takes the destination's "
-                             "-dump-vmstate here (use --against for a stream it saved)")
-        dest.dump = dump_index(src.dump)
-        if dest.machine is None and dest.configuration is None:
-            dest.machine = src.dump.machine or None
-        forms.append(f"--schema {schema}")
-    if machine is not None:
-        dest.machine = machine
-    if dest.configuration is None and dest.machine is not None:
-        dest.configuration = machine_sends_configuration(dest.machine)
-        dest.footers = dest.configuration
-    dest.cannot_see = _cannot_see(dest, against is not None, schema is not None)
-    return dest, ", ".join(forms)
-
-
-def _stream_sized(mine: SchemaResolver | None, theirs: SchemaResolver) -> SchemaResolver:
-    """A captured destination's resolver, with device-specific field sizes from the stream's
-    own description (vm/captured.py adopt_device_sizes)."""
-    from migcompat.vm.captured import adopt_device_sizes
-    from migcompat.vmstate.schema import SectionSchema, as_section_schema
-
-    def resolve(idstr: str, instance_id: int, version_id: int
-                ) -> VMStateDescription | SectionSchema | None:
-        found = mine(idstr, instance_id, version_id) if mine is not None else None
-        other = theirs(idstr, instance_id, version_id)
-        if found is None or other is None:
-            return found
-        a, b = as_section_schema(found), as_section_schema(other)
-        return SectionSchema(adopt_device_sizes(a.vmsd, b.vmsd), a.properties)
-    return resolve
-
-
-def _validate_catalog(sf: StreamFile, dest_side: str, catalog: str | None,
-                      devices: tuple[str, ...], globals_: tuple[str, ...], smp: int,
-                      mem: str) -> Verdict:
-    # Imported here: only this form needs the catalog and the model (start-up of analyze).
-    from migcompat.catalog.load import find_release
-    from migcompat.model.vm import VMConfig
-    from migcompat.vm.captured import beyond_capture, plan_captured
-    from migcompat.vm.live import build_empty
-
-    release, _, machine = dest_side.partition(":")
-    if not release or not machine:
-        raise UsageError(f"--dest: expected RELEASE:MACHINE, got '{dest_side}'")
-    _, rel = find_release(release, catalog)
-    if not rel.vmstate and not rel.has_capture:
-        raise UsageError(f"release '{rel.id}' has no device-state schemas in its catalog "
-                         "(neither vmstate nor captured state): use --schema DEST_DUMP.json "
-                         "or --against DEST_STREAM")
-    config = VMConfig(rel, machine, parse_devices(devices), smp=smp, mem=parse_mem(mem),
-                      globals=parse_globals(globals_))
-    live = build_empty(config)
-    captured = plan_captured(live.vm)
-    if captured is not None and captured.gaps:  # a destination only half known: no verdict
-        raise UsageError(f"{captured.gaps[0][1]}; use --against DEST_STREAM or --schema")
-    changed = beyond_capture(live.vm) if captured is not None else []
-    if changed:  # e.g. num-queues changes the PCI config inside the opaque virtio field
-        raise UsageError(f"{rel.id} {machine}: the captured state has the build's defaults, "
-                         f"not {', '.join(changed)}: use --against a stream the destination "
-                         "saved, or `migcompat check` against the source's configuration")
-    destination = live.destination()
-    known_layout, _ = stream_layout(sf, None)
-    if captured is not None and known_layout is not None:
-        destination = replace(destination,
-                              resolver=_stream_sized(destination.resolver, known_layout))
-    if known_layout is not None:  # read it with its own layout first: unreadable is exit 2
-        pre = analyze_stream(sf.data, known_layout, "vmdesc")
-        if pre.error is not None:
-            raise UnreadableStream(pre.error)
-    loader = Loader(destination, ram="discard")
-    try:
-        loader.decoder.feed(sf.data, copy=False)
-        loaded = loader.close()
-    except StreamError as exc:
-        if known_layout is None and isinstance(exc, TruncatedStream):
-            raise UnreadableStream(exc) from None
-        return Verdict(False, exc)
-    return Verdict(True, warnings=loaded.warnings)
+def _dump(schema: str) -> VMStateDump:
+    """The destination build's ``-dump-vmstate`` (``--schema``)."""
+    src = load_schema(schema)
+    if src.dump is None:
+        raise UsageError(f"--schema {schema}: validate takes the destination's "
+                         "-dump-vmstate here (use --against for a stream it saved)")
+    return src.dump
 
 
 @click.command(epilog="""\b
@@ -348,16 +245,14 @@ Examples:
               "--against, else the dump's vmschkmachine).")
 @click.option("--dest", "dest_side", metavar="RELEASE:MACHINE", default=None,
               help="A destination from a catalog, with --device/--global/--smp/-m.")
-@vm_options
-@mem_option
+@vm_options(scope="with --dest")
 @catalog_option
 @click.option("--source-schema", metavar="FILE", default=None,
               help="Layout of FILE when it has no trailing description (a stream of the same "
                    "source build and configuration, or its desc.json).")
 @format_option
 def validate(file: str, schema: str | None, against: str | None, machine: str | None,
-             dest_side: str | None, devices: tuple[str, ...], globals_: tuple[str, ...],
-             smp: int, mem: str, catalog: str | None, source_schema: str | None,
+             dest_side: str | None, vm: VMArgs, catalog: str | None, source_schema: str | None,
              fmt: str) -> None:
     """Predict whether a destination will accept the stream FILE, before loading it.
 
@@ -372,26 +267,22 @@ def validate(file: str, schema: str | None, against: str | None, machine: str | 
         raise UsageError("say what the destination is: --schema, --against or --dest")
     with StreamFile(file) as sf:
         if dest_side is not None:
-            verdict = _validate_catalog(sf, dest_side, catalog, devices, globals_, smp, mem)
+            release, dest_machine = parse_side(dest_side)
+            config = vm_config(release, dest_machine, catalog, vm)
+            verdict = validate_loaded(sf.data, config, stream_layout(sf, None)[0])
             target = dest_side
         else:
-            dest, target = _describe_destination(against, schema, machine)
+            dest = describe_destination(_against_report(against) if against else None,
+                                        _dump(schema) if schema else None, machine)
+            target = ", ".join([*([f"--against {against}"] if against else []),
+                                *([f"--schema {schema}"] if schema else [])])
             resolver, layout_from = stream_layout(sf, source_schema)
             borrowed = resolver is None and against is not None
             if borrowed:
                 resolver, layout_from = stream_layout(sf, against)
                 warn("the stream has no trailing description: reading it with the "
                      "destination's layout, as QEMU would")
-            report = analyze_stream(sf.data, resolver, layout_from)
-            err = report.error
-            if err is not None and (not borrowed or isinstance(err, TruncatedStream)):
-                raise UnreadableStream(err)
-            verdict = validate_report(report, dest)
-            if verdict.loads and err is not None:
-                # Read with the destination's layout, the stream does not fit it: QEMU
-                # fails there too (it may name the field rather than the footer).
-                verdict = Verdict(False, err, [err.message], verdict.warnings,
-                                  verdict.cannot_see)
+            verdict = validate_described(sf.data, resolver, layout_from, dest, borrowed)
     if fmt == "json":
         err = verdict.error
         emit_json("validate", {

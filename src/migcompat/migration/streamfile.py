@@ -31,6 +31,7 @@ from migcompat.errors import SchemaFileError, UsageError
 from migcompat.stream.constants import MAGIC
 from migcompat.stream.vmdesc import locate_vmdesc
 from migcompat.vmstate.layouts import SchemaSource, parse_schema_json, schema_from_vmdesc
+from migcompat.vmstate.schema import SchemaResolver
 
 MAX_SCHEMA_FILE = 512 << 20  # a -dump-vmstate is < 1 MiB; anything huge is not a schema
 _MAGIC = MAGIC.to_bytes(4, "big")
@@ -124,6 +125,24 @@ def load_schema(path: str) -> SchemaSource:
     except OSError as exc:
         raise UsageError(f"{path}: {exc.strerror or exc}") from exc
     return parse_schema_json(raw, path)
+
+
+def stream_layout(sf: StreamFile, schema: str | None) -> tuple[SchemaResolver | None, str,
+                                                             str | None]:
+    """The resolver that sizes ``sf``'s device sections, where it came from (``vmdesc``,
+    ``schema:vmdesc``, ``schema:dump`` or ``none``), and why the stream's own description
+    could not be used, if that is why there is none."""
+    if schema is not None:
+        src = load_schema(schema)
+        return src.resolver, f"schema:{src.kind}", None
+    found = sf.vmdesc()
+    if found is None:
+        return None, "none", None
+    at, raw = found
+    try:
+        return schema_from_vmdesc(raw, sf.name, at + 5).resolver, "vmdesc", None
+    except SchemaFileError as exc:
+        return None, "none", f"the trailing description cannot be used: {exc}"
 
 
 def block_file_name(idstr: str) -> str:
