@@ -130,3 +130,23 @@ def test_the_rule_catches_upward_imports() -> None:
     assert not forbidden(SRC / "qemu" / "binary" / "made_up.py",
                          "from migcompat.catalog.load import open_catalog\n")
     assert not forbidden(SRC / "cli" / "made_up.py", "from migcompat.qemu import binary\n")
+
+
+def test_local_imports_say_why() -> None:
+    # Imports inside functions are for start-up time only, and each says so (a comment on
+    # its line or the one above the block).
+    silent = []
+    for path in MODULES:
+        lines = path.read_text().splitlines()
+        for fn in ast.walk(ast.parse("\n".join(lines))):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            block = [n for n in fn.body if isinstance(n, ast.Import | ast.ImportFrom)]
+            nested = [n for n in ast.walk(fn) if isinstance(n, ast.Import | ast.ImportFrom)]
+            for node in nested:
+                first = block[0] if node in block else node
+                above = lines[first.lineno - 2].strip()
+                said = "#" in lines[node.lineno - 1] or above.startswith("#")
+                if not said:
+                    silent.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert silent == []

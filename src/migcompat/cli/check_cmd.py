@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from migcompat.analysis.check import CheckResult, Reason, check
+from migcompat.analysis.sections import has_state_schemas
 from migcompat.cli.options import (
     VMArgs,
     catalog_option,
@@ -18,6 +19,8 @@ from migcompat.cli.options import (
 from migcompat.cli.output import emit_json, out
 from migcompat.errors import EXIT_INCOMPATIBLE, MigcompatError
 from migcompat.model.vm import VMConfig
+from migcompat.vm.captured import plan_captured
+from migcompat.vm.live import plan_sections
 
 
 def state_compared(res: CheckResult) -> dict[str, Any] | None:
@@ -25,13 +28,8 @@ def state_compared(res: CheckResult) -> dict[str, Any] | None:
     and where both sides' schemas came from. None when a side did not realize."""
     if res.src_vm is None or res.dst_vm is None:
         return None
-    from migcompat.analysis.sections import has_state_schemas
-
     if not (has_state_schemas(res.src_vm) and has_state_schemas(res.dst_vm)):
         return None
-    from migcompat.vm.captured import plan_captured
-    from migcompat.vm.live import plan_sections
-
     def origin(vm: Any) -> str:
         return "captured" if vm.release.has_capture else (
             "catalog" if vm.release.vmstate else "none")

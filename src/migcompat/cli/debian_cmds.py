@@ -52,6 +52,7 @@ use_option = click.option(
 
 def _runnable(action: str, ids: tuple[str, ...], lock: Path | None, use: str | None,
               quiet: bool) -> None:
+    # imported when the command runs: `migcompat --help` need not load apt and QEMU code
     from migcompat.qemu.debian.builds import build, smoke
     from migcompat.qemu.debian.lock import load_build_pins
 
@@ -105,6 +106,7 @@ def builds_verify(ids: tuple[str, ...], lock: Path | None, use: str | None) -> N
                    "instead of what this host lacks.")
 def builds_resolve(ids: tuple[str, ...], lock: Path | None, against: str | None) -> None:
     """List the packages a build needs that the host lacks (to update the lock's libraries)."""
+    # imported when the command runs: `migcompat --help` need not load apt and QEMU code
     from migcompat.qemu.debian.apt import PrivateApt
     from migcompat.qemu.debian.builds import cache_root
     from migcompat.qemu.debian.deps import release_packages, unmet_dependencies
@@ -141,6 +143,7 @@ def sources_command(ids: tuple[str, ...], lock: Path | None, print_path: bool,
     private APT configuration and unpacked with dpkg-source into $MIGCOMPAT_CACHE/sources
     (default ~/.cache/migcompat/sources). See docs/import-source.md.
     """
+    # imported when the command runs: `migcompat --help` need not load apt and QEMU code
     from migcompat.qemu.debian.lock import STAMP, load_pins
     from migcompat.qemu.debian.sources import fetch
 

@@ -44,7 +44,7 @@ def out() -> Console:
 def err() -> Console:
     global _err
     if _err is None:
-        from rich.console import Console
+        from rich.console import Console  # on first use, as out()
 
         _err = Console(stderr=True, soft_wrap=True, highlight=False)
     return _err

@@ -20,6 +20,7 @@ def terminal_progress(labels: Mapping[str, str] | None = None,
     if not (sys.stderr.isatty() if force is None else force):
         yield None
         return
+    # rich only when there is a terminal to draw on (start-up)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as RichProgress

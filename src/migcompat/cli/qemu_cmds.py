@@ -48,6 +48,7 @@ def import_source(tree: Path, output: Path | None, debian_version: str | None) -
     defaults, each with its file and line. Defaults that cannot be computed statically are
     recorded as unresolved, with the reason. See docs/import-source.md.
     """
+    # imported when the command runs: `migcompat --help` need not load the importers
     from migcompat.cli.progress import terminal_progress
     from migcompat.qemu.source.importer import STAGES, import_tree
 
@@ -87,6 +88,7 @@ def probe_command(qemu_binary: str, output: Path | None, machines: tuple[str, ..
     paused with -nodefaults and never outlives the probe. See docs/probe.md and
     docs/probe-state.md.
     """
+    # imported when the command runs: `migcompat --help` need not load the importers
     from migcompat.cli.progress import terminal_progress
     from migcompat.qemu.binary.probe import probe
 
@@ -107,6 +109,7 @@ def probe_command(qemu_binary: str, output: Path | None, machines: tuple[str, ..
 def _probe_state(binary: str, release: str, machines: tuple[str, ...], state: Path,
                  output: Path) -> str:
     """Capture the binary's state into ``state``; the path the release file gives it."""
+    # imported when the command runs: `migcompat --help` need not load the importers
     import shutil
 
     from migcompat.qemu.binary.state.capture import probe_state
@@ -147,6 +150,7 @@ def crosscheck_command(binary: str | None, catalog: str, release_id: str | None,
     Every pc-q35 and pc-i440fx machine type of the binary, with a set of devices that need
     no backend. Exit 0 at 100% agreement, 1 otherwise. See docs/crosscheck.md.
     """
+    # imported when the command runs: `migcompat --help` need not load the importers
     from migcompat.cli.progress import terminal_progress
     from migcompat.qemu.binary.crosscheck.check import format_text, run_crosscheck
 
@@ -177,6 +181,7 @@ def probe_compare_command(probe_file: str, catalog: str | None, fmt: str) -> Non
     Device types, property kinds and static defaults, each difference with its likely
     cause (docs/probe.md). Exit 0 when they agree, 1 on differences.
     """
+    # imported when the command runs: `migcompat --help` need not load the importers
     from migcompat.catalog.load import find_release, open_catalog
     from migcompat.qemu.binary.compare import compare_machines, compare_releases, format_text
 

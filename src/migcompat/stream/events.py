@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from migcompat.stream.constants import FILE_VERSION
 from migcompat.vmstate.data import VMStateData
+from migcompat.vmstate.vmdesc import parse_vmdesc_json
 
 _U32 = (1 << 32) - 1
 _U64 = (1 << 64) - 1
@@ -254,8 +255,6 @@ class VMDescription:
     @cached_property
     def parsed(self) -> Any:
         """The JSON as Python objects (raises StreamError when it is not valid JSON)."""
-        from migcompat.vmstate.vmdesc import parse_vmdesc_json
-
         return parse_vmdesc_json(self.json_bytes)
 
     @classmethod

@@ -46,6 +46,7 @@ from migcompat.errors import (
     QemuError,
     UsageError,
 )
+from migcompat.qemu.binary.qmp import QemuProcess
 from migcompat.qemu.debian.apt import PrivateApt
 from migcompat.qemu.debian.cache import cache_root as _cache_root
 from migcompat.qemu.debian.cache import locked, say
@@ -301,8 +302,6 @@ def _verify(pin: BuildPin, prefix: Path) -> QemuBuild:
 
 def smoke(b: QemuBuild) -> str:
     """A paused start (``-M pc-q35-5.1 -nodefaults -display none -S``): QEMU's version."""
-    from migcompat.qemu.binary.qmp import QemuProcess
-
     try:
         with QemuProcess([*b.args(), *SMOKE_ARGS], binary=b.binary, env=b.env) as vm:
             major, minor, micro = vm.version()

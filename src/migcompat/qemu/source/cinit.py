@@ -14,7 +14,14 @@ import tree_sitter
 
 from migcompat.errors import MacroExpansionError
 from migcompat.qemu.source import cexpr, cond, cpp
-from migcompat.qemu.source.tree import MacroTable, SourceFile, SourceTree, line_of, node_text
+from migcompat.qemu.source.tree import (
+    MacroTable,
+    SourceFile,
+    SourceTree,
+    active_children,
+    line_of,
+    node_text,
+)
 
 
 class FileContext:
@@ -86,8 +93,6 @@ class FileContext:
 
 
 def _walk_top(node: tree_sitter.Node, config: cond.BuildConfig) -> Iterator[tree_sitter.Node]:
-    from migcompat.qemu.source.tree import active_children
-
     for child in active_children(node, config):
         if child.type in ("linkage_specification", "declaration_list"):
             yield from _walk_top(child, config)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from migcompat.errors import UsageError
 from migcompat.qemu.source import cexpr, cpp
 from migcompat.qemu.source.cinit import FileContext
 from migcompat.qemu.source.compat import TABLE_FILES, read_tables
@@ -45,8 +46,6 @@ def import_tree(
     """Read the QEMU source tree at ``root`` and return its release catalog (format 1)."""
     root = Path(root)
     if not (root / "VERSION").is_file() or not (root / "hw").is_dir():
-        from migcompat.errors import UsageError
-
         raise UsageError(f"{root} is not a QEMU source tree (no VERSION or hw/)")
     tree = SourceTree(root, progress=progress)
     tree.load_headers()

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migcompat.errors import MigcompatError, UsageError
+from migcompat.model.machines import version_key
 from migcompat.qemu.binary.state.dump import versions_from_dump
 from migcompat.qemu.binary.state.run import (
     DEVICES,
@@ -40,6 +41,7 @@ from migcompat.qemu.binary.state.run import (
     save,
 )
 from migcompat.qemu.binary.state.stream import SavedStream, Section, read_stream, schema_of
+from migcompat.qemu.debian.builds import build
 from migcompat.stream import find_vmdesc
 
 FORMAT = 1
@@ -52,8 +54,6 @@ Progress = Callable[[str], None]
 
 def target_for(release: str) -> Target:
     """The real build of ``release`` (migcompat.qemu.debian.builds) as something to run."""
-    from migcompat.qemu.debian.builds import build
-
     b = build(release)
     return Target(b.binary, b.env if b.private else None, tuple(b.args()))
 
@@ -194,8 +194,6 @@ def probe_state(release: str, target: Target, machines: str | Sequence[str] | No
 
 
 def _newest_q35(names: Iterable[str]) -> str:
-    from migcompat.model.machines import version_key
-
     q35 = [n for n in names if n.startswith("pc-q35-")]
     if not q35:
         raise MigcompatError("the build has no pc-q35-* machine type to dump")
