@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_run import run
 from streamfile_support import BLOB_ADDR, BLOB_SIZE, qemu_args
+
+from cli_run import run
 
 pytestmark = pytest.mark.qemu
 StreamMaker = Callable[[str], Path]

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_run import run
 from streamfile_support import load_and_query, qemu_args
+
+from cli_run import run
 
 pytestmark = pytest.mark.qemu
 

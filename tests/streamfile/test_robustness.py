@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_run import Run, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cli_run import Run, run
 from migcompat.catalog.load import find_release
 from migcompat.model.devspec import parse_device
 from migcompat.model.vm import VMConfig

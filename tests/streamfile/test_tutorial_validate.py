@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from cli_run import run
 
 VM = ["--device", "virtio-blk-pci", "--smp", "4", "-m", "16M"]

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_run import run
 from streamfile_support import qemu_args
 
+from cli_run import run
 from qemu_helpers import load_stream, require_qemu
 
 pytestmark = pytest.mark.qemu
