@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from typing import Any
 
 import pytest
 
@@ -52,3 +53,21 @@ def test_real_releases_flag_the_4_2_machine_types() -> None:
 def test_no_machine_matches_is_a_usage_error() -> None:
     code, out = run("matrix", "qemu-5.2", "qemu-5.1", "--machines", "q35-*")
     assert code == 2 and "no machine type of qemu-5.2 matches 'q35-*'" in out
+
+
+def test_each_release_is_loaded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Loading a real release costs a fifth of a second: loaded again for every machine
+    # type, `matrix --catalog qemu 7.2 10.0` took 26 s instead of 3.
+    from migcompat.catalog import load
+
+    built: list[str] = []
+    real = load.build_release
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        built.append(args[-1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(load, "build_release", counting)
+    code, _ = run("matrix", "qemu-5.2", "qemu-5.1", "--device", "virtio-blk-pci",
+                  "--both-directions")
+    assert code == 1 and sorted(built) == ["qemu-5.1", "qemu-5.2"]

@@ -70,7 +70,7 @@ def matrix(source_release: str, dest_release: str, vm: VMArgs, pattern: str,
         raise UsageError(f"no machine type of {src.id} matches '{pattern}'")
 
     def config(rel: Release, machine: str) -> VMConfig:
-        return vm_config(rel.id, machine, catalog, vm)
+        return vm_config(rel, machine, catalog, vm)  # each release loaded once, above
 
     rows = []
     for name in names:
