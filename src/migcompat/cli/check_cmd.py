@@ -10,7 +10,9 @@ from migcompat.analysis.check import CheckResult, Reason, check
 from migcompat.analysis.sections import has_state_schemas
 from migcompat.cli.options import (
     VMArgs,
+    both_directions_choice,
     catalog_option,
+    explain_choice,
     format_option,
     side_config,
     side_options,
@@ -106,8 +108,8 @@ Examples:
 @click.argument("destination")
 @vm_options(scope="both sides")
 @side_options
-@click.option("--both-directions", is_flag=True, help="Also check DESTINATION -> SOURCE.")
-@click.option("--explain", is_flag=True, help="Show both provenances of each difference.")
+@both_directions_choice(help="Also check DESTINATION -> SOURCE.")
+@explain_choice(help="Show both provenances of each difference.")
 @catalog_option
 @format_option
 def check_command(source: str, destination: str, vm: VMArgs, src_vm: VMArgs, dst_vm: VMArgs,

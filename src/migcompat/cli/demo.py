@@ -166,7 +166,7 @@ Examples:
   migcompat demo
   migcompat demo --format json
 """)
-@catalog_choice(default="tutorial", show_default=True,
+@catalog_choice(default="tutorial",
                 help="A catalog with releases qemu-5.1, qemu-5.2 and qemu-5.2-broken.")
 @format_option
 def demo(catalog: str, fmt: str) -> None:

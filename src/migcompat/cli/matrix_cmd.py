@@ -10,7 +10,14 @@ from rich.table import Table
 
 from migcompat.analysis.check import CheckResult, check
 from migcompat.catalog.load import find_release
-from migcompat.cli.options import VMArgs, catalog_option, format_option, vm_config, vm_options
+from migcompat.cli.options import (
+    VMArgs,
+    both_directions_choice,
+    catalog_option,
+    format_option,
+    vm_config,
+    vm_options,
+)
 from migcompat.cli.output import emit_json, out
 from migcompat.errors import EXIT_INCOMPATIBLE, UsageError
 from migcompat.model.release import Release
@@ -51,8 +58,7 @@ Examples:
 @vm_options(scope="both sides")
 @click.option("--machines", "pattern", default="*", show_default=True, metavar="GLOB",
               help="Only the source's machine types that match (shell pattern).")
-@click.option("--both-directions", is_flag=True,
-              help="Also check DEST_RELEASE -> SOURCE_RELEASE on each machine type.")
+@both_directions_choice(help="Also check DEST_RELEASE -> SOURCE_RELEASE on each machine type.")
 @catalog_option
 @format_option
 def matrix(source_release: str, dest_release: str, vm: VMArgs, pattern: str,

@@ -1,8 +1,11 @@
 """Options shared by many commands, each defined once (the pip-tools habit), and the one way
 from them to a VM configuration.
 
-Every option a second command uses is made here: ``catalog_option`` and ``format_option``
-as they are, or through their factories where a command needs another default or help. The
+Every option that commands of two modules use is made here: ``catalog_option`` and
+``format_option`` as they are, or through their factories (``catalog_choice``,
+``format_choice``, ``explain_choice``, ``both_directions_choice``) where a command needs
+another default or help; an option shared by the commands of one module is defined once at
+the top of that module (``schema_option``, ``seed_option``, ``lock_option``). The
 VM options (``--device``, ``--global``, ``--smp``, ``-m``) reach a command as one
 :class:`VMArgs`; ``check`` adds the same four for each side (``--src-device`` ...).
 ``RELEASE:MACHINE`` is parsed by :func:`parse_side` alone, and :func:`vm_config` is the only
@@ -28,23 +31,34 @@ from migcompat.model.vm import VMConfig
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _option(*decls: str, **defaults: Any) -> Callable[..., Callable[[F], F]]:
-    """A factory of one option: ``factory()`` as defined here, ``factory(default=...)`` for
-    a command that needs another default or help."""
+def option_factory(*decls: str, **defaults: Any) -> Callable[..., Callable[[F], F]]:
+    """A factory of one option: ``factory()`` as defined here, ``factory(help=...)`` for a
+    command that needs other help (or another default)."""
     def make(**overrides: Any) -> Callable[[F], F]:
         return click.option(*decls, **{**defaults, **overrides})
     return make
 
 
-catalog_choice = _option(
-    "--catalog", "catalog", metavar="NAME|PATH", default=None,
-    help="Bundled catalog name (tutorial, qemu) or a catalog/release file path. "
-         "Default: the bundled catalog that has the release.")
-format_choice = _option(
+CATALOG_HELP = "Bundled catalog name (tutorial, qemu) or a catalog/release file path."
+
+
+def catalog_choice(default: str | None = None, help: str = CATALOG_HELP) -> Callable[[F], F]:
+    """``--catalog``; with a ``default``, shown as the default instead of "the bundled
+    catalog that has the release" (which only holds when there is none)."""
+    if default is None:
+        help += " Default: the bundled catalog that has the release."
+    return click.option("--catalog", "catalog", metavar="NAME|PATH", default=default,
+                        show_default=default is not None, help=help)
+
+
+format_choice = option_factory(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
     help="Output format. JSON is versioned (\"schema\": 1), see docs/json.md.")
 catalog_option = catalog_choice()
 format_option = format_choice()
+# Each command says what it shows or checks the other way round: the help is its own.
+explain_choice = option_factory("--explain", "explain", is_flag=True)
+both_directions_choice = option_factory("--both-directions", "both_directions", is_flag=True)
 
 
 @dataclass(frozen=True)

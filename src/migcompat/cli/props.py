@@ -7,7 +7,14 @@ from typing import Any
 import click
 from rich.table import Table
 
-from migcompat.cli.options import VMArgs, catalog_option, format_option, vm_config, vm_options
+from migcompat.cli.options import (
+    VMArgs,
+    catalog_option,
+    explain_choice,
+    format_option,
+    vm_config,
+    vm_options,
+)
 from migcompat.cli.output import emit_json, out, warn
 from migcompat.model.props import format_value
 from migcompat.model.vm import VM, DeviceObject, Effective, Layer, realize_vm
@@ -94,7 +101,7 @@ Examples:
 @click.argument("release")
 @click.argument("machine")
 @vm_options(mem=False)
-@click.option("--explain", is_flag=True, help="Show every layer that set each value.")
+@explain_choice(help="Show every layer that set each value.")
 @catalog_option
 @format_option
 def props(release: str, machine: str, vm: VMArgs, explain: bool, catalog: str | None,

@@ -11,9 +11,14 @@ from typing import Any
 
 import click
 
-from migcompat.cli.options import catalog_choice, catalog_option, format_option
+from migcompat.cli.options import catalog_choice, catalog_option, format_option, option_factory
 from migcompat.cli.output import emit_json, err, out
 from migcompat.errors import EXIT_INCOMPATIBLE, UsageError
+
+output_option = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                             help="Write the release catalog here (default: stdout).")
+machines_choice = option_factory("--machine", "machines", multiple=True, metavar="M",
+                                 help="Only these machine types (repeatable).")
 
 
 def write_json_atomically(path: Path, doc: dict[str, Any], compact: bool = True) -> None:
@@ -38,8 +43,7 @@ Examples:
   make catalogs        # all pinned Debian trees -> the bundled qemu catalog
 """)
 @click.argument("tree", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the release catalog here (default: stdout).")
+@output_option
 @click.option("--debian-version", default=None, help="The Debian package the tree is from.")
 def import_source(tree: Path, output: Path | None, debian_version: str | None) -> None:
     """Read a QEMU source tree (5.2 .. 10.x) into a release catalog (JSON).
@@ -70,10 +74,8 @@ Examples:
   migcompat probe qemu-system-x86_64 --machine pc-q35-7.2 --machine pc-i440fx-7.2
 """)
 @click.argument("qemu_binary", default="qemu-system-x86_64")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the release catalog here (default: stdout).")
-@click.option("--machine", "machines", multiple=True, metavar="M",
-              help="Record only these machine types (repeatable).")
+@output_option
+@machines_choice(help="Record only these machine types (repeatable).")
 @click.option("--state", "state", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Also save paused VMs of each machine type (with and "
               "without the probed devices) and write what they send to this file; the "
@@ -131,11 +133,10 @@ Examples:
 """)
 @click.option("--qemu", "binary", default=None,
               help="QEMU binary (default: $MIGCOMPAT_QEMU, else qemu-system-x86_64).")
-@catalog_choice(default="qemu", show_default=True)
+@catalog_choice(default="qemu")
 @click.option("--release", "release_id", default=None,
               help="Release id (default: the binary's MAJOR.MINOR).")
-@click.option("--machine", "machines", multiple=True, metavar="M",
-              help="Only these machine types (repeatable).")
+@machines_choice()
 @click.option("--jobs", type=click.IntRange(1, 16), default=2, show_default=True,
               help="QEMU processes at once.")
 @click.option("--overlay", type=click.Path(exists=True, dir_okay=False, path_type=Path),
