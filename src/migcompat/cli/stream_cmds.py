@@ -27,8 +27,7 @@ from migcompat.cli.options import (
     VMArgs,
     catalog_option,
     format_option,
-    parse_side,
-    vm_config,
+    side_config,
     vm_options,
 )
 from migcompat.cli.output import emit_json, json_text, warn
@@ -267,8 +266,7 @@ def validate(file: str, schema: str | None, against: str | None, machine: str | 
         raise UsageError("say what the destination is: --schema, --against or --dest")
     with StreamFile(file) as sf:
         if dest_side is not None:
-            release, dest_machine = parse_side(dest_side)
-            config = vm_config(release, dest_machine, catalog, vm)
+            config = side_config(dest_side, catalog, vm)
             verdict = validate_loaded(sf.data, config, stream_layout(sf, None)[0])
             target = dest_side
         else:
@@ -284,13 +282,7 @@ def validate(file: str, schema: str | None, against: str | None, machine: str | 
                      "destination's layout, as QEMU would")
             verdict = validate_described(sf.data, resolver, layout_from, dest, borrowed)
     if fmt == "json":
-        err = verdict.error
-        emit_json("validate", {
-            "file": file, "destination": target, "loads": verdict.loads,
-            "error": None if err is None else {"message": err.message, "offset": err.offset,
-                                               "section": err.section, "field": err.field},
-            "qemu": verdict.qemu, "warnings": verdict.warnings,
-            "cannot_see": verdict.cannot_see})
+        emit_json("validate", {"file": file, "destination": target, **verdict.to_json()})
     else:
         write_text(verdict_lines(file, target, verdict))
     if not verdict.loads:

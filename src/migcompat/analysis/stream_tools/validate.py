@@ -17,6 +17,7 @@ What a form cannot see is listed in the verdict, never guessed. The catalog form
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from migcompat.analysis.stream_tools.layout import state_size
 from migcompat.analysis.stream_tools.pciconfig import check_config, virtio_pci_config
@@ -63,6 +64,14 @@ class Verdict:
     qemu: list[str] = field(default_factory=list)  # what QEMU prints (without its prefix)
     warnings: list[str] = field(default_factory=list)
     cannot_see: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The verdict in ``validate``'s JSON (docs/json.md)."""
+        err = self.error
+        return {"loads": self.loads,
+                "error": None if err is None else {"message": err.message, "offset": err.offset,
+                                                   "section": err.section, "field": err.field},
+                "qemu": self.qemu, "warnings": self.warnings, "cannot_see": self.cannot_see}
 
 
 class _Fail(Exception):
