@@ -56,6 +56,7 @@ EXIT_OK = 0
 EXIT_INCOMPATIBLE = 1
 EXIT_USAGE = 2
 EXIT_ENVIRONMENT = 3
+EXIT_UNKNOWN = 4  # a migration whose outcome is unknown: `migcompat settle` resolves it
 
 
 class MigcompatError(Exception):

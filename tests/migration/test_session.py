@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from migcompat.catalog.load import open_catalog
-from migcompat.errors import StreamError
+from migcompat.errors import StreamError, TruncatedStream
 from migcompat.migration.session import load_file, migrate, serve_incoming
 from migcompat.migration.transport import Listener, MemoryTransport
 from migcompat.migration.uri import parse_uri
@@ -63,8 +63,10 @@ def test_unix_migration_carries_state_and_ram(tmp_path: Path) -> None:
     res = migrate(src, listener.uri)
     thread.join()
     assert res.ok is True and res.error is None
-    loaded = box["result"]
+    assert box["result"].outcome == res.outcome == "migrated"
+    loaded = box["result"].load
     assert loaded.digest == res.digest == res.dest_digest == live_digest(src)
+    assert loaded.migration == res.migration != ""
     assert loaded.live.ram.blocks[0].contents() == src.ram.blocks[0].contents()
     vb = loaded.live.section("0000:00:02.0/virtio-blk", 0)
     assert vb is not None and vb.state is not None
@@ -89,7 +91,7 @@ def test_failed_migration_reports_destination_error_and_source_can_retry(
     listener, box, thread = serve_in_thread(good, "tcp:127.0.0.1:0")
     res = migrate(src, listener.uri)
     thread.join()
-    assert res.ok is True and box["result"].digest == before
+    assert res.ok is True and box["result"].load.digest == before
 
 
 def test_connection_dropped_mid_stream(tmp_path: Path) -> None:
@@ -182,3 +184,21 @@ def test_our_stream_loads_without_our_schema_via_its_description() -> None:
     state = load_stream(data, Destination(resolver=stream_schemas(data)))
     assert ("0000:00:02.0/virtio-blk", 0) in state.sections
     assert MemoryTransport(data).read(4) == b"QEVM"
+
+
+def test_a_stream_cut_in_or_before_its_description_never_loads(tmp_path: Path) -> None:
+    # The digest travels in the description: a cut there is the one the load alone would
+    # not see. Every cut after the EOF byte is refused, at its offset.
+    src = build(cfg("qemu-5.2:pc-5.2", mem=4 << 20), seed=6)
+    data = b"".join(save(src))
+    marker = data.rindex(b"\x00\x06")  # EOF, then the description's marker
+    dest = build_empty(cfg("qemu-5.2:pc-5.2", mem=4 << 20))
+    for cut in (marker + 1, marker + 2, marker + 4, marker + 6, len(data) - 40, len(data) - 1):
+        path = tmp_path / f"cut{cut}.mig"
+        path.write_bytes(data[:cut])
+        with pytest.raises(TruncatedStream) as info:
+            load_file(dest, str(path))
+        assert info.value.offset is not None and info.value.offset <= cut
+    whole = tmp_path / "whole.mig"
+    whole.write_bytes(data)
+    assert load_file(dest, str(whole)).digest == live_digest(src)

@@ -12,9 +12,10 @@ from migcompat.errors import (
     CannotListen,
     CannotWrite,
     ConnectionLost,
+    StreamError,
     UsageError,
 )
-from migcompat.migration.returnpath import Verdict, read_verdict
+from migcompat.migration.control import Frame, read_frame
 from migcompat.migration.transport import (
     FileReader,
     FileWriter,
@@ -130,8 +131,13 @@ def test_file_errors(tmp_path: Path) -> None:
             r.write(b"x")
 
 
-def test_verdict_framing() -> None:
-    t = MemoryTransport(Verdict(False, "boom", None).encode())
-    assert read_verdict(t) == Verdict(False, "boom", None)
-    assert read_verdict(MemoryTransport(b"")) is None
-    assert read_verdict(MemoryTransport(Verdict(True).encode()[:10])) is None
+def test_control_frames() -> None:
+    frame = Frame("failed", "m1", "boom", None)
+    assert read_frame(MemoryTransport(frame.encode())) == frame
+    assert read_frame(MemoryTransport(b"")) is None
+    assert read_frame(MemoryTransport(Frame("commit", "m1").encode()[:10])) is None
+    with pytest.raises(StreamError, match="garbage"):
+        read_frame(MemoryTransport(b"QEVM\0\0\0\3"))
+    bad = Frame("ack").encode().replace(b'"ack"', b'"win"')
+    with pytest.raises(StreamError, match="unknown kind"):
+        read_frame(MemoryTransport(bad))

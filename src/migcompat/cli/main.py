@@ -31,6 +31,7 @@ COMMAND_MODULES: dict[str, tuple[str, str]] = {
     "matrix": ("matrix_cmd", "matrix"),
     "run": ("migrate_cmds", "run"),
     "migrate": ("migrate_cmds", "migrate_command"),
+    "settle": ("settle_cmd", "settle_command"),
     "demo": ("demo", "demo"),
     "import-source": ("qemu_cmds", "import_source"),
     "probe": ("qemu_cmds", "probe_command"),
@@ -67,7 +68,8 @@ def cli() -> None:
     """QEMU migration compatibility: machine types, compat tables, device state, streams.
 
     Exit codes: 0 ok/compatible, 1 incompatible or migration failed, 2 bad usage or
-    input, 3 environment (QEMU missing, cannot bind or connect).
+    input, 3 environment (QEMU missing, cannot bind or connect), 4 a migration whose
+    outcome is unknown (`migcompat settle` resolves it).
     """
 
 

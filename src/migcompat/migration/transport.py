@@ -105,6 +105,11 @@ class SocketTransport(Transport):
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR)
 
+    def set_timeout(self, seconds: float | None) -> None:
+        """How long a read or write may wait; past it the peer is as good as lost."""
+        with contextlib.suppress(OSError):
+            self.sock.settimeout(seconds)
+
     def drain(self, seconds: float, size: int = 1 << 20) -> None:
         """Read and drop what the peer still sends, for at most ``seconds``: a peer that is
         still writing then reads our answer rather than a connection reset."""

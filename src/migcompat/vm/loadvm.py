@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from migcompat.errors import StreamError
+from migcompat.errors import StreamError, TruncatedStream
 from migcompat.model.ram import GuestRAM, RamBlock
 from migcompat.stream import LoadedState, Loader
 from migcompat.vm.devstate import seeded_state
@@ -27,6 +27,7 @@ class LoadResult:
     source_digest: str | None
     bytes_read: int
     warnings: list[str] = field(default_factory=list)
+    migration: str = ""  # the handover's id, from the description
 
 
 class IncomingLoad:
@@ -51,17 +52,24 @@ class IncomingLoad:
         return apply(self.target, loaded, self.ram_digest.ram_digest())
 
 
-def _source_digest(loaded: LoadedState, warnings: list[str]) -> str | None:
-    if loaded.vmdesc is None:
-        return None
-    try:
-        doc = loaded.vmdesc.parsed
-    except StreamError as exc:
-        warnings.append(f"the stream description is unreadable: {exc}")
-        return None
+def _ours(loaded: LoadedState) -> tuple[str, str]:
+    """The digest and the migration id the source put in the description. A stream
+    without them is not accepted: it was cut before or inside its description (a cut
+    there is the one a load alone would not see), or not made by a migcompat source."""
+    doc = None
+    if loaded.vmdesc is not None:
+        try:
+            doc = loaded.vmdesc.parsed
+        except StreamError:
+            doc = None
     info = doc.get("migcompat") if isinstance(doc, dict) else None
     digest = info.get("digest") if isinstance(info, dict) else None
-    return digest if isinstance(digest, str) else None
+    if not isinstance(digest, str):
+        raise TruncatedStream("the stream ends without a migcompat description (no digest): "
+                              "it was cut short, or not made by migcompat migrate",
+                              offset=loaded.bytes_read)
+    migration = info.get("migration") if isinstance(info, dict) else ""
+    return digest, migration if isinstance(migration, str) else ""
 
 
 def apply(target: LiveVM, loaded: LoadedState, ram_digest: StateDigest | None = None
@@ -83,10 +91,8 @@ def apply(target: LiveVM, loaded: LoadedState, ram_digest: StateDigest | None = 
     d.sections((idstr, inst, encode_state(data))
                for (idstr, inst), data in loaded.sections.items())
     digest = d.hexdigest()
-    source = _source_digest(loaded, warnings)
-    if source is None:
-        warnings.append("the stream carries no migcompat digest; state not cross-checked")
-    elif source != digest:
+    source, migration = _ours(loaded)
+    if source != digest:
         raise StreamError(f"state digest mismatch: the source sent {source}, "
                           f"the destination holds {digest}", offset=loaded.bytes_read)
     live = LiveVM(target.vm, GuestRAM(blocks), [])
@@ -95,4 +101,4 @@ def apply(target: LiveVM, loaded: LoadedState, ram_digest: StateDigest | None = 
         if state is None:
             state = seeded_state(s.vmsd, s.properties, RESET_SEED, s.idstr)
         live.sections.append(replace(s, state=state))
-    return LoadResult(live, digest, source, loaded.bytes_read, warnings)
+    return LoadResult(live, digest, source, loaded.bytes_read, warnings, migration)

@@ -258,8 +258,9 @@ def _desc_body(state: VMStateData) -> dict[str, Any]:
 class Saver:
     """Streams a VM; ``digest`` is set once the stream has been fully produced."""
 
-    def __init__(self, live: LiveVM) -> None:
+    def __init__(self, live: LiveVM, migration: str = "") -> None:
         self.live = live
+        self.migration = migration  # the handover's id, carried in the description
         self.digest = ""
 
     def __iter__(self) -> Iterator[bytes]:
@@ -304,5 +305,6 @@ def save(live: LiveVM, saver: Saver | None = None) -> Iterator[bytes]:
         saver.digest = hexdigest
     desc = {"page_size": PAGE_SIZE, "devices": devices,
             "migcompat": {"digest": hexdigest, "release": live.vm.release.id,
-                          "machine": live.machine}}
+                          "machine": live.machine,
+                          "migration": saver.migration if saver is not None else ""}}
     yield enc.send(EOF()) + enc.send(VMDescription.from_json(desc))
