@@ -141,3 +141,24 @@ def test_cli_exit_codes_and_json() -> None:
     assert per_side.returncode == 1 and "device-missing" in per_side.stdout
     usage = run("check", "qemu-5.2", "qemu-5.1:pc-5.1")
     assert usage.returncode == 2 and "expected RELEASE:MACHINE" in usage.stderr
+
+
+def test_verdict_levels_and_what_fails() -> None:
+    from migcompat.analysis.check import CheckResult
+    from migcompat.analysis.reasons import Reason
+
+    base = check(cfg("qemu-5.2:pc-5.1", "virtio-blk-pci"), cfg("qemu-5.1:pc-5.1",
+                                                               "virtio-blk-pci"))
+    assert (base.verdict, base.loads, base.fails()) == ("compatible", True, False)
+    seen = Reason("property-differs", "x.events is 3 and 7", category="guest-visible")
+    visible = CheckResult(base.source, base.dest, [*base.reasons, seen], base.src_vm,
+                          base.dst_vm)
+    assert (visible.verdict, visible.loads, visible.compatible) == ("guest-visible", True, True)
+    assert not visible.fails() and visible.fails("guest-visible")
+    blocked = CheckResult(base.source, base.dest, [Reason("migration-blocked", "nvme")],
+                          base.src_vm, base.dst_vm)
+    assert (blocked.verdict, blocked.refused, blocked.loads) == ("refused", True, False)
+    broken = check(cfg("qemu-5.2-broken:pc-5.1", "virtio-blk-pci"),
+                   cfg("qemu-5.1:pc-5.1", "virtio-blk-pci"))
+    assert (broken.verdict, broken.fails(), broken.fails("guest-visible")) == (
+        "incompatible", True, True)

@@ -30,11 +30,11 @@ def test_tutorial_rows_verdicts_and_exit_code() -> None:
     # pc-5.1 pins one queue: it migrates; pc-5.2 does not exist on 5.1
     assert rows["pc-5.1"]["verdict"] == "compatible"
     assert rows["pc-5.2"]["verdict"] == "refused"
-    assert code == 1 and doc["compatible"] is False
+    assert code == 1 and doc["compatible"] is False and doc["schema"] == 2
     code, out = run("matrix", "qemu-5.2-broken", "qemu-5.1", "--device", "virtio-blk-pci",
                     "--smp", "4", "--machines", "pc-5.1")
     assert code == 1
-    assert "INCOMPATIBLE" in out and "property-differs" in out
+    assert "incompatible" in out and "property-differs" in out
     code, out = run("matrix", "qemu-5.2", "qemu-5.1", "--device", "virtio-blk-pci",
                     "--smp", "4", "--machines", "pc-5.1", "--both-directions")
     assert code == 0 and "1 of 1 machine types migrate both ways" in out
@@ -71,3 +71,20 @@ def test_each_release_is_loaded_once(monkeypatch: pytest.MonkeyPatch) -> None:
     code, _ = run("matrix", "qemu-5.2", "qemu-5.1", "--device", "virtio-blk-pci",
                   "--both-directions")
     assert code == 1 and sorted(built) == ["qemu-5.1", "qemu-5.2"]
+
+
+def test_both_directions_lists_the_machine_types_only_the_destination_has() -> None:
+    code, out = run("matrix", "qemu-5.1", "qemu-5.2", "--device", "virtio-blk-pci",
+                    "--both-directions", "--format", "json")
+    rows = {r["machine"]: r for r in json.loads(out)["machines"]}
+    assert set(rows) == {"pc-5.1", "pc-5.2"} and code == 1
+    only = rows["pc-5.2"]  # 5.1 lacks it: a VM started on 5.2 there cannot come back
+    assert only["verdict"] is None and "qemu-5.1 has no such machine type" in only["absent"]
+    assert only["back"]["verdict"] == "refused"
+    assert rows["pc-5.1"]["verdict"] == rows["pc-5.1"]["back"]["verdict"] == "compatible"
+    code, out = run("matrix", "qemu-5.1", "qemu-5.2", "--device", "virtio-blk-pci",
+                    "--both-directions")
+    assert "1 machine types only qemu-5.2 has" in out and code == 1
+    code, out = run("matrix", "qemu-5.1", "qemu-5.2", "--device", "virtio-blk-pci",
+                    "--format", "json")  # one way: only the source's machine types
+    assert [r["machine"] for r in json.loads(out)["machines"]] == ["pc-5.1"] and code == 0

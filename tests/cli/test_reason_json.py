@@ -49,6 +49,18 @@ def test_matrix_json_rows_give_each_reasons_category() -> None:
     assert code == 1
     [row] = doc["machines"]
     for side in (row, row["back"]):
-        assert side["verdict"] == "INCOMPATIBLE"
+        assert side["verdict"] == "incompatible" and side["loads"] is False
         assert {r["code"] for r in side["reasons"]} == {"property-differs", "layout-differs"}
         assert all(r["category"] == "breaking" for r in side["reasons"])
+
+
+def test_check_json_gives_the_verdict_and_whether_it_loads() -> None:
+    code, doc = run_json("check", "qemu-5.2-broken:pc-5.1", "qemu-5.1:pc-5.1", *FORGOTTEN)
+    assert (code, doc["verdict"], doc["loads"], doc["compatible"]) == (
+        1, "incompatible", False, False)
+    code, doc = run_json("check", "qemu-5.1:pc-5.2", "qemu-5.1:pc-5.1", *FORGOTTEN)
+    assert (code, doc["verdict"], doc["refused"]) == (1, "refused", True)
+    code, doc = run_json("check", "qemu-5.2:pc-5.1", "qemu-5.1:pc-5.1", *FORGOTTEN,
+                         "--both-directions", "--fail-on", "guest-visible")
+    assert (code, doc["verdict"], doc["loads"]) == (0, "compatible", True)
+    assert [d["verdict"] for d in doc["directions"]] == ["compatible", "compatible"]

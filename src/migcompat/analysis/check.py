@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from migcompat.analysis.reasons import Category
 from migcompat.analysis.reasons import Reason as Reason  # re-exported: callers import it here
@@ -29,6 +29,10 @@ from migcompat.model.props import format_value
 from migcompat.model.vm import VM, DeviceObject, Effective, VMConfig, realize_vm
 
 PINNED = frozenset({"compat", "sugar", "global", "device"})
+Verdict = Literal["compatible", "guest-visible", "incompatible", "refused"]
+VERDICTS: tuple[Verdict, ...] = ("compatible", "guest-visible", "incompatible", "refused")
+# Reasons that stop the migration before a byte moves (QEMU refuses to start it).
+REFUSING = frozenset({"unknown-machine", "unknown-device", "migration-blocked"})
 
 
 @dataclass
@@ -40,16 +44,46 @@ class CheckResult:
     dst_vm: VM | None = None
 
     @property
-    def compatible(self) -> bool:
+    def loads(self) -> bool:
+        """The prediction of what the real destination does with the stream: it loads
+        unless a finding is ``breaking`` (or the migration never starts)."""
         return not any(r.breaking for r in self.reasons)
 
     @property
+    def compatible(self) -> bool:
+        """``loads``, and nothing blocks the move (the key JSON has always had)."""
+        return self.loads
+
+    @property
     def refused(self) -> bool:
-        """A side cannot even start the VM (unknown machine type or device type)."""
-        return self.src_vm is None or self.dst_vm is None
+        """The migration never starts: a side cannot start the VM (an unknown machine type
+        or device type), or the source refuses to migrate it (a blocker)."""
+        return self.src_vm is None or self.dst_vm is None or any(
+            r.code in REFUSING and r.breaking for r in self.reasons)
+
+    @property
+    def verdict(self) -> Verdict:
+        """``refused``, ``incompatible`` (it does not load), ``guest-visible`` (it loads,
+        but the guest sees different hardware) or ``compatible``."""
+        if self.refused:
+            return "refused"
+        if not self.loads:
+            return "incompatible"
+        if any(r.category == "guest-visible" for r in self.reasons):
+            return "guest-visible"
+        return "compatible"
 
     def breaking(self) -> list[Reason]:
         return [r for r in self.reasons if r.breaking]
+
+    def of(self, category: Category) -> list[Reason]:
+        return [r for r in self.reasons if r.category == category]
+
+    def fails(self, fail_on: Category = "breaking") -> bool:
+        """Whether the verdict is a failure (exit 1) for a caller that fails on
+        ``fail_on``: ``breaking`` (the default), or also ``guest-visible``."""
+        return self.verdict in ("refused", "incompatible") or (
+            fail_on == "guest-visible" and self.verdict == "guest-visible")
 
 
 SectionRule = Callable[[VM, VM], list[Reason]]

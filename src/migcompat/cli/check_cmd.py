@@ -6,13 +6,15 @@ from typing import Any
 
 import click
 
-from migcompat.analysis.check import CheckResult, Reason, check
+from migcompat.analysis.check import VERDICTS, CheckResult, Reason, check
+from migcompat.analysis.reasons import Category
 from migcompat.analysis.sections import has_state_schemas
 from migcompat.cli.options import (
     VMArgs,
     both_directions_choice,
     catalog_option,
     explain_choice,
+    fail_on_option,
     format_option,
     side_config,
     side_options,
@@ -48,7 +50,8 @@ def result_json(res: CheckResult) -> dict[str, Any]:
     def side(c: VMConfig, vm: Any) -> dict[str, Any]:
         return {"release": c.release.id, "machine": vm.machine.name if vm else c.machine,
                 "smp": c.smp, "memory": c.mem, "devices": [d.text() for d in c.devices]}
-    return {"compatible": res.compatible, "refused": res.refused,
+    return {"verdict": res.verdict, "loads": res.loads,
+            "compatible": res.compatible, "refused": res.refused,
             "source": side(res.source, res.src_vm),
             "destination": side(res.dest, res.dst_vm),
             "reasons": [r.to_json() for r in res.breaking()],
@@ -59,7 +62,7 @@ def result_json(res: CheckResult) -> dict[str, Any]:
 def print_result(res: CheckResult, explain: bool) -> None:
     console = out()
     s, d = res.source, res.dest
-    verdict = "[green]compatible[/green]" if res.compatible else "[red]INCOMPATIBLE[/red]"
+    verdict = VERDICT_TEXT[res.verdict]
     console.print(f"{s.release.id}:{s.machine} -> {d.release.id}:{d.machine}: {verdict}")
     for r in res.breaking():
         console.print("  x " + _reason_text(r), markup=False)
@@ -80,6 +83,17 @@ def print_result(res: CheckResult, explain: bool) -> None:
         console.print("  not breaking:")
         for r in notes:
             console.print(f"    - {_reason_text(r)}", markup=False)
+
+
+VERDICT_TEXT = {"compatible": "[green]compatible[/green]",
+                "guest-visible": "[yellow]guest-visible[/yellow] (loads; the guest sees "
+                                 "different hardware)",
+                "incompatible": "[red]INCOMPATIBLE[/red]", "refused": "[red]REFUSED[/red]"}
+
+
+def combined(results: list[CheckResult]) -> str:
+    """The verdict of several directions: the worst of them."""
+    return max((r.verdict for r in results), key=VERDICTS.index)
 
 
 def _reason_text(r: Reason) -> str:
@@ -110,16 +124,20 @@ Examples:
 @side_options
 @both_directions_choice(help="Also check DESTINATION -> SOURCE.")
 @explain_choice(help="Show both provenances of each difference.")
+@fail_on_option
 @catalog_option
 @format_option
 def check_command(source: str, destination: str, vm: VMArgs, src_vm: VMArgs, dst_vm: VMArgs,
-                  both_directions: bool, explain: bool, catalog: str | None,
-                  fmt: str) -> None:
+                  both_directions: bool, explain: bool, fail_on: Category,
+                  catalog: str | None, fmt: str) -> None:
     """Predict whether SOURCE can migrate to DESTINATION (each RELEASE:MACHINE).
 
     Shared options (--device, --global, --smp, -m) apply to both sides; the --src-* and
-    --dst-* ones describe one side (per-side devices come after the shared ones). Exit 0
-    when compatible, 1 when not, 2 on bad input. The rules are in docs/check.md.
+    --dst-* ones describe one side (per-side devices come after the shared ones). The
+    verdict is compatible, guest-visible (it loads, the guest sees different hardware),
+    incompatible (it does not load) or refused (it never starts). Exit 0 for compatible
+    and guest-visible (1 with --fail-on guest-visible), 1 for incompatible and refused, 2
+    on bad input. The rules are in docs/check.md.
     """
     src = side_config(source, catalog, vm.then(src_vm))
     dst = side_config(destination, catalog, vm.then(dst_vm))
@@ -129,14 +147,15 @@ def check_command(source: str, destination: str, vm: VMArgs, src_vm: VMArgs, dst
     if fmt == "json":
         payload: dict[str, Any] = result_json(results[0])
         if both_directions:
-            payload = {"compatible": all(r.compatible for r in results),
+            payload = {"verdict": combined(results), "loads": all(r.loads for r in results),
+                       "compatible": all(r.compatible for r in results),
                        "directions": [result_json(r) for r in results],
                        "reasons": [x for r in results for x in result_json(r)["reasons"]]}
         emit_json("check", payload)
     else:
         for res in results:
             print_result(res, explain)
-    if not all(r.compatible for r in results):
+    if any(r.fails(fail_on) for r in results):
         raise click.exceptions.Exit(EXIT_INCOMPATIBLE)
 
 

@@ -9,11 +9,13 @@ import click
 from rich.table import Table
 
 from migcompat.analysis.check import CheckResult, check
+from migcompat.analysis.reasons import Category
 from migcompat.catalog.load import find_release
 from migcompat.cli.options import (
     VMArgs,
     both_directions_choice,
     catalog_option,
+    fail_on_option,
     format_option,
     vm_config,
     vm_options,
@@ -23,18 +25,22 @@ from migcompat.errors import EXIT_INCOMPATIBLE, UsageError
 from migcompat.model.release import Release
 from migcompat.model.vm import VMConfig
 
-
-def _verdict(res: CheckResult) -> str:
-    if res.compatible:
-        return "compatible"
-    return "refused" if res.refused else "INCOMPATIBLE"
+# Schema 2: the verdict strings are check's four (compatible, guest-visible, incompatible,
+# refused; schema 1 had "INCOMPATIBLE" and no guest-visible), and with --both-directions a
+# machine type only the destination has is a row with a null forward verdict.
+MATRIX_SCHEMA = 2
 
 
 def _row(res: CheckResult) -> dict[str, Any]:
-    breaking = res.breaking()
-    return {"verdict": _verdict(res), "compatible": res.compatible, "refused": res.refused,
+    return {"verdict": res.verdict, "loads": res.loads, "compatible": res.compatible,
+            "refused": res.refused,
             "reasons": [{"code": r.code, "category": r.category, "message": r.message}
-                        for r in breaking]}
+                        for r in res.breaking()]}
+
+
+def _absent(release: str) -> dict[str, Any]:
+    return {"verdict": None, "loads": None, "compatible": None, "refused": None,
+            "reasons": [], "absent": f"{release} has no such machine type"}
 
 
 def _first(row: dict[str, Any]) -> str:
@@ -58,40 +64,49 @@ Examples:
 @vm_options(scope="both sides")
 @click.option("--machines", "pattern", default="*", show_default=True, metavar="GLOB",
               help="Only the source's machine types that match (shell pattern).")
-@both_directions_choice(help="Also check DEST_RELEASE -> SOURCE_RELEASE on each machine type.")
+@both_directions_choice(help="Also check DEST_RELEASE -> SOURCE_RELEASE on each machine type, "
+                            "and list the machine types only DEST_RELEASE has.")
+@fail_on_option
 @catalog_option
 @format_option
 def matrix(source_release: str, dest_release: str, vm: VMArgs, pattern: str,
-           both_directions: bool, catalog: str | None, fmt: str) -> None:
+           both_directions: bool, fail_on: Category, catalog: str | None, fmt: str) -> None:
     """Predict, for every machine type SOURCE_RELEASE knows, whether a VM of that machine
     type migrates to DEST_RELEASE: `check` on each, the same devices on both sides.
 
-    A machine type the destination lacks is "refused". Exit 0 when every row is
-    compatible, 1 otherwise, 2 on bad input.
+    Each row has check's verdict: compatible, guest-visible, incompatible or refused (a
+    machine type the destination lacks). Exit 0 when no row fails (guest-visible counts
+    with --fail-on guest-visible), 1 otherwise, 2 on bad input.
     """
     _, src = find_release(source_release, catalog)
     _, dst = find_release(dest_release, catalog)
-    names = [n for n in src.machines.names() if fnmatch.fnmatchcase(n, pattern)]
+    theirs = [n for n in dst.machines.names() if n not in src.machines.machines]
+    names = [n for n in [*src.machines.names(), *(theirs if both_directions else [])]
+             if fnmatch.fnmatchcase(n, pattern)]
     if not names:
         raise UsageError(f"no machine type of {src.id} matches '{pattern}'")
 
     def config(rel: Release, machine: str) -> VMConfig:
         return vm_config(rel, machine, catalog, vm)  # each release loaded once, above
 
-    rows = []
+    rows, failed = [], False
     for name in names:
+        forward = None if name in theirs else check(config(src, name), config(dst, name))
         row: dict[str, Any] = {"machine": name,
-                               **_row(check(config(src, name), config(dst, name)))}
+                               **(_row(forward) if forward else _absent(src.id))}
+        failed |= forward is not None and forward.fails(fail_on)
         if both_directions:
-            row["back"] = _row(check(config(dst, name), config(src, name)))
+            back = check(config(dst, name), config(src, name))
+            row["back"] = _row(back)
+            failed |= back.fails(fail_on)
         rows.append(row)
-    ok = all(r["compatible"] and r.get("back", r)["compatible"] for r in rows)
     if fmt == "json":
-        emit_json("matrix", {"source": src.id, "destination": dst.id, "compatible": ok,
-                             "devices": list(vm.devices), "smp": vm.smp, "machines": rows})
+        emit_json("matrix", {"source": src.id, "destination": dst.id, "compatible": not failed,
+                             "devices": list(vm.devices), "smp": vm.smp, "machines": rows},
+                  schema=MATRIX_SCHEMA)
     else:
         _print(src.id, dst.id, rows, both_directions)
-    if not ok:
+    if failed:
         raise SystemExit(EXIT_INCOMPATIBLE)
 
 
@@ -99,11 +114,15 @@ def _print(src: str, dst: str, rows: list[dict[str, Any]], both: bool) -> None:
     columns = ["machine", f"{src} -> {dst}"] + ([f"{dst} -> {src}"] if both else [])
     table = Table(*columns, "first breaking reason", box=None, pad_edge=False)
     for r in rows:
-        verdicts = [r["verdict"]] + ([r["back"]["verdict"]] if both else [])
+        verdicts = [r["verdict"] or "-"] + ([r["back"]["verdict"]] if both else [])
         reason = _first(r) or (_first(r["back"]) if both else "")
         table.add_row(r["machine"], *verdicts, reason)
     out().print(table)
     good = sum(1 for r in rows if r["compatible"] and r.get("back", r)["compatible"])
+    only = sum(1 for r in rows if r["verdict"] is None)
+    if only:
+        out().print(f"{only} machine types only {dst} has: a VM started there cannot come "
+                    f"back to {src} on them", markup=False)
     out().print(f"{good} of {len(rows)} machine types migrate"
                 f"{' both ways' if both else ''} as configured", markup=False)
 

@@ -59,6 +59,12 @@ format_option = format_choice()
 # Each command says what it shows or checks the other way round: the help is its own.
 explain_choice = option_factory("--explain", "explain", is_flag=True)
 both_directions_choice = option_factory("--both-directions", "both_directions", is_flag=True)
+fail_on_option = option_factory(
+    "--fail-on", "fail_on", type=click.Choice(["breaking", "guest-visible"]),
+    default="breaking", show_default=True,
+    help="Exit 1 on findings of this category or worse: breaking (the migration does not "
+         "load, or is refused), or also guest-visible (it loads, the guest sees other "
+         "hardware).")()
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,10 @@ def json_text(doc: dict[str, Any]) -> str:
         return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def emit_json(command: str, payload: dict[str, Any]) -> None:
-    text = json_text({"schema": JSON_SCHEMA, "command": command, **payload})
+def emit_json(command: str, payload: dict[str, Any], schema: int = JSON_SCHEMA) -> None:
+    """``payload`` with its ``schema`` (raised per command when a key changes meaning,
+    docs/json.md) and ``command``."""
+    text = json_text({"schema": schema, "command": command, **payload})
     sys.stdout.write(text)
     sys.stdout.flush()
 
