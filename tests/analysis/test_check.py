@@ -162,3 +162,13 @@ def test_verdict_levels_and_what_fails() -> None:
                    cfg("qemu-5.1:pc-5.1", "virtio-blk-pci"))
     assert (broken.verdict, broken.fails(), broken.fails("guest-visible")) == (
         "incompatible", True, True)
+
+
+def test_unversioned_machines_are_unsupported_between_releases() -> None:
+    qemu = open_catalog("qemu")
+    a, b = qemu.release("7.2"), qemu.release("10.0")
+    across = check(VMConfig(a, "isapc"), VMConfig(b, "isapc"))
+    assert [r.code for r in across.reasons] == ["unversioned-machine"]
+    assert across.verdict == "incompatible"
+    same = check(VMConfig(a, "microvm"), VMConfig(a, "microvm"), section_rules=())
+    assert same.verdict == "compatible" and not same.reasons

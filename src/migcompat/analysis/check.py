@@ -135,6 +135,15 @@ def check(source: VMConfig, dest: VMConfig,
             "machine-mismatch",
             f"Machine type received is '{src.machine.name}' and local is '{dst.machine.name}'"))
         return result
+    if not src.machine.versioned and src.release.id != dst.release.id:
+        # QEMU keeps an unversioned board's hardware only within one release: comparing its
+        # properties would list every change as if a compat table had been forgotten.
+        reasons.append(Reason(
+            "unversioned-machine",
+            f"{src.machine.name} is not a versioned machine type: QEMU does not keep its "
+            f"hardware the same between releases ({src.release.id} -> {dst.release.id}), so "
+            "migrating it across them is unsupported"))
+        return result
     reasons.extend(compare_devices(src, dst))
     for rule in section_rules:
         reasons.extend(rule(src, dst))

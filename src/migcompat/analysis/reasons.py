@@ -54,6 +54,9 @@ _TABLE = (
                BREAKING, "breaking"),
     ReasonCode("machine-mismatch", "the sides resolve the machine type to different names, "
                "which QEMU refuses", BREAKING, "breaking"),
+    ReasonCode("unversioned-machine", "the machine type is not versioned (isapc, microvm, "
+               "none): QEMU does not support migrating it between releases", BREAKING,
+               "breaking"),
     ReasonCode("device-missing", "the source has a device the destination lacks, so its "
                "state would be an unknown section", BREAKING, "breaking"),
     ReasonCode("device-type-differs", "the same device path has a different type on each "

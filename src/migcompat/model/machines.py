@@ -37,6 +37,12 @@ class MachineType:
     # (reference §3.4), e.g. hw_version; inherited along the version chain.
     fields: Mapping[str, bool | int | str] = field(default_factory=dict)
 
+    @property
+    def versioned(self) -> bool:
+        """A versioned machine type (``pc-q35-7.2``) keeps its hardware across releases;
+        ``isapc``, ``microvm`` and ``none`` do not (a probe records their version as 0)."""
+        return self.version not in ("", "0")
+
 
 @dataclass(frozen=True)
 class Family:
