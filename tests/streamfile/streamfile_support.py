@@ -12,6 +12,7 @@ from qemu_helpers import (
     VIRTIO_BLK_ARGS,
     _close_quietly,
     _command,
+    _connect,
     _short_tmpdir,
     _wait_for_socket,
 )
@@ -63,7 +64,7 @@ def load_and_query(stream: Path, machine: str, extra: list[str], smp: int, mem: 
     try:
         _wait_for_socket(proc, sock, timeout)
         qmp = QEMUMonitorProtocol(str(sock))
-        qmp.connect()
+        _connect(qmp, proc, timeout)  # refused for a moment after bind(): retried
         try:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
@@ -105,7 +106,7 @@ def make_stream_with_capabilities(out: Path, machine: str, extra: list[str], smp
     try:
         _wait_for_socket(proc, sock, timeout)
         qmp = QEMUMonitorProtocol(str(sock))
-        qmp.connect()
+        _connect(qmp, proc, timeout)  # refused for a moment after bind(): retried
         try:
             qmp.cmd("migrate-set-capabilities", capabilities=[
                 {"capability": c, "state": True} for c in capabilities])

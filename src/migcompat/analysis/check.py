@@ -24,7 +24,13 @@ from typing import Any, Literal
 from migcompat.analysis.reasons import Category
 from migcompat.analysis.reasons import Reason as Reason  # re-exported: callers import it here
 from migcompat.analysis.sections import SECTION_RULES
-from migcompat.errors import MachineError, UsageError
+from migcompat.errors import (
+    DeviceError,
+    GlobalPropertyError,
+    MachineError,
+    MigcompatError,
+    UsageError,
+)
 from migcompat.model.props import format_value
 from migcompat.model.vm import VM, DeviceObject, Effective, VMConfig, realize_vm
 
@@ -32,7 +38,8 @@ PINNED = frozenset({"compat", "sugar", "global", "device"})
 Verdict = Literal["compatible", "guest-visible", "incompatible", "refused"]
 VERDICTS: tuple[Verdict, ...] = ("compatible", "guest-visible", "incompatible", "refused")
 # Reasons that stop the migration before a byte moves (QEMU refuses to start it).
-REFUSING = frozenset({"unknown-machine", "unknown-device", "migration-blocked"})
+REFUSING = frozenset({"unknown-machine", "unknown-device", "cannot-start",
+                      "migration-blocked"})
 
 
 @dataclass
@@ -95,7 +102,10 @@ def _unknown_devices(config: VMConfig) -> list[str]:
             if d.driver not in types or not types.is_a(d.driver, "device")]
 
 
-def _realize(config: VMConfig, side: str, reasons: list[Reason]) -> VM | None:
+def _realize(config: VMConfig, side: str, reasons: list[Reason]
+             ) -> VM | DeviceError | GlobalPropertyError | None:
+    """The side's VM; None when it cannot start for a reason now in ``reasons``; or the
+    error its configuration gave, which is the caller's to judge."""
     rel = config.release
     unknown = _unknown_devices(config)
     if unknown:
@@ -112,6 +122,17 @@ def _realize(config: VMConfig, side: str, reasons: list[Reason]) -> VM | None:
             f"{side} release {rel.id} does not know machine type '{config.machine}' "
             f"(known: {', '.join(rel.machines.names())})"))
         return None
+    except (DeviceError, GlobalPropertyError) as exc:
+        return exc
+
+
+def _started(outcome: VM | DeviceError | GlobalPropertyError | None, side: str,
+             release: str, reasons: list[Reason]) -> VM | None:
+    if isinstance(outcome, DeviceError | GlobalPropertyError):
+        reasons.append(Reason("cannot-start", f"the {side}'s QEMU {release} refuses the "
+                              f"configuration: {outcome}"))
+        return None
+    return outcome
 
 
 def check(source: VMConfig, dest: VMConfig,
@@ -125,8 +146,12 @@ def check(source: VMConfig, dest: VMConfig,
         raise UsageError(f"device type '{sorted(both)[0]}' is known to neither "
                          f"{source.release.id} nor {dest.release.id}")
     reasons: list[Reason] = []
-    src = _realize(source, "source", reasons)
-    dst = _realize(dest, "destination", reasons)
+    a = _realize(source, "source", reasons)
+    b = _realize(dest, "destination", reasons)
+    if isinstance(a, MigcompatError) and isinstance(b, MigcompatError):
+        raise a  # neither side starts it: the configuration itself is wrong (bad input)
+    src = _started(a, "source", source.release.id, reasons)
+    dst = _started(b, "destination", dest.release.id, reasons)
     result = CheckResult(source, dest, reasons, src, dst)
     if src is None or dst is None:
         return result

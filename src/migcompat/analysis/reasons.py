@@ -52,6 +52,9 @@ _TABLE = (
                "start the VM there", BREAKING, "breaking"),
     ReasonCode("unknown-device", "a side does not know a device type the VM uses",
                BREAKING, "breaking"),
+    ReasonCode("cannot-start", "a side's QEMU refuses the configuration (a device with no "
+               "bus of its kind, a PCI slot in use, a bad global), so the VM cannot start "
+               "there", BREAKING, "breaking"),
     ReasonCode("machine-mismatch", "the sides resolve the machine type to different names, "
                "which QEMU refuses", BREAKING, "breaking"),
     ReasonCode("unversioned-machine", "the machine type is not versioned (isapc, microvm, "

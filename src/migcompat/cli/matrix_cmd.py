@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from migcompat.analysis.check import CheckResult, check
+from migcompat.analysis.check import CheckResult, Reason, check
 from migcompat.analysis.reasons import Category
 from migcompat.catalog.load import find_release
 from migcompat.cli.options import (
@@ -21,7 +21,7 @@ from migcompat.cli.options import (
     vm_options,
 )
 from migcompat.cli.output import emit_json, out
-from migcompat.errors import EXIT_INCOMPATIBLE, UsageError
+from migcompat.errors import EXIT_INCOMPATIBLE, DeviceError, GlobalPropertyError, UsageError
 from migcompat.model.release import Release
 from migcompat.model.vm import VMConfig
 
@@ -36,6 +36,16 @@ def _row(res: CheckResult) -> dict[str, Any]:
             "refused": res.refused,
             "reasons": [{"code": r.code, "category": r.category, "message": r.message}
                         for r in res.breaking()]}
+
+
+def _check(src: VMConfig, dst: VMConfig) -> CheckResult:
+    """``check``, with a configuration that starts on neither side a refused row (on some
+    machine types it cannot: a PCI device on isapc), not the end of the table."""
+    try:
+        return check(src, dst)
+    except (DeviceError, GlobalPropertyError) as exc:
+        reason = Reason("cannot-start", f"neither side's QEMU starts it on {src.machine}: {exc}")
+        return CheckResult(src, dst, [reason])
 
 
 def _absent(release: str) -> dict[str, Any]:
@@ -91,12 +101,12 @@ def matrix(source_release: str, dest_release: str, vm: VMArgs, pattern: str,
 
     rows, failed = [], False
     for name in names:
-        forward = None if name in theirs else check(config(src, name), config(dst, name))
+        forward = None if name in theirs else _check(config(src, name), config(dst, name))
         row: dict[str, Any] = {"machine": name,
                                **(_row(forward) if forward else _absent(src.id))}
         failed |= forward is not None and forward.fails(fail_on)
         if both_directions:
-            back = check(config(dst, name), config(src, name))
+            back = _check(config(dst, name), config(src, name))
             row["back"] = _row(back)
             failed |= back.fails(fail_on)
         rows.append(row)

@@ -12,11 +12,14 @@ class DeviceSpec:
     driver: str
     id: str | None = None
     options: tuple[tuple[str, str], ...] = ()
+    bus: str | None = None  # like id, an option of -device itself, not a property
 
     def text(self) -> str:
         parts = [self.driver]
         if self.id:
             parts.append(f"id={self.id}")
+        if self.bus:
+            parts.append(f"bus={self.bus}")
         parts += [f"{k}={v.replace(',', ',,')}" for k, v in self.options]
         return ",".join(parts)
 
@@ -46,6 +49,7 @@ def parse_device(text: str) -> DeviceSpec:
     items = _split_opts(text)
     driver = ""
     dev_id: str | None = None
+    bus: str | None = None
     options: list[tuple[str, str]] = []
     for pos, item in enumerate(items):
         key, eq, value = item.partition("=")
@@ -58,8 +62,10 @@ def parse_device(text: str) -> DeviceSpec:
             driver = value
         elif key == "id":
             dev_id = value
+        elif key == "bus":
+            bus = value
         else:
             options.append((key, value))
     if not driver:
         raise UsageError(f"invalid device spec '{text}': no driver name")
-    return DeviceSpec(driver, dev_id, tuple(options))
+    return DeviceSpec(driver, dev_id, tuple(options), bus)

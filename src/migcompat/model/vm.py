@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migcompat.errors import DeviceError, GlobalPropertyError, PropertyValueError
+from migcompat.model.buses import Bus, Placer, kind_needed, provided
 from migcompat.model.devspec import DeviceSpec
 from migcompat.model.globals import GlobalProperty
 from migcompat.model.machines import MachineType
@@ -76,6 +77,8 @@ class DeviceObject:
     child: DeviceObject | None = None
     child_name: str = ""
     aliases: frozenset[str] = frozenset()  # property names aliased from the child
+    bus: str = ""  # the bus it sits on ("pcie.0"); "" for the main system bus
+    address: str = ""  # a PCI device's qdev path ("0000:00:02.0"), its sections' prefix
 
     def lookup(self, name: str) -> Effective | None:
         if name in self.props:
@@ -281,6 +284,28 @@ def _typed(eff: Effective, value: object) -> Value:
     raise PropertyValueError(f"unsupported value {value!r}", eff.prop.name)
 
 
+def _first_slot(release: Release, machine: str) -> int | None:
+    """The root bus's first free slot, as the build was seen to give it."""
+    capture = release.capture()
+    captured = capture.machine(machine) if capture is not None else None
+    return captured.pci_first_slot if captured is not None else None
+
+
+def _place(obj: DeviceObject, bus: Bus, placer: Placer, spec: DeviceSpec) -> None:
+    obj.bus = bus.name
+    if bus.kind != "PCI":
+        return
+    eff = obj.lookup("addr")
+    devfn = eff.value if eff is not None and isinstance(eff.value, int) else -1
+    slot, fn = placer.pci_slot(bus, devfn, f"{spec.driver},id={spec.id or '(null)'}")
+    obj.address = f"{bus.address}:{slot:02x}.{fn}"
+    if eff is not None and devfn < 0:
+        # What "auto" became: an explicit addr= naming the same slot is the same VM.
+        value = slot << 3 | fn
+        eff.set(value, Layer("realize", value, driver=obj.type,
+                             detail=f"the first free slot of {bus.name}"))
+
+
 def realize_vm(config: VMConfig) -> VM:
     """Build the VM: resolve the machine, create and realize every device in order."""
     release = config.release
@@ -288,6 +313,7 @@ def realize_vm(config: VMConfig) -> VM:
     builder = _Builder(config, machine)
     vm = VM(config=config, machine=machine)
     seen_ids: set[str] = set()
+    placer = Placer(machine.family, _first_slot(release, machine.name))
     for n, spec in enumerate(config.devices):
         info = release.types.get(spec.driver)
         if info is None or not release.types.is_a(spec.driver, "device"):
@@ -299,10 +325,17 @@ def realize_vm(config: VMConfig) -> VM:
             if spec.id in seen_ids:
                 raise DeviceError(f"Duplicate device ID '{spec.id}'")
             seen_ids.add(spec.id)
+        def is_a(ancestor: str, driver: str = spec.driver) -> bool:
+            return release.types.is_a(driver, ancestor)
+        # QEMU finds the bus first, then sets the options, then realizes (qdev_device_add).
+        bus = placer.bus_for(spec.driver, kind_needed(is_a), spec.bus)
         path = spec.id if spec.id else f"device[{n}]"
         obj = builder.create(spec.driver, path, spec.id)
         builder.set_options(obj, spec)
         builder.realize(obj)
+        if bus is not None:
+            _place(obj, bus, placer, spec)
+        placer.add_buses(provided(is_a), path, spec.id, obj.address)
         vm.devices.append(obj)
     for pos, entry in enumerate(builder.user):
         if pos not in builder.used and not release.types.is_a(entry.driver, "device"):

@@ -53,14 +53,17 @@ def max_length(idstr: str, size: int) -> int | None:
     return max(MAX_LENGTH.get(idstr, size), size)
 
 
-def pci_address(slot: int, short: bool = False) -> str:
-    """A root-bus device's idstr prefix; ``short``: without the bus number, as QEMU writes
-    it on machine types whose PCI host has ``short_root_bus`` (pc-i440fx-1.6)."""
-    return f"0000:{slot:02x}.0" if short else f"0000:00:{slot:02x}.0"
-
-
 _SHORT = re.compile(r"0000:[0-9a-f]{2}\.[0-7]/")
 _ADDRESS = re.compile(r"'0000:[0-9a-f:.]+/")
+
+
+def _on_root_bus(dev: DeviceObject) -> bool:
+    """A PCI device straight on the root bus ("0000:00:SS.F", no bridge above it)."""
+    return dev.address.count(":") == 2
+
+
+def _root_address(address: str, short: bool) -> str:
+    return address.replace("0000:00:", "0000:", 1) if short else address
 
 
 def short_root_bus(machine: CapturedMachine) -> bool:
@@ -91,8 +94,14 @@ def plan_captured(vm: VM) -> CapturedPlan | None:
         _board(entry, vm.config.smp, plan)
     plan.ram = [(r.idstr, r.sized(vm.config.mem)) for r in machine.ram]
     short = short_root_bus(machine)
-    for n, dev in enumerate(vm.devices):
-        address = pci_address(machine.pci_first_slot + n, short)
+    for dev in vm.devices:
+        if not _on_root_bus(dev):
+            where = f"bus {dev.bus}" if dev.bus else "the main system bus"
+            plan.gaps.append((dev.path, f"{vm.release.id} {vm.machine.name}: no captured "
+                                        f"state for {dev.type} on {where} (devices were "
+                                        "captured on the root PCI bus)"))
+            continue
+        address = _root_address(dev.address, short)
         if dev.type in machine.unmigratable:
             # QEMU names the device's section in its refusal: give it this one's address
             words = _ADDRESS.sub(f"'{address}/", machine.unmigratable[dev.type])
@@ -122,13 +131,16 @@ def beyond_capture(vm: VM) -> list[str]:
     options, no globals): their effect on the state is not in the capture. Text and link
     properties (backends, names) do not change the state."""
     plain = realize_vm(VMConfig(vm.release, vm.config.machine,
-                                [DeviceSpec(d.driver) for d in vm.config.devices],
+                                [DeviceSpec(d.driver, bus=d.bus) for d in vm.config.devices],
                                 smp=vm.config.smp, mem=vm.config.mem))
     out = []
     for mine, base in zip(vm.all_objects(), plain.all_objects(), strict=False):
         for name, eff in mine.props.items():
             other = base.props.get(name)
-            if other is None or other.value == eff.value or eff.prop.kind in TEXT_KINDS:
+            # Text and links (backends, names) do not change the state; the PCI address
+            # is the planner's (it names the sections), not the capture's.
+            if other is None or other.value == eff.value or eff.prop.kind in TEXT_KINDS \
+                    or name == "addr":
                 continue
             out.append(f"{mine.path}.{name}={format_value(eff.prop.kind, eff.value)} "
                        f"(captured with {format_value(other.prop.kind, other.value)})")

@@ -23,8 +23,6 @@ from migcompat.vm.devstate import seeded_state
 from migcompat.vmstate.data import VMStateData
 from migcompat.vmstate.schema import SectionSchema, VMStateDescription
 
-FIRST_SLOT = 2  # slots 0 and 1 belong to the host bridge and the ISA bridge
-
 
 @dataclass
 class Section:
@@ -100,14 +98,14 @@ def plan_sections(vm: VM) -> list[Section]:
         vmsd = rel.vmstate[board.vmsd]
         for instance in range(vm.config.smp if board.per_cpu else 1):
             sections.append(Section(board.idstr or vmsd.name, instance, vmsd, {}))
-    for n, dev in enumerate(vm.devices):
+    for dev in vm.devices:
         dev_vmsd = _device_vmsd(vm, dev)
         if dev_vmsd is None:
             continue
         props = {name: eff.value for name, eff in dev.view().items()}
-        address = f"0000:00:{FIRST_SLOT + n:02x}.0"
-        sections.append(Section(f"{address}/{dev_vmsd.name}", 0, dev_vmsd, props,
-                                device=dev.path))
+        # A PCI device is named by its address (model/buses.py); another by its vmsd alone.
+        idstr = f"{dev.address}/{dev_vmsd.name}" if dev.address else dev_vmsd.name
+        sections.append(Section(idstr, 0, dev_vmsd, props, device=dev.path))
     return sections
 
 

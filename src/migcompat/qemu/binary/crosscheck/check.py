@@ -44,9 +44,6 @@ from migcompat.qemu.overlay import apply_overlay, load_overlay
 
 __all__ = ["DEVICES", "Report", "format_text", "run_crosscheck"]
 
-# QemuOpts keys that place a device rather than set a property the model knows.
-_PLACEMENT = ("bus", "addr")
-
 Progress = Callable[[str, int, int], None]
 
 
@@ -120,14 +117,9 @@ class Report:
 
 
 def model_specs(leave_out: Collection[str] = ()) -> list[DeviceSpec]:
-    specs = []
-    for text in DEVICES:
-        spec = parse_device(text)
-        if spec.id in leave_out:
-            continue
-        opts = tuple((k, v) for k, v in spec.options if k not in _PLACEMENT)
-        specs.append(DeviceSpec(spec.driver, spec.id, opts))
-    return specs
+    """The device set as the model takes it: bus= and addr= included, since the model
+    places devices as QEMU does (model/buses.py)."""
+    return [spec for spec in map(parse_device, DEVICES) if spec.id not in leave_out]
 
 
 def predict(release: Release, machine: str, leave_out: Collection[str] = ()
@@ -138,15 +130,17 @@ def predict(release: Release, machine: str, leave_out: Collection[str] = ()
         return model_objects(realize_vm(VMConfig(release, machine, specs, smp=SMP))), []
     except MigcompatError:
         pass  # find out which devices fail, and compare the others
-    objects: dict[str, dict[str, Effective]] = {}
+    # Add the devices one by one, keeping those that realize: a device on a controller's
+    # bus needs the controller before it, as on QEMU's command line.
+    kept: list[DeviceSpec] = []
     failed: list[str] = []
     for spec in specs:
         try:
-            objects.update(model_objects(realize_vm(VMConfig(release, machine, [spec],
-                                                             smp=SMP))))
+            realize_vm(VMConfig(release, machine, [*kept, spec], smp=SMP))
+            kept.append(spec)
         except MigcompatError as exc:
             failed.append(f"{spec.id}: {exc}")
-    return objects, failed
+    return model_objects(realize_vm(VMConfig(release, machine, kept, smp=SMP))), failed
 
 
 def child_names(release: Release) -> set[str]:
