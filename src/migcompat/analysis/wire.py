@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from migcompat.vmstate.infos import PLAIN_BYTES, Check, Kind
+from migcompat.analysis.stream_tools.layout import Leaf, leaves
+from migcompat.vmstate.data import VMStateData
+from migcompat.vmstate.infos import PLAIN_BYTES, Check, Kind, lookup
 from migcompat.vmstate.schema import VMStateDescription
 
 MAX_TOKENS = 1 << 16  # a hostile schema cannot make the comparison unbounded
@@ -87,3 +89,32 @@ def describe(t: Token | None) -> str:
     n = f"{t.size} byte{'' if t.size == 1 else 's'}"
     what = n if t.kind == "bytes" else f"{t.kind} ({n})"
     return f"{what} at offset {t.offset} ('{t.field}')"
+
+
+# -- decoded states (validate --against): the same comparison on values' sizes ----------
+
+def _plain(info: str) -> bool:
+    spec = lookup(info)
+    return info in PLAIN_BYTES or (spec is not None and spec.kind in (Kind.INT, Kind.BOOL))
+
+
+def body_leaves(state: VMStateData) -> list[Leaf]:
+    """A decoded section's own fields in wire order, up to its first subsection
+    (subsections are compared by name and version)."""
+    out = []
+    for leaf in leaves(state, 0):
+        if leaf.info == "subsection":
+            break
+        out.append(leaf)
+    return out
+
+
+def data_runs(body: list[Leaf]) -> list[tuple[str, int, Leaf]]:
+    """Plain bytes merged into runs; device-specific infos (pci config, virtio...) kept."""
+    out: list[tuple[str, int, Leaf]] = []
+    for leaf in body:
+        if _plain(leaf.info) and out and out[-1][0] == "bytes":
+            out[-1] = ("bytes", out[-1][1] + leaf.size, out[-1][2])
+        else:
+            out.append(("bytes" if _plain(leaf.info) else leaf.info, leaf.size, leaf))
+    return out
