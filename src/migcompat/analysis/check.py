@@ -31,6 +31,7 @@ from migcompat.errors import (
     MigcompatError,
     UsageError,
 )
+from migcompat.model.objects import UserObject
 from migcompat.model.props import format_value
 from migcompat.model.vm import VM, DeviceObject, Effective, VMConfig, realize_vm
 
@@ -170,6 +171,7 @@ def check(source: VMConfig, dest: VMConfig,
             "migrating it across them is unsupported"))
         return result
     reasons.extend(compare_devices(src, dst))
+    reasons.extend(compare_backends(src, dst))
     for rule in section_rules:
         reasons.extend(rule(src, dst))
     return result
@@ -201,6 +203,39 @@ def compare_devices(src: VM, dst: VM) -> list[Reason]:
             reasons.append(Reason("device-extra",
                                   f"the destination has an extra device '{path}' ({obj.type}); "
                                   "it keeps its reset state", device=path))
+    return reasons
+
+
+def _backends(vm: VM) -> dict[tuple[str, str], UserObject]:
+    """The memory backends devices map, by (device path, link property): their RAM is
+    migrated as a RAM block of that device."""
+    out = {}
+    for obj in vm.all_objects():
+        for name, eff in obj.props.items():
+            if eff.prop.kind == "link" and isinstance(eff.value, str) and \
+                    eff.value in vm.objects and vm.objects[eff.value].is_backend(vm.release):
+                out[(obj.path, name)] = vm.objects[eff.value]
+    return out
+
+
+def compare_backends(src: VM, dst: VM) -> list[Reason]:
+    """A mapped backend's RAM travels as a RAM block: the destination's device must map
+    one of the same size (QEMU: an unknown block, or "Size mismatch")."""
+    reasons = []
+    theirs = _backends(dst)
+    for (path, prop), mine in _backends(src).items():
+        other = theirs.get((path, prop))
+        if other is None:
+            reasons.append(Reason("unknown-ramblock", f"{path}.{prop}: the source maps "
+                                  f"memory backend '{mine.id}', the destination none: its RAM "
+                                  "block is unknown there (Unknown ramblock ..., cannot accept "
+                                  "migration)", device=path, property=prop, section="ram"))
+        elif other.size != mine.size:
+            reasons.append(Reason("ramblock-size", f"{path}.{prop}: memory backend "
+                                  f"'{mine.id}' is 0x{mine.size or 0:x} bytes on the source, "
+                                  f"'{other.id}' 0x{other.size or 0:x} on the destination "
+                                  "(Size mismatch: Invalid argument)", device=path,
+                                  property=prop, section="ram"))
     return reasons
 
 

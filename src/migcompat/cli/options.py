@@ -24,6 +24,7 @@ import click
 from migcompat.errors import UsageError
 from migcompat.model.devspec import parse_device
 from migcompat.model.globals import parse_global
+from migcompat.model.objects import parse_object
 from migcompat.model.props import parse_size
 from migcompat.model.release import Release
 from migcompat.model.vm import VMConfig
@@ -75,13 +76,15 @@ class VMArgs:
     globals: tuple[str, ...] = ()
     smp: int | None = None
     mem: str | None = None
+    objects: tuple[str, ...] = ()
 
     def then(self, side: VMArgs) -> VMArgs:
         """These options with one side's added: its devices and globals after these, its
         vCPUs and RAM size instead of these."""
         return VMArgs(self.devices + side.devices, self.globals + side.globals,
                       side.smp if side.smp is not None else self.smp,
-                      side.mem if side.mem is not None else self.mem)
+                      side.mem if side.mem is not None else self.mem,
+                      self.objects + side.objects)
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,11 @@ _VM_OPTIONS = (
                "help": "A user global property, QEMU syntax: virtio-blk-device.num-queues=1. "
                        "Repeatable."},
               "globals", "global", "A user global (D.P=V)"),
+    _VMOption(("--object",), "objects",
+              {"multiple": True, "metavar": "SPEC",
+               "help": "An object, QEMU syntax: memory-backend-ram,id=mb1,size=64M (for a "
+                       "device's memdev=mb1). Repeatable."},
+              "objects", "object", "An object (QEMU syntax)"),
     _VMOption(("--smp",), "smp", {"type": click.IntRange(1, 4096), "help": "Boot vCPUs."},
               "smp", "smp", "Boot vCPUs"),
     _VMOption(("-m", "--memory"), "mem",
@@ -201,7 +209,8 @@ def vm_config(release: str | Release, machine: str, catalog: str | None,
         rel = release
     return VMConfig(rel, machine, [parse_device(s) for s in vm.devices],
                     smp=vm.smp or DEFAULT_SMP, mem=parse_mem(vm.mem or DEFAULT_MEM),
-                    globals=[parse_global(s) for s in vm.globals])
+                    globals=[parse_global(s) for s in vm.globals],
+                    objects=[parse_object(s) for s in vm.objects])
 
 
 def side_config(side: str, catalog: str | None, vm: VMArgs) -> VMConfig:

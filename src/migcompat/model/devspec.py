@@ -24,7 +24,7 @@ class DeviceSpec:
         return ",".join(parts)
 
 
-def _split_opts(text: str) -> list[str]:
+def split_options(text: str) -> list[str]:
     """Split on commas; QemuOpts escapes a literal comma as ``,,``."""
     items: list[str] = []
     cur: list[str] = []
@@ -46,7 +46,7 @@ def _split_opts(text: str) -> list[str]:
 
 
 def parse_device(text: str) -> DeviceSpec:
-    items = _split_opts(text)
+    items = split_options(text)
     driver = ""
     dev_id: str | None = None
     bus: str | None = None

@@ -62,6 +62,7 @@ class Property:
     bit: int = -1
     unresolved: str = ""
     qapi_type: str = ""
+    link_type: str = ""  # a link's target type (memdev: memory-backend)
     file: str = ""
     line: int = 0
     tags: frozenset[str] = field(default_factory=frozenset)

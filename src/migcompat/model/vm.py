@@ -18,6 +18,7 @@ from migcompat.model.buses import Bus, Placer, kind_needed, provided
 from migcompat.model.devspec import DeviceSpec
 from migcompat.model.globals import GlobalProperty
 from migcompat.model.machines import MachineType
+from migcompat.model.objects import BACKEND, ObjectSpec, UserObject, create_objects
 from migcompat.model.props import TEXT_KINDS, Property, Value
 from migcompat.model.release import Release
 from migcompat.model.types import RealizeRule
@@ -110,6 +111,7 @@ class VMConfig:
     smp: int = 1
     mem: int = 128 << 20
     globals: Sequence[GlobalProperty] = ()
+    objects: Sequence[ObjectSpec] = ()
 
 
 @dataclass
@@ -118,6 +120,7 @@ class VM:
     machine: MachineType
     devices: list[DeviceObject] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    objects: dict[str, UserObject] = field(default_factory=dict)  # -object, by id
 
     @property
     def release(self) -> Release:
@@ -284,6 +287,21 @@ def _typed(eff: Effective, value: object) -> Value:
     raise PropertyValueError(f"unsupported value {value!r}", eff.prop.name)
 
 
+def _check_links(obj: DeviceObject, objects: dict[str, UserObject], release: Release) -> None:
+    """A link to a memory backend names one of the -object's, of that type (the other
+    links, to iothreads, chardevs and drives, are the host's business here)."""
+    for name, eff in obj.view().items():
+        target = eff.prop.link_type
+        if eff.prop.kind != "link" or not isinstance(eff.value, str) or not eff.value or \
+                not release.types.is_a(target, BACKEND):
+            continue
+        found = objects.get(eff.value)
+        if found is None:
+            raise DeviceError(f"Device '{eff.value}' not found")
+        if not release.types.is_a(found.qom_type, target):
+            raise DeviceError(f"Invalid parameter type for '{name}', expected: {target}")
+
+
 def _first_slot(release: Release, machine: str) -> int | None:
     """The root bus's first free slot, as the build was seen to give it."""
     capture = release.capture()
@@ -311,7 +329,7 @@ def realize_vm(config: VMConfig) -> VM:
     release = config.release
     machine = release.machines.resolve(config.machine, release.id)
     builder = _Builder(config, machine)
-    vm = VM(config=config, machine=machine)
+    vm = VM(config=config, machine=machine, objects=create_objects(release, config.objects))
     seen_ids: set[str] = set()
     placer = Placer(machine.family, _first_slot(release, machine.name))
     for n, spec in enumerate(config.devices):
@@ -332,6 +350,7 @@ def realize_vm(config: VMConfig) -> VM:
         path = spec.id if spec.id else f"device[{n}]"
         obj = builder.create(spec.driver, path, spec.id)
         builder.set_options(obj, spec)
+        _check_links(obj, vm.objects, release)
         builder.realize(obj)
         if bus is not None:
             _place(obj, bus, placer, spec)
