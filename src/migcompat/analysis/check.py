@@ -31,6 +31,7 @@ from migcompat.errors import (
     MigcompatError,
     UsageError,
 )
+from migcompat.model.machine_options import HOST_ONLY
 from migcompat.model.objects import UserObject
 from migcompat.model.props import format_value
 from migcompat.model.vm import VM, DeviceObject, Effective, VMConfig, realize_vm
@@ -170,6 +171,7 @@ def check(source: VMConfig, dest: VMConfig,
             f"hardware the same between releases ({src.release.id} -> {dst.release.id}), so "
             "migrating it across them is unsupported"))
         return result
+    reasons.extend(compare_machine_options(src, dst))
     reasons.extend(compare_devices(src, dst))
     reasons.extend(compare_backends(src, dst))
     for rule in section_rules:
@@ -203,6 +205,30 @@ def compare_devices(src: VM, dst: VM) -> list[Reason]:
             reasons.append(Reason("device-extra",
                                   f"the destination has an extra device '{path}' ({obj.type}); "
                                   "it keeps its reset state", device=path))
+    return reasons
+
+
+def compare_machine_options(src: VM, dst: VM) -> list[Reason]:
+    """Both sides' machine options must agree where they shape the board (an option not
+    given is the machine type's default): vmport=off drops vmmouse's section, sata=off the
+    AHCI's... The captures ran with the defaults, so a board with options is also not
+    compared section by section."""
+    reasons = []
+    for name in sorted(set(src.machine_options) | set(dst.machine_options)):
+        a, b = src.machine_options.get(name), dst.machine_options.get(name)
+        if a == b:
+            continue
+        shown = [("default" if v is None else format_value("", v)) for v in (a, b)]
+        reasons.append(Reason(
+            "machine-option-differs", f"machine option {name} is {shown[0]} on the source "
+            f"and {shown[1]} on the destination", property=name,
+            category="note" if name in HOST_ONLY else "breaking"))
+    board = [n for n in src.machine_options if n not in HOST_ONLY]
+    if board and src.release.has_capture:
+        reasons.append(Reason("state-not-captured", f"the board of {src.machine.name} was "
+                              f"captured with its default options, not with "
+                              f"{', '.join(board)}: its own sections are compared as "
+                              "captured"))
     return reasons
 
 

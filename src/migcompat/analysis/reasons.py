@@ -57,6 +57,9 @@ _TABLE = (
                "there", BREAKING, "breaking"),
     ReasonCode("machine-mismatch", "the sides resolve the machine type to different names, "
                "which QEMU refuses", BREAKING, "breaking"),
+    ReasonCode("machine-option-differs", "the sides give a machine option different "
+               "values (one that shapes the board breaks; a host-only one is a note)",
+               ("breaking", "note"), "breaking"),
     ReasonCode("unversioned-machine", "the machine type is not versioned (isapc, microvm, "
                "none): QEMU does not support migrating it between releases", BREAKING,
                "breaking"),

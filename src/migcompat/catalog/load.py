@@ -19,6 +19,8 @@ from typing import Any
 
 from migcompat.catalog.capture_loader import load_capture
 from migcompat.catalog.checker import Checker, did_you_mean, path_key
+from migcompat.catalog.options_loader import FILE as OPTIONS_FILE
+from migcompat.catalog.options_loader import machine_options
 from migcompat.catalog.release_loader import build_release
 from migcompat.errors import CatalogError, UsageError
 from migcompat.model.release import Release
@@ -97,6 +99,9 @@ class Catalog:
         ref = self.refs[release_id]
         if ref.state is not None:
             release.capture_loader = partial(load_capture, str(ref.state))
+        options = ref.file.parent / OPTIONS_FILE
+        if options.is_file():
+            release.options_loader = partial(machine_options, str(options), release_id)
         self._cache[release_id] = release
         return release
 

@@ -24,6 +24,7 @@ import click
 from migcompat.errors import UsageError
 from migcompat.model.devspec import parse_device
 from migcompat.model.globals import parse_global
+from migcompat.model.machine_options import parse_machine
 from migcompat.model.objects import parse_object
 from migcompat.model.props import parse_size
 from migcompat.model.release import Release
@@ -207,10 +208,12 @@ def vm_config(release: str | Release, machine: str, catalog: str | None,
         _, rel = find_release(release, catalog)
     else:
         rel = release
-    return VMConfig(rel, machine, [parse_device(s) for s in vm.devices],
+    name, machine_options = parse_machine(machine)  # "pc-q35-7.2,smm=off", as -machine
+    return VMConfig(rel, name, [parse_device(s) for s in vm.devices],
                     smp=vm.smp or DEFAULT_SMP, mem=parse_mem(vm.mem or DEFAULT_MEM),
                     globals=[parse_global(s) for s in vm.globals],
-                    objects=[parse_object(s) for s in vm.objects])
+                    objects=[parse_object(s) for s in vm.objects],
+                    machine_options=machine_options)
 
 
 def side_config(side: str, catalog: str | None, vm: VMArgs) -> VMConfig:

@@ -40,6 +40,10 @@ class Release:
     # (the catalog gives the reader, catalog/capture_loader.py); None without a capture.
     capture_loader: Callable[[], Capture] | None = field(default=None, compare=False,
                                                           repr=False)
+    # The machine options each family takes, as the build lists them: option -> QAPI type
+    # (catalog/options_loader.py); None when nobody read them from a build.
+    options_loader: Callable[[str], Mapping[str, str] | None] | None = field(
+        default=None, compare=False, repr=False)
 
     @property
     def has_capture(self) -> bool:
@@ -47,6 +51,9 @@ class Release:
 
     def capture(self) -> Capture | None:
         return self.capture_loader() if self.capture_loader is not None else None
+
+    def machine_options(self, family: str) -> Mapping[str, str] | None:
+        return self.options_loader(family) if self.options_loader is not None else None
 
     def label(self) -> str:
         return f"{self.product} {self.version}".strip() if self.version else self.id

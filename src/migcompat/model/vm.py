@@ -17,6 +17,7 @@ from migcompat.errors import DeviceError, GlobalPropertyError, PropertyValueErro
 from migcompat.model.buses import Bus, Placer, kind_needed, provided
 from migcompat.model.devspec import DeviceSpec
 from migcompat.model.globals import GlobalProperty
+from migcompat.model.machine_options import machine_values
 from migcompat.model.machines import MachineType
 from migcompat.model.objects import BACKEND, ObjectSpec, UserObject, create_objects
 from migcompat.model.props import TEXT_KINDS, Property, Value
@@ -112,6 +113,7 @@ class VMConfig:
     mem: int = 128 << 20
     globals: Sequence[GlobalProperty] = ()
     objects: Sequence[ObjectSpec] = ()
+    machine_options: Sequence[tuple[str, str]] = ()  # -machine TYPE,KEY=VALUE,...
 
 
 @dataclass
@@ -121,6 +123,7 @@ class VM:
     devices: list[DeviceObject] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     objects: dict[str, UserObject] = field(default_factory=dict)  # -object, by id
+    machine_options: dict[str, Value] = field(default_factory=dict)  # as given, typed
 
     @property
     def release(self) -> Release:
@@ -329,7 +332,10 @@ def realize_vm(config: VMConfig) -> VM:
     release = config.release
     machine = release.machines.resolve(config.machine, release.id)
     builder = _Builder(config, machine)
-    vm = VM(config=config, machine=machine, objects=create_objects(release, config.objects))
+    options = machine_values(machine.name, release.machine_options(machine.family),
+                             config.machine_options)
+    vm = VM(config=config, machine=machine, objects=create_objects(release, config.objects),
+            machine_options=options)
     seen_ids: set[str] = set()
     placer = Placer(machine.family, _first_slot(release, machine.name))
     for n, spec in enumerate(config.devices):
