@@ -9,6 +9,7 @@ import click
 from migcompat.analysis.check import VERDICTS, CheckResult, Reason, check
 from migcompat.analysis.reasons import Category
 from migcompat.analysis.sections import has_state_schemas
+from migcompat.catalog.load import find_release
 from migcompat.cli.options import (
     VMArgs,
     both_directions_choice,
@@ -16,12 +17,14 @@ from migcompat.cli.options import (
     explain_choice,
     fail_on_option,
     format_option,
-    side_config,
     side_options,
+    split_side,
     vm_options,
 )
 from migcompat.cli.output import emit_json, out
-from migcompat.errors import EXIT_INCOMPATIBLE, MigcompatError
+from migcompat.cli.vm_inputs import config_for, merged, qemu_args_options, say_skipped
+from migcompat.errors import EXIT_INCOMPATIBLE, MigcompatError, UsageError
+from migcompat.model.cmdline import CommandLine
 from migcompat.model.vm import VMConfig
 from migcompat.vm.captured import plan_captured
 from migcompat.vm.live import plan_sections
@@ -85,6 +88,15 @@ def print_result(res: CheckResult, explain: bool) -> None:
             console.print(f"    - {_reason_text(r)}", markup=False)
 
 
+def _side(text: str, catalog: str | None, vm: VMArgs, line: CommandLine | None) -> VMConfig:
+    release_id, machine = split_side(text)
+    if machine is None and (line is None or line.machine is None):
+        raise UsageError(f"expected RELEASE:MACHINE, got '{text}'" + (
+            " (and the QEMU command line has no -machine)" if line is not None else ""))
+    _, release = find_release(release_id, catalog)
+    return config_for(release, machine, vm, line)
+
+
 VERDICT_TEXT = {"compatible": "[green]compatible[/green]",
                 "guest-visible": "[yellow]guest-visible[/yellow] (loads; the guest sees "
                                  "different hardware)",
@@ -122,15 +134,19 @@ Examples:
 @click.argument("destination")
 @vm_options(scope="both sides")
 @side_options
+@qemu_args_options(sides=True)
 @both_directions_choice(help="Also check DESTINATION -> SOURCE.")
 @explain_choice(help="Show both provenances of each difference.")
 @fail_on_option
 @catalog_option
 @format_option
 def check_command(source: str, destination: str, vm: VMArgs, src_vm: VMArgs, dst_vm: VMArgs,
+                  qemu: CommandLine | None, src_qemu: CommandLine | None,
+                  dst_qemu: CommandLine | None,
                   both_directions: bool, explain: bool, fail_on: Category,
                   catalog: str | None, fmt: str) -> None:
-    """Predict whether SOURCE can migrate to DESTINATION (each RELEASE:MACHINE).
+    """Predict whether SOURCE can migrate to DESTINATION (each RELEASE:MACHINE, or RELEASE
+    when a QEMU command line names the machine).
 
     Shared options (--device, --global, --smp, -m) apply to both sides; the --src-* and
     --dst-* ones describe one side (per-side devices come after the shared ones). The
@@ -139,8 +155,9 @@ def check_command(source: str, destination: str, vm: VMArgs, src_vm: VMArgs, dst
     and guest-visible (1 with --fail-on guest-visible), 1 for incompatible and refused, 2
     on bad input. The rules are in docs/check.md.
     """
-    src = side_config(source, catalog, vm.then(src_vm))
-    dst = side_config(destination, catalog, vm.then(dst_vm))
+    say_skipped(qemu, src_qemu, dst_qemu)
+    src = _side(source, catalog, vm.then(src_vm), merged(qemu, src_qemu))
+    dst = _side(destination, catalog, vm.then(dst_vm), merged(qemu, dst_qemu))
     results = [check(src, dst)]
     if both_directions:
         results.append(check(dst, src))

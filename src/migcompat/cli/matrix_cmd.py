@@ -12,6 +12,7 @@ from migcompat.analysis.check import CheckResult, Reason, check
 from migcompat.analysis.reasons import Category
 from migcompat.catalog.load import find_release
 from migcompat.cli.options import (
+    DEFAULT_SMP,
     VMArgs,
     both_directions_choice,
     catalog_option,
@@ -112,7 +113,8 @@ def matrix(source_release: str, dest_release: str, vm: VMArgs, pattern: str,
         rows.append(row)
     if fmt == "json":
         emit_json("matrix", {"source": src.id, "destination": dst.id, "compatible": not failed,
-                             "devices": list(vm.devices), "smp": vm.smp, "machines": rows},
+                             "devices": list(vm.devices), "smp": vm.smp or DEFAULT_SMP,
+                             "machines": rows},
                   schema=MATRIX_SCHEMA)
     else:
         _print(src.id, dst.id, rows, both_directions)

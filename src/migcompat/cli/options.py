@@ -141,15 +141,16 @@ def vm_options(func: F | None = None, *, mem: bool = True, scope: str = "") -> A
 
         @functools.wraps(f)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            # Not given stays None: a --qemu-args command line may say it; vm_config fills
+            # in the defaults last.
             given = {o.field: kwargs.pop(o.name) for o in chosen}
-            given["smp"] = given.get("smp") or DEFAULT_SMP
-            given["mem"] = given.get("mem") or DEFAULT_MEM
             return f(*args, vm=VMArgs(**given), **kwargs)
 
         command: Any = wrapper
         for o in reversed(chosen):
-            extra = {"default": DEFAULT_SMP if o.field == "smp" else DEFAULT_MEM,
-                     "show_default": True} if o.field in ("smp", "mem") else {}
+            extra = {"default": None, "show_default": str(
+                DEFAULT_SMP if o.field == "smp" else DEFAULT_MEM)} if o.field in (
+                "smp", "mem") else {}
             help_text = o.attrs["help"] + (f" ({scope})" if scope else "")
             command = click.option(*o.decls, o.name,
                                    **{**o.attrs, **extra, "help": help_text})(command)
@@ -177,6 +178,14 @@ def side_options(func: F) -> F:
             command = click.option(f"--{side}-{o.side_flag}", f"{side}_{o.side_flag}",
                                    **attrs)(command)
     return command  # type: ignore[no-any-return]
+
+
+def split_side(text: str) -> tuple[str, str | None]:
+    """``RELEASE[:MACHINE]``: the machine may come from a QEMU command line instead."""
+    release, sep, machine = text.partition(":")
+    if not release or (sep and not machine):
+        raise UsageError(f"expected RELEASE:MACHINE, got '{text}'")
+    return release, machine or None
 
 
 def parse_side(text: str) -> tuple[str, str]:

@@ -53,6 +53,11 @@ BOARD_SLOTS = {"pc-q35": {0: "mch", 0x1F: "ICH9-LPC"},
                "pc-i440fx": {0: "i440FX", 1: "PIIX3"}, "pc": {0: "i440FX", 1: "PIIX3"}}
 DEFAULT_FIRST_SLOT = {"pc-q35": 1, "pc-i440fx": 2, "pc": 2, "x-remote": 0}
 SLOTS = 32
+# What usb=on (or -usb) adds to a board, at fixed addresses (pc_piix.c: a UHCI at 01.2;
+# pc_q35.c: ehci_create_ich9_with_companions at 1d).
+BOARD_USB = {"pc-i440fx": (("piix3-usb-uhci", "1.2"),),
+             "pc-q35": (("ich9-usb-ehci1", "1d.7"), ("ich9-usb-uhci1", "1d.0"),
+                        ("ich9-usb-uhci2", "1d.1"), ("ich9-usb-uhci3", "1d.2"))}
 
 
 @dataclass

@@ -196,14 +196,20 @@ def parse_size(name: str, text: str) -> int:
     return value
 
 
-_DEVFN = re.compile(r"([0-9a-fA-F]{1,2})(?:\.([0-7]))?\Z")
+# "SLOT[.FN]", each hex as sscanf's %x reads it: an optional 0x, then hex digits (libvirt
+# writes addr=0x2.0x1).
+_DEVFN = re.compile(r"(?:0[xX])?([0-9a-fA-F]+)(?:\.(?:0[xX])?([0-9a-fA-F]+))?\Z")
 
 
 def parse_devfn(name: str, text: str) -> int:
-    """A PCI address: "SLOT[.FN]" in hex (slot < 32), or a plain devfn number; -1 is auto."""
+    """A PCI address from a string, as set_pci_devfn reads one (hw/core/qdev-properties-
+    system.c): "SLOT[.FN]" in hex (slot < 32, fn < 8; addr=1 is slot 1); else a devfn
+    number (-1: auto)."""
     m = _DEVFN.match(text)
-    if m is not None and int(m.group(1), 16) < 32:
-        return int(m.group(1), 16) << 3 | int(m.group(2) or 0)
+    if m is not None:
+        slot, fn = int(m.group(1), 16), int(m.group(2) or "0", 16)
+        if slot < 32 and fn < 8:
+            return slot << 3 | fn
     value = _strto64(text)
     if value is not None and -1 <= value < 256:
         return value

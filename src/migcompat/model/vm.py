@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migcompat.errors import DeviceError, GlobalPropertyError, PropertyValueError
-from migcompat.model.buses import Bus, Placer, kind_needed, provided
+from migcompat.model.buses import BOARD_USB, Bus, Placer, kind_needed, provided
 from migcompat.model.devspec import DeviceSpec
 from migcompat.model.globals import GlobalProperty
 from migcompat.model.machine_options import machine_values
@@ -338,7 +338,9 @@ def realize_vm(config: VMConfig) -> VM:
             machine_options=options)
     seen_ids: set[str] = set()
     placer = Placer(machine.family, _first_slot(release, machine.name))
-    for n, spec in enumerate(config.devices):
+    board = [DeviceSpec(t, options=(("addr", a),)) for t, a in BOARD_USB.get(machine.family, ())
+             if options.get("usb") is True]
+    for n, spec in enumerate([*board, *config.devices]):
         info = release.types.get(spec.driver)
         if info is None or not release.types.is_a(spec.driver, "device"):
             raise DeviceError(f"'{spec.driver}' is not a valid device model name"
