@@ -19,7 +19,8 @@ import os
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -175,6 +176,8 @@ class LoadResult:
     # False when QEMU exited before it opened its monitor: it refused the configuration
     # (an unknown machine or device type), so no load was even attempted.
     started: bool = True
+    # The QOM properties asked for with ``qom=``, read once the load completed.
+    qom: dict[tuple[str, str], Any] = field(default_factory=dict)
 
 
 def load_stream(
@@ -186,8 +189,10 @@ def load_stream(
     mem: int = 64,
     timeout: float = 60.0,
     qemu: QemuBuild | None = None,
+    qom: Sequence[tuple[str, str]] = (),
 ) -> LoadResult:
-    """Run a QEMU destination on ``stream`` and report whether the load completed."""
+    """Run a QEMU destination on ``stream`` and report whether the load completed; ``qom``
+    lists (path, property) pairs to read from the loaded destination."""
     from qemu.qmp.legacy import QEMUMonitorProtocol
 
     sock_dir = Path(_short_tmpdir())
@@ -204,6 +209,7 @@ def load_stream(
     ok = False
     started = True
     early = ""
+    values: dict[tuple[str, str], Any] = {}
     try:
         try:
             _wait_for_socket(proc, sock, timeout)
@@ -220,6 +226,8 @@ def load_stream(
                     status = info.get("status") if isinstance(info, dict) else None
                     if status == "completed":
                         ok = True
+                        values = {(path, prop): qmp.cmd("qom-get", path=path, property=prop)
+                                  for path, prop in qom}
                         break
                     if status == "failed":
                         break
@@ -239,7 +247,20 @@ def load_stream(
         if proc.stderr:
             proc.stderr.close()
         shutil.rmtree(sock_dir, ignore_errors=True)
-    return LoadResult(ok=ok, returncode=proc.returncode, stderr=err, started=started)
+    return LoadResult(ok=ok, returncode=proc.returncode, stderr=err, started=started,
+                      qom=values)
+
+
+def qom_values(machine: str, extra_args: Sequence[str], qom: Sequence[tuple[str, str]], *,
+               qemu: QemuBuild | None = None) -> dict[tuple[str, str], Any]:
+    """The QOM properties of a paused QEMU started with ``extra_args`` (no migration)."""
+    from migcompat.qemu.binary.qmp import QemuProcess
+
+    args = [*(qemu.args() if qemu is not None else []), "-M", machine, *extra_args]
+    with QemuProcess(args, binary=qemu.binary if qemu is not None else require_qemu(),
+                     env=qemu.env if qemu is not None else None) as proc:
+        return {(path, prop): proc.cmd("qom-get", path=path, property=prop)
+                for path, prop in qom}
 
 
 def _short_tmpdir() -> str:

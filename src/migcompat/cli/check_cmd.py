@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from migcompat.analysis.check import VERDICTS, CheckResult, Reason, check
+from migcompat.analysis.fixes import Fix, fixes_for
 from migcompat.analysis.reasons import Category
 from migcompat.analysis.sections import has_state_schemas
 from migcompat.catalog.load import find_release
@@ -88,8 +89,22 @@ def print_result(res: CheckResult, explain: bool) -> None:
             console.print(f"    - {_reason_text(r)}", markup=False)
 
 
-def _side(text: str, catalog: str | None, vm: VMArgs, line: CommandLine | None) -> VMConfig:
+def print_fix(f: Fix) -> None:
+    if not f.args:  # nothing to try: the reason why is the answer
+        out().print(f"  fix: {f.why}", markup=False)
+        return
+    mark = "verified" if f.verified else "not verified"
+    boot = ", needs a cold boot" if f.needs_cold_boot else ""
+    then = f" -> {f.verdict}" if f.verdict else ""
+    out().print(f"  fix ({mark}{boot}): {f.side}: {' '.join(f.args)}{then}: {f.why}",
+                markup=False)
+
+
+def _side(text: str, catalog: str | None, vm: VMArgs, line: CommandLine | None,
+          default_machine: str | None = None) -> VMConfig:
     release_id, machine = split_side(text)
+    if machine is None and (line is None or line.machine is None):
+        machine = default_machine
     if machine is None and (line is None or line.machine is None):
         raise UsageError(f"expected RELEASE:MACHINE, got '{text}'" + (
             " (and the QEMU command line has no -machine)" if line is not None else ""))
@@ -127,6 +142,7 @@ Examples:
   migcompat check qemu-5.2-broken:pc-5.1 qemu-5.1:pc-5.1 --device virtio-blk-pci --smp 4
   migcompat check qemu-5.2:pc-5.1 qemu-5.1:pc-5.1 --device virtio-blk-pci --both-directions
   migcompat check --catalog qemu 7.2:pc-q35-5.1 10.0:pc-q35-5.1 --device virtio-blk-pci --smp 4
+  migcompat check --catalog qemu 7.2:q35 10.0 --device pvpanic-pci --both-directions
   migcompat check qemu-5.2:pc-5.2 qemu-5.2:pc-5.2 --device virtio-blk-pci \\
       --dst-global virtio-blk-device.num-queues=1 --format json
 """)
@@ -146,7 +162,8 @@ def check_command(source: str, destination: str, vm: VMArgs, src_vm: VMArgs, dst
                   both_directions: bool, explain: bool, fail_on: Category,
                   catalog: str | None, fmt: str) -> None:
     """Predict whether SOURCE can migrate to DESTINATION (each RELEASE:MACHINE, or RELEASE
-    when a QEMU command line names the machine).
+    when a QEMU command line names the machine; a DESTINATION given as RELEASE alone runs
+    the source's machine type as written).
 
     Shared options (--device, --global, --smp, -m) apply to both sides; the --src-* and
     --dst-* ones describe one side (per-side devices come after the shared ones). The
@@ -157,10 +174,14 @@ def check_command(source: str, destination: str, vm: VMArgs, src_vm: VMArgs, dst
     """
     say_skipped(qemu, src_qemu, dst_qemu)
     src = _side(source, catalog, vm.then(src_vm), merged(qemu, src_qemu))
-    dst = _side(destination, catalog, vm.then(dst_vm), merged(qemu, dst_qemu))
+    # A destination named by its release alone runs the source's machine type, as written:
+    # the same command line started on the new host.
+    dst = _side(destination, catalog, vm.then(dst_vm), merged(qemu, dst_qemu),
+                ",".join([src.machine, *(f"{k}={v}" for k, v in src.machine_options)]))
     results = [check(src, dst)]
     if both_directions:
         results.append(check(dst, src))
+    fixes = fixes_for(src, dst, results)
     if fmt == "json":
         payload: dict[str, Any] = result_json(results[0])
         if both_directions:
@@ -168,10 +189,12 @@ def check_command(source: str, destination: str, vm: VMArgs, src_vm: VMArgs, dst
                        "compatible": all(r.compatible for r in results),
                        "directions": [result_json(r) for r in results],
                        "reasons": [x for r in results for x in result_json(r)["reasons"]]}
-        emit_json("check", payload)
+        emit_json("check", {**payload, "fixes": [f.to_json() for f in fixes]})
     else:
         for res in results:
             print_result(res, explain)
+        for f in fixes:
+            print_fix(f)
     if any(r.fails(fail_on) for r in results):
         raise click.exceptions.Exit(EXIT_INCOMPATIBLE)
 
