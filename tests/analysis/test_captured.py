@@ -243,7 +243,7 @@ def test_unmigratable_device_blocks_the_migration(tmp_path: Path) -> None:
     blocked = [r for r in result.breaking() if r.code == "migration-blocked"]
     # QEMU's words, with the device's own address (slot 3 + 1: it comes second)
     assert [r.message for r in blocked] == [
-        "device[1]: State blocked by non-migratable device '0000:00:04.0/e1000'"]
+        "e1000#1: State blocked by non-migratable device '0000:00:04.0/e1000'"]
     # the blocker stops the source; an unmigratable device the destination alone has
     # (an extra device, sent nothing) is not a blocker of this migration
     extra = run_check(catalog(tmp_path, change_new=block), ("virtio-blk-pci",),

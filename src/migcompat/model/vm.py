@@ -340,7 +340,8 @@ def realize_vm(config: VMConfig) -> VM:
     placer = Placer(machine.family, _first_slot(release, machine.name))
     board = [DeviceSpec(t, options=(("addr", a),)) for t, a in BOARD_USB.get(machine.family, ())
              if options.get("usb") is True]
-    for n, spec in enumerate([*board, *config.devices]):
+    anonymous: dict[str, int] = {}
+    for spec in [*board, *config.devices]:
         info = release.types.get(spec.driver)
         if info is None or not release.types.is_a(spec.driver, "device"):
             raise DeviceError(f"'{spec.driver}' is not a valid device model name"
@@ -355,7 +356,11 @@ def realize_vm(config: VMConfig) -> VM:
             return release.types.is_a(driver, ancestor)
         # QEMU finds the bus first, then sets the options, then realizes (qdev_device_add).
         bus = placer.bus_for(spec.driver, kind_needed(is_a), spec.bus)
-        path = spec.id if spec.id else f"device[{n}]"
+        # A device without id is named TYPE#N (the Nth of its type): people can tell
+        # e1000#2 apart from virtio-net-pci#1, and QEMU ids cannot contain '#'.
+        if spec.id is None:
+            anonymous[spec.driver] = anonymous.get(spec.driver, 0) + 1
+        path = spec.id or f"{spec.driver}#{anonymous[spec.driver]}"
         obj = builder.create(spec.driver, path, spec.id)
         builder.set_options(obj, spec)
         _check_links(obj, vm.objects, release)
