@@ -71,6 +71,17 @@ def test_explain_text_lists_layers() -> None:
     assert "65535 <- default" in res.stdout
 
 
+def test_text_lists_a_proxied_property_once_on_the_proxy() -> None:
+    res = run("props", "qemu-5.2", "pc-5.1", "--device", "virtio-blk-pci,id=vb0")
+    assert res.returncode == 0, res.stderr
+    rows = [ln.split()[0] for ln in res.stdout.splitlines() if ln.strip()]
+    assert rows.count("num-queues") == 1
+    [row] = [ln for ln in res.stdout.splitlines() if ln.startswith("num-queues")]
+    assert "(alias of virtio-backend)" in row
+    header = next(ln for ln in res.stdout.splitlines() if ln.startswith("vb0/virtio-backend"))
+    assert "more listed on the proxy" in header
+
+
 def test_machines_of_51_and_unknown_machine() -> None:
     res = run("machines", "--catalog", "tutorial", "qemu-5.1", "--format", "json")
     names = [m["name"] for m in json.loads(res.stdout)["machines"]]

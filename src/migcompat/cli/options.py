@@ -60,6 +60,8 @@ catalog_option = catalog_choice()
 format_option = format_choice()
 # Each command says what it shows or checks the other way round: the help is its own.
 explain_choice = option_factory("--explain", "explain", is_flag=True)
+verbose_option = option_factory("--verbose", "-v", "verbose", is_flag=True,
+                                help="List every note, and what the device state covered.")()
 both_directions_choice = option_factory("--both-directions", "both_directions", is_flag=True)
 fail_on_option = option_factory(
     "--fail-on", "fail_on", type=click.Choice(["breaking", "guest-visible"]),

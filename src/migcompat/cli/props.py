@@ -74,11 +74,17 @@ def print_vm(vm: VM, explain: bool) -> None:
     console.print(f"release {vm.release.id}, machine {m.name}{alias}, smp {vm.config.smp}")
     tables = vm.release.machines.table_order(m)
     console.print(f"compat tables, in order: {', '.join(tables) if tables else '(none)'}")
+    # A proxy's aliased properties are listed once, on the proxy, where -device sets them.
+    shown_on_proxy = {dev.child.path: dev.aliases for dev in vm.devices if dev.child}
     for obj in vm.all_objects():
         console.print()
-        console.print(f"[bold]{obj.path}[/bold]  {obj.type}")
+        aliased = shown_on_proxy.get(obj.path, frozenset())
+        more = f"  ({len(aliased)} more listed on the proxy)" if aliased else ""
+        console.print(f"[bold]{obj.path}[/bold]  {obj.type}{more}")
         table = Table("property", "value", "decided by", box=None, pad_edge=False)
         for name, eff in obj.view().items():
+            if name in aliased:
+                continue
             decided = eff.decided_by
             label = decided.source
             if decided.table:
@@ -88,7 +94,8 @@ def print_vm(vm: VM, explain: bool) -> None:
             if explain:
                 for layer in eff.provenance:
                     table.add_row("", "", "  " + _layer_text(layer))
-        console.print(table)
+        if table.row_count:
+            console.print(table)
 
 
 @click.command(epilog="""\b
