@@ -99,6 +99,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
      "$.releases.r1.vmstate.w.fields[1].type"),
     ("format-version", {}, "$.format"),
     ("syntax", {}, "$"),
+    ("duplicate-key", {}, "$"),  # a release listed twice: JSON would keep the second
     ("unreadable", {}, "$"),
     ("id-mismatch", {}, "$.id"),
 ]
@@ -113,6 +114,10 @@ def test_one_error_per_code(tmp_path: Path, code: str, release: dict[str, Any],
     elif code == "syntax":
         target = tmp_path / "cat.toml"
         target.write_text("format = 1\n[releases\n")
+    elif code == "duplicate-key":
+        target = tmp_path / "cat.json"
+        one = json.dumps(GOOD_RELEASE)
+        target.write_text(f'{{"format": 1, "releases": {{"r1": {one}, "r1": {one}}}}}')
     elif code == "unreadable":
         target = tmp_path / "missing.json"
         target.mkdir()

@@ -302,3 +302,16 @@ def test_validate_size_mismatch_in_our_words(tmp_path: Path, seed_file: Path,
         "timer: incoming version_id 2 is too old for local minimum version_id  3",
         "error while loading state for instance 0x0 of device 'timer'",
         "load of migration failed: Invalid argument"]
+
+
+def test_names_from_a_hostile_stream_reach_the_terminal_escaped(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A section named with terminal control bytes (clear the screen, ring the bell) and
+    a newline is shown with those bytes as \\xNN, on one line."""
+    timer = item("full", "timer")
+    at = SEED.index(b"timer", timer["offset"])
+    path = tmp_path / "hostile.mig"
+    path.write_bytes(patched(at, b"\x1b[2J\n"))
+    res = run(capsys, "analyze", path)
+    shown = res.out + res.err
+    assert "\x1b" not in shown and "\\x1b[2J\\x0a" in shown, shown

@@ -15,6 +15,7 @@ from migcompat.errors import CatalogProblem
 # Stable problem codes (docs/catalog-format.md lists them with examples).
 CODES = {
     "syntax": "the file is not valid TOML/JSON",
+    "duplicate-key": "a key repeated in one JSON object (JSON would keep the last)",
     "unreadable": "the file cannot be read",
     "format-version": "missing or unsupported `format` number",
     "unknown-key": "a key the format does not define",

@@ -30,6 +30,21 @@ DATA_DIR = Path(__file__).parent / "data"
 CATALOG_KEYS = ("format", "name", "description", "releases")
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: JSON allows a repeated key and keeps the
+    last, so a catalog with a release listed twice would silently lose one (TOML refuses)."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise _DuplicateKey(twice)
+    return out
+
+
 def read_data(path: Path) -> dict[str, Any]:
     """Read a TOML or JSON file; every failure becomes a CatalogError naming the file."""
     chk = Checker(str(path))
@@ -40,9 +55,14 @@ def read_data(path: Path) -> dict[str, Any]:
         raise CatalogError(chk.problems) from None
     try:
         is_json = path.suffix == ".json"
-        data = json.loads(raw) if is_json else tomllib.loads(raw.decode("utf-8"))
+        data = (json.loads(raw, object_pairs_hook=_unique) if is_json
+                else tomllib.loads(raw.decode("utf-8")))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         chk.add("$", "syntax", f"invalid TOML: {exc}")
+        raise CatalogError(chk.problems) from None
+    except _DuplicateKey as exc:
+        chk.add("$", "duplicate-key", f"invalid JSON: the key '{exc}' appears twice in one "
+                "object (the first would be silently lost)")
         raise CatalogError(chk.problems) from None
     except json.JSONDecodeError as exc:
         chk.add("$", "syntax", f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")

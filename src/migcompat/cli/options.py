@@ -199,13 +199,18 @@ def parse_side(text: str) -> tuple[str, str]:
 
 
 def parse_mem(text: str) -> int:
-    # -m without a suffix means MiB in QEMU.
+    """``-m`` as QEMU reads it: MiB without a suffix; 0 means the default size (QEMU keeps
+    that for backward compatibility); rounded up to 8 KiB, as QEMU rounds it."""
     if text.isdigit():
-        return int(text) << 20
-    try:
-        return parse_size("m", text)
-    except Exception as exc:
-        raise UsageError(f"invalid memory size '{text}'") from exc
+        size = int(text) << 20
+    else:
+        try:
+            size = parse_size("m", text)
+        except Exception as exc:
+            raise UsageError(f"invalid memory size '{text}'") from exc
+    if size == 0:
+        return parse_mem(DEFAULT_MEM)
+    return -(-size // 8192) * 8192
 
 
 def vm_config(release: str | Release, machine: str, catalog: str | None,

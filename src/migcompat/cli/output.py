@@ -67,10 +67,22 @@ def emit_json(command: str, payload: dict[str, Any], schema: int = JSON_SCHEMA) 
     sys.stdout.flush()
 
 
+# Control bytes (C0 but tab, DEL, C1) as \xNN: a name from a hostile stream or catalog
+# must not move the cursor, recolour the terminal or break a one-line message in two.
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7f, 0xa0)) if c != 0x09}
+
+
+def printable(text: str) -> str:
+    return text.translate(_CONTROL)
+
+
 def warn(message: str) -> None:
-    err().print(f"[yellow]warning:[/yellow] {message}", markup=True, highlight=False)
+    from rich.markup import escape  # with err(): rich is loaded by then
+
+    err().print(f"[yellow]warning:[/yellow] {escape(printable(message))}", markup=True,
+                highlight=False)
 
 
 def error_line(message: str) -> None:
     # One line per problem; markup off so brackets in messages print verbatim.
-    err().print(f"migcompat: error: {message}", markup=False, highlight=False)
+    err().print(f"migcompat: error: {printable(message)}", markup=False, highlight=False)

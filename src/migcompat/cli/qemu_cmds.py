@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import click
 from migcompat.cli.options import catalog_choice, catalog_option, format_option, option_factory
 from migcompat.cli.output import emit_json, err, out
 from migcompat.errors import EXIT_INCOMPATIBLE, UsageError
+from migcompat.migration.atomic import AtomicFile
 
 output_option = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
                              help="Write the release catalog here (default: stdout).")
@@ -22,17 +22,15 @@ machines_choice = option_factory("--machine", "machines", multiple=True, metavar
 
 
 def write_json_atomically(path: Path, doc: dict[str, Any], compact: bool = True) -> None:
-    """Write to a temporary name beside ``path`` and rename: never a half-written file."""
+    """Write ``path`` whole or not at all (migration/atomic.py)."""
     text = json.dumps(doc, separators=(",", ":") if compact else None,
                       indent=None if compact else 1, ensure_ascii=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
+    part = AtomicFile(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        part.file.write((text + "\n").encode())
+        part.commit()
+    finally:
+        part.discard()
 
 
 @click.command("import-source", epilog="""\b

@@ -30,7 +30,7 @@ from migcompat.cli.options import (
     side_config,
     vm_options,
 )
-from migcompat.cli.output import emit_json, json_text, warn
+from migcompat.cli.output import emit_json, json_text, printable, warn
 from migcompat.errors import (
     EXIT_INCOMPATIBLE,
     StreamError,
@@ -63,7 +63,7 @@ def stream_layout(sf: StreamFile, schema: str | None) -> tuple[SchemaResolver | 
 
 
 def write_text(lines: list[str]) -> None:
-    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.write("\n".join(printable(ln) for ln in lines) + "\n")
     sys.stdout.flush()
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from migcompat.errors import SchemaFileError, UsageError
+from migcompat.migration.atomic import AtomicFile
 from migcompat.stream.constants import MAGIC
 from migcompat.stream.vmdesc import locate_vmdesc
 from migcompat.vmstate.layouts import SchemaSource, parse_schema_json, schema_from_vmdesc
@@ -245,28 +246,20 @@ class SparseRamWriter:
 
 @contextlib.contextmanager
 def atomic_output(path: str) -> Iterator[BinaryIO]:
-    """Write ``path`` under a temporary name in its directory, renamed when complete;
-    ``-`` writes to stdout."""
+    """Write ``path`` whole or not at all (migration/atomic.py); ``-`` writes to stdout."""
     if path == "-":
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    target = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
-                                   dir=str(target.parent))
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
+        part = AtomicFile(path)
     except OSError as exc:
         raise UsageError(f"{path}: {exc.strerror or exc}") from exc
     try:
-        with os.fdopen(fd, "wb") as out:
-            yield out
-        os.replace(tmp, target)
+        yield part.file
+        part.commit()
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        part.discard()
         if isinstance(exc, OSError):
             raise UsageError(f"{path}: {exc.strerror or exc}") from exc
         raise

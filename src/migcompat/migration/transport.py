@@ -12,9 +12,7 @@ each mapping. An in-memory transport serves the tests.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
-import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +25,7 @@ from migcompat.errors import (
     ConnectionLost,
     UsageError,
 )
+from migcompat.migration.atomic import AtomicFile
 from migcompat.migration.uri import URI
 
 
@@ -207,23 +206,19 @@ def connect(uri: URI, retry_for: float = 5.0) -> SocketTransport:
 
 
 class FileWriter(Transport):
-    """Writes to a temporary name beside the target; ``end_write`` renames it into place,
-    and closing before that removes it, so a reader never sees half a stream."""
+    """Writes the stream unnamed; ``end_write`` gives it its name, and closing before that
+    leaves nothing (migration/atomic.py), so a reader never sees half a stream."""
 
     def __init__(self, path: str) -> None:
         self.target = Path(path)
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".part",
-                                       dir=self.target.parent if str(self.target.parent) else ".")
+            self.out = AtomicFile(path)
         except OSError as exc:
             raise CannotWrite(f"cannot write {path}: {exc.strerror or exc}", path) from exc
-        self.tmp = Path(tmp)
-        self.file = os.fdopen(fd, "wb", buffering=1 << 20)
-        self.committed = False
 
     def write(self, data: bytes | memoryview) -> None:
         try:
-            self.file.write(data)
+            self.out.file.write(data)
         except OSError as exc:
             self.close()
             raise CannotWrite(f"cannot write {self.target}: {exc.strerror or exc}",
@@ -231,20 +226,14 @@ class FileWriter(Transport):
 
     def end_write(self) -> None:
         try:
-            self.file.close()
-            os.replace(self.tmp, self.target)
+            self.out.commit()
         except OSError as exc:
             self.close()
             raise CannotWrite(f"cannot write {self.target}: {exc.strerror or exc}",
                               str(self.target)) from exc
-        self.committed = True
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.file.close()
-        if not self.committed:
-            with contextlib.suppress(OSError):
-                self.tmp.unlink()
+        self.out.discard()
 
 
 class FileReader(Transport):

@@ -18,6 +18,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 
+from migcompat.errors import EnvironmentProblem, UsageError
 from migcompat.model.memory import Memory, zeroed
 
 PAGE_SIZE = 4096  # x86 TARGET_PAGE_SIZE
@@ -192,7 +193,12 @@ class GuestRAM:
 
 
 def _dense(idstr: str, size: int) -> RamBlock:
-    return RamBlock(idstr, size, zeroed(size), set())
+    try:
+        return RamBlock(idstr, size, zeroed(size), set())
+    except (OSError, OverflowError, MemoryError) as exc:  # the host cannot map that much
+        reason = getattr(exc, "strerror", None) or "Cannot allocate memory"
+        raise EnvironmentProblem(f"cannot set up guest memory '{idstr}': {reason} "
+                                 f"({size} bytes)") from None
 
 
 def empty_ram(mem: int) -> GuestRAM:
@@ -203,16 +209,20 @@ def empty_ram(mem: int) -> GuestRAM:
 def seeded_ram(mem: int, seed: int, data_bytes: int | None = None) -> GuestRAM:
     """RAM whose first ``data_bytes`` (default 1/64 of RAM) are seeded random, rest zero.
 
-    The random pages sit above 4 MiB, where ``-device loader,addr=0x400000`` puts data in
-    the benchmark's real-QEMU guest, so both carry the same shape of RAM.
+    The random pages sit from 4 MiB up (lower only when they would not fit), where
+    ``-device loader,addr=0x400000`` puts data in the benchmark's real-QEMU guest, so
+    both carry the same shape of RAM.
     """
     if mem % PAGE_SIZE:
         raise ValueError(f"RAM size {mem} is not a multiple of the {PAGE_SIZE}-byte page")
-    ram = empty_ram(mem)
     if data_bytes is None:
         data_bytes = mem // 64
-    start = min(4 << 20, mem // 2)
-    data_bytes = min(data_bytes, mem - start)
+    if data_bytes > mem:  # asked for more than the guest has: say so, never cap it silently
+        raise UsageError(f"--ram-data: {data_bytes} bytes do not fit in the guest's "
+                         f"{mem}-byte RAM")
+    # Data moves down from 4 MiB only as far as it must to fit.
+    start = min(4 << 20, mem // 2, mem - data_bytes)
+    ram = empty_ram(mem)
     data_bytes -= data_bytes % PAGE_SIZE
     rng = random.Random(seed)
     main, bios = ram.blocks
