@@ -140,6 +140,26 @@ def test_scan_runs_agrees_with_parse_record(seed: int) -> None:
         assert isinstance(ev, ZeroPage) and ev.fill
 
 
+@pytest.mark.parametrize("length", [63, 64, 65, 319, 320, 321, 1343, 1344, 1345])
+@pytest.mark.parametrize("zeros", [False, True])
+def test_scan_runs_measures_runs_across_probe_sizes(length: int, zeros: bool) -> None:
+    """Runs are measured by galloping probes (64, then 4x more each time): a run that ends
+    at, just before or just after a probe boundary, followed by a gap and a long tail,
+    comes out as exactly that run."""
+    rng = random.Random(length)
+    rec: list[Page | ZeroPage] = [
+        ZeroPage("b", i * PS, 0, True) if zeros else Page("b", i * PS, page(rng), True)
+        for i in range(length)]
+    tail_at = (length + 3) * PS  # a gap of 3 pages, then a run of the other kind
+    rec += [Page("b", tail_at + i * PS, page(rng), True) if zeros
+            else ZeroPage("b", tail_at + i * PS, 0, True) for i in range(700)]
+    data = memoryview(b"".join(encode_record(r, PS, "b")[0] for r in rec))
+    runs, end = scan_runs(data, 0, PS, 1 << 40, 1 << 20)
+    kind, other = (RUN_ZEROS, RUN_PAGES) if zeros else (RUN_PAGES, RUN_ZEROS)
+    assert [(k, o, c) for k, o, c, _ in runs] == [(kind, 0, length), (other, tail_at, 700)]
+    assert end == len(data)
+
+
 def test_scan_runs_limit_and_kinds() -> None:
     rng = random.Random(1)
     evs: list[Page | ZeroPage] = [Page("b", i * PS, page(rng), True) for i in range(10)]

@@ -54,10 +54,10 @@ def zero_records(offset: int, count: int, page_size: int) -> bytearray:
 
 
 def _equal_units(got: bytes, want: bytes | bytearray, unit: int, count: int) -> int:
-    """How many leading ``unit``-byte units of ``got`` equal ``want`` (the first one does)."""
+    """How many leading ``unit``-byte units of ``got`` equal ``want`` (maybe none)."""
     if got == want:
         return count
-    lo, hi = 1, count  # the first lo units match, the first hi do not
+    lo, hi = 0, count  # the first lo units match, the first hi do not
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if got[: mid * unit] == want[: mid * unit]:
@@ -65,6 +65,35 @@ def _equal_units(got: bytes, want: bytes | bytearray, unit: int, count: int) -> 
         else:
             hi = mid
     return lo
+
+
+# Runs are measured by galloping: a first probe of this many records, then four times more
+# each time the whole probe matched. Comparing all the records up to the end of the input
+# at once costs a pass over everything left for every run (quadratic on a stream of many
+# short runs: each RAM section ends one); galloping costs a pass over the run itself.
+_FIRST_PROBE = 64
+
+
+def _run_length(view: memoryview, pos: int, offset: int, count: int, page_size: int,
+                zeros: bool) -> int:
+    """How many of the ``count`` records at ``view[pos:]`` are the run of CONTINUE records
+    for consecutive pages from ``offset`` (full pages, or zero pages with fill byte 0)."""
+    rec = 9 if zeros else page_size + 8
+    done, probe = 0, _FIRST_PROBE
+    while done < count:
+        n = min(probe, count - done)
+        at, first = pos + done * rec, offset + done * page_size
+        if zeros:
+            got = view[at : at + 9 * n].tobytes()
+            matched = _equal_units(got, zero_records(first, n, page_size), 9, n)
+        else:
+            got = view[at : at + n * rec].cast("Q")[:: rec // 8].tobytes()
+            matched = _equal_units(got, record_headers(first, n, page_size, PAGE_CONT), 8, n)
+        done += matched
+        if matched < n:
+            break
+        probe *= 4
+    return done
 
 
 def _add_pages(runs: list[Run], view: memoryview, pos: int, offset: int, count: int,
@@ -120,9 +149,7 @@ def scan_runs(view: memoryview, pos: int, page_size: int, below: int,
             if count == 0:
                 break
             if count > 1 and unpack(view, pos + rec)[0] == header + page_size:
-                got = view[pos : pos + count * rec].cast("Q")[:: rec // 8].tobytes()
-                want = record_headers(offset, count, page_size, PAGE_CONT)
-                count = _equal_units(got, want, 8, count)
+                count = _run_length(view, pos, offset, count, page_size, False)
             else:
                 count = 1
             _add_pages(runs, view, pos, offset, count, page_size)
@@ -130,8 +157,7 @@ def scan_runs(view: memoryview, pos: int, page_size: int, below: int,
         elif flags == ZERO_CONT and pos + 9 <= end and view[pos + 8] == 0:
             count = min(most, (end - pos) // 9)
             if count > 1 and unpack(view, pos + 9)[0] == header + page_size:
-                got = view[pos : pos + 9 * count].tobytes()
-                count = _equal_units(got, zero_records(offset, count, page_size), 9, count)
+                count = _run_length(view, pos, offset, count, page_size, True)
             else:
                 count = 1
             runs.append((RUN_ZEROS, offset, count, pos))
