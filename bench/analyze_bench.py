@@ -42,7 +42,8 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from migcompat.analysis.stream_tools.walk import analyze_stream  # noqa: E402
-from migcompat.migration.streamfile import SparseRamWriter, StreamFile, stream_layout  # noqa: E402
+from migcompat.migration.ramfiles import SparseRamWriter  # noqa: E402
+from migcompat.migration.streamfile import StreamFile, stream_layout  # noqa: E402
 
 AM_DEFAULT = (Path.home() / ".cache/migcompat/sources/trees/qemu_7.2+dfsg-7+deb12u18"
               / "scripts/analyze-migration.py")
@@ -94,7 +95,7 @@ def in_process(stream: Path, extract: Path | None) -> float:
         resolver, layout_from, _ = stream_layout(sf, None)
         sink = SparseRamWriter(extract) if extract is not None else None
         try:
-            report = analyze_stream(sf.data, resolver, layout_from, sink=sink)
+            report = analyze_stream(sf, resolver, layout_from, sink=sink)
         finally:
             if sink is not None:
                 sink.close()

@@ -26,6 +26,7 @@ is a class for each case::
     │   ├── TruncatedStream        the input ends inside the stream
     │   ├── UnknownCommand         a MIG_CMD this decoder does not know (cmd, length)
     │   ├── StreamReadError        a stream a real QEMU saved that cannot be walked (probe)
+    │   ├── InputChanged           exit 2: the stream file changed while it was read
     │   └── UnreadableStream       exit 2: the input file itself is unreadable (cause)
     ├── EnvironmentProblem         exit 3: what this machine lacks or refuses
     │   └── TransportError         the bytes could not move (uri)
@@ -242,6 +243,13 @@ class UnknownCommand(StreamError):
 
 class StreamReadError(StreamError):
     """A stream a real QEMU saved (for the state capture) could not be walked to its end."""
+
+
+class InputChanged(StreamError):
+    """The stream file shrank, or another process opened it for writing or truncated it,
+    while it was read (``offset`` is where reading stopped): bad input, exit 2."""
+
+    exit_code = EXIT_USAGE
 
 
 class UnreadableStream(StreamError):

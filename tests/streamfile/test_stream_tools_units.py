@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import struct
-from pathlib import Path
 
 import pytest
 
@@ -183,23 +182,3 @@ def test_schema_files() -> None:
     assert machine_sends_configuration("pc-i440fx-2.3") is False
     assert machine_sends_configuration("pc-q35-7.2") is True
     assert machine_sends_configuration("microvm") is None
-
-
-@pytest.mark.parametrize("threads", [0, 2])
-def test_sparse_writer_keeps_stream_order(tmp_path: Path, threads: int) -> None:
-    from migcompat.migration.streamfile import SparseRamWriter, block_file_name
-
-    a, b, c = (memoryview(bytes((x,)) * 4096) for x in (1, 2, 3))
-    w = SparseRamWriter(tmp_path, threads=threads)
-    w.block("/rom@etc/x", 8 * 4096)
-    # page 1 written, then a zero record for it (a later pass): it must read zero again;
-    # page 6 is a zero record with fill byte 0x41.
-    w.pages("/rom@etc/x", [(0, [a, b]), (4 * 4096, [c])], [(4096, 0, 1), (6 * 4096, 0x41, 2)])
-    w.pages("/rom@etc/x", [(7 * 4096, [a])], [])
-    w.pages("unknown", [(0, [a])], [])  # not in the MEM_SIZE list: ignored
-    w.close()
-    data = (tmp_path / block_file_name("/rom@etc/x")).read_bytes()
-    pages = [data[i:i + 4096] for i in range(0, len(data), 4096)]
-    assert [p[0] for p in pages] == [1, 0, 0, 0, 3, 0, 0x41, 1]
-    assert block_file_name("/rom@etc/x") == "%2From@etc%2Fx"
-    assert block_file_name("..") == "%2E."

@@ -5,23 +5,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from migcompat.analysis.stream_tools.destination import (
-    describe_destination,
-    validate_described,
-    validate_loaded,
-)
 from migcompat.analysis.stream_tools.report import StreamReport
-from migcompat.analysis.stream_tools.rewrite import (
-    RewriteResult,
-    parse_page,
-    parse_set,
-    rewrite_stream,
-)
-from migcompat.analysis.stream_tools.text import report_lines, verdict_lines
+from migcompat.analysis.stream_tools.text import report_lines
 from migcompat.analysis.stream_tools.walk import analyze_stream
 from migcompat.cli.options import (
     VMArgs,
@@ -37,15 +26,12 @@ from migcompat.errors import (
     UnreadableStream,
     UsageError,
 )
-from migcompat.migration.streamfile import (
-    SparseRamWriter,
-    StreamFile,
-    atomic_output,
-    load_schema,
-)
+from migcompat.migration.streamfile import StreamFile, load_schema
 from migcompat.migration.streamfile import stream_layout as _layout
-from migcompat.vmstate.dump import VMStateDump
-from migcompat.vmstate.schema import SchemaResolver
+
+if TYPE_CHECKING:
+    from migcompat.vmstate.dump import VMStateDump
+    from migcompat.vmstate.schema import SchemaResolver
 
 schema_option = click.option(
     "--schema", metavar="FILE", default=None,
@@ -92,31 +78,41 @@ def analyze(file: str, schema: str | None, extract: str | None, brief: bool, fmt
     """
     with StreamFile(file) as sf:
         resolver, layout_from = stream_layout(sf, schema)
-        sink = None
         if extract is not None:
-            try:
-                (Path(extract) / "ram").mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise UsageError(f"{extract}: {exc.strerror or exc}") from exc
-            sink = SparseRamWriter(Path(extract) / "ram")
-        try:
-            report = analyze_stream(sf.data, resolver, layout_from, sink=sink)
-        finally:
-            if sink is not None:
-                sink.close()
-        payload = report.to_json()
-        if sink is not None and extract is not None:
-            for idstr, name in sink.files.items():
-                if idstr in report.ram_blocks:
-                    report.ram_blocks[idstr].file = f"ram/{name}"
-            payload = report.to_json()
-            _write_extract(Path(extract), payload, report.vmdesc_json)
+            report, payload = _extract(sf, resolver, layout_from, Path(extract))
+        else:
+            report = analyze_stream(sf, resolver, layout_from)
+            payload = report.to_json() if fmt == "json" else {}
     if fmt == "json":
         emit_json("analyze", {"file": file, **payload})
     else:
         write_text(report_lines(file, report, fields=not brief))
     if report.error is not None:
         raise UnreadableStream(report.error)
+
+
+def _extract(sf: StreamFile, resolver: SchemaResolver | None, layout_from: str,
+             directory: Path) -> tuple[StreamReport, dict[str, Any]]:
+    """``analyze --extract``: the walk with the RAM writer, then state.json and desc.json."""
+    from migcompat.migration.ramfiles import SparseRamWriter  # its thread: only when used
+
+    try:
+        (directory / "ram").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{directory}: {exc.strerror or exc}") from exc
+    # Writes in flight hold slices of the input: of the page cache when the file is
+    # mapped (the decoder may then run far ahead and build the report while the writer
+    # catches up), of read buffers otherwise (a few, to bound memory).
+    sink = SparseRamWriter(directory / "ram", max_pending=64 if sf.mapped else 4)
+    try:
+        report = analyze_stream(sf, resolver, layout_from, sink=sink)
+        for idstr, name in sink.files.items():
+            report.ram_blocks[idstr].file = f"ram/{name}"
+        payload = report.to_json()
+    finally:
+        sink.close()
+    _write_extract(directory, payload, report.vmdesc_json)
+    return report, payload
 
 
 def _write_extract(directory: Path, payload: dict[str, Any], vmdesc: bytes | None) -> None:
@@ -161,6 +157,15 @@ def rewrite(input_file: str, output_file: str, schema: str | None, sets: tuple[s
     decoded value. IN may be '-' (stdin); OUT is written to a temporary name and renamed
     when complete. Exit 0 when written, 2 when IN cannot be read or an edit does not apply.
     """
+    # imported when rewrite runs: analyze does not pay for them
+    from migcompat.analysis.stream_tools.rewrite import (
+        RewriteResult,
+        parse_page,
+        parse_set,
+        rewrite_stream,
+    )
+    from migcompat.migration.streamfile import atomic_output
+
     if output_file == "-" and fmt == "json":
         raise UsageError("--format json writes the report to stdout: give OUT a file name")
     field_edits = [parse_set(s) for s in sets]
@@ -174,9 +179,10 @@ def rewrite(input_file: str, output_file: str, schema: str | None, sets: tuple[s
         written, identical = 0, True
         try:
             with atomic_output(output_file) as out:
-                for chunk in rewrite_stream(sf.data, resolver, field_edits, page_edits, result):
+                for chunk in rewrite_stream(sf, resolver, field_edits, page_edits, result):
                     if identical:
-                        identical = sf.data[written : written + len(chunk)] == chunk
+                        identical = (written + len(chunk) <= sf.size
+                                     and sf.read(written, len(chunk)) == chunk)
                     out.write(chunk)
                     written += len(chunk)
         except StreamError as exc:
@@ -212,7 +218,7 @@ def _against_report(against: str) -> StreamReport:
         if resolver is None:
             raise UsageError(f"--against {against}: the stream has no trailing "
                              "description (save it without suppress-vmdesc=on)")
-        report = analyze_stream(af.data, resolver, layout_from)
+        report = analyze_stream(af, resolver, layout_from)
     if report.error is not None:
         raise UsageError(f"--against {against}: {report.error}")
     return report
@@ -259,6 +265,14 @@ def validate(file: str, schema: str | None, against: str | None, machine: str | 
     and what the chosen form cannot see (docs/validate.md). Exit 0 when it will load, 1
     when it will not, 2 when FILE cannot be read.
     """
+    # imported when validate runs: the destination model pulls in the VM and its realization
+    from migcompat.analysis.stream_tools.destination import (
+        describe_destination,
+        validate_described,
+        validate_loaded,
+    )
+    from migcompat.analysis.stream_tools.text import verdict_lines
+
     if dest_side is not None and (schema or against):
         raise UsageError("--dest describes the destination from a catalog; it does not mix "
                          "with --schema or --against")
@@ -267,7 +281,7 @@ def validate(file: str, schema: str | None, against: str | None, machine: str | 
     with StreamFile(file) as sf:
         if dest_side is not None:
             config = side_config(dest_side, catalog, vm)
-            verdict = validate_loaded(sf.data, config, stream_layout(sf, None)[0])
+            verdict = validate_loaded(sf, config, stream_layout(sf, None)[0])
             target = dest_side
         else:
             dest = describe_destination(_against_report(against) if against else None,
@@ -280,7 +294,7 @@ def validate(file: str, schema: str | None, against: str | None, machine: str | 
                 resolver, layout_from = stream_layout(sf, against)
                 warn("the stream has no trailing description: reading it with the "
                      "destination's layout, as QEMU would")
-            verdict = validate_described(sf.data, resolver, layout_from, dest, borrowed)
+            verdict = validate_described(sf, resolver, layout_from, dest, borrowed)
     if fmt == "json":
         emit_json("validate", {"file": file, "destination": target, **verdict.to_json()})
     else:

@@ -1,11 +1,12 @@
 """Stream files on disk: the I/O side of ``analyze``, ``rewrite`` and ``validate``.
 
-- A stream file is mapped read-only, so a 1 GiB stream is parsed in place, never copied.
-  Piped input (``-``) is first copied to a temporary file (a pipe cannot be mapped, and the
-  trailing description is found by reading from the end).
+- A stream file is mapped read-only under a read lease, so a 1 GiB stream is parsed in
+  place, never copied, and cannot shrink while mapped; a file that may still change is read
+  with pread in bounded buffers (:class:`StreamFile`). Piped input (``-``) is first copied
+  to a temporary file (a pipe cannot be mapped, and the trailing description is found by
+  reading from the end).
 - The trailing description is located by reading backwards from the end of the file.
-- ``--extract`` writes each RAMBlock as a sparse file (zero pages stay holes) with
-  ``pwritev`` over runs of consecutive pages.
+- ``--extract`` writes each RAMBlock as a sparse file (migration/ramfiles.py).
 - Output streams are written to a temporary name in the target directory and renamed once
   complete, so a reader never sees half a file.
 
@@ -19,16 +20,16 @@ import gc
 import mmap
 import os
 import shutil
+import stat
 import sys
 import tempfile
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
-from migcompat.errors import SchemaFileError, UsageError
+from migcompat.errors import InputChanged, SchemaFileError, UsageError
 from migcompat.migration.atomic import AtomicFile
+from migcompat.migration.lease import lease_held, release_lease, take_read_lease
 from migcompat.stream.constants import MAGIC
 from migcompat.stream.vmdesc import locate_vmdesc
 from migcompat.vmstate.layouts import SchemaSource, parse_schema_json, schema_from_vmdesc
@@ -38,31 +39,85 @@ MAX_SCHEMA_FILE = 512 << 20  # a -dump-vmstate is < 1 MiB; anything huge is not 
 _MAGIC = MAGIC.to_bytes(4, "big")
 
 
-class StreamFile:
-    """A stream file mapped read-only; ``data`` is a memoryview of it (b"" when empty)."""
+# Slices of a mapped file: the lease is checked between two (each costs one fcntl), so
+# another process's truncate waits at most the time it takes to read one.
+MAP_SLICE = 64 << 20
+# Buffers of a file read with pread (one that may still change): bounded memory.
+READ_SLICE = 8 << 20
 
-    def __init__(self, path: str) -> None:
+
+class StreamFile:
+    """A stream file, read in place when it can be mapped safely, else in bounded buffers.
+
+    Mapped (``mapped``): read-only, under a read lease (migration/lease.py), so a 1 GiB
+    stream is parsed in the page cache, never copied, and no other process can shrink it
+    while it is mapped (which would kill this one with SIGBUS). A file that may still
+    change (open for writing elsewhere: a stream being written; or no lease to be had)
+    is read with ``pread`` in ``READ_SLICE`` buffers instead. Either way it is a
+    :class:`~migcompat.analysis.stream_tools.source.ChunkedInput`: ``chunks()`` gives its
+    bytes in order and raises InputChanged when the file shrank or another process wants
+    to write or truncate it (then the caller stops, and ``close`` lets that process go).
+    """
+
+    def __init__(self, path: str, *, mapped: bool = True) -> None:
         self.name = path
+        self.size = 0
         self._temp: str | None = None
+        self._fd = -1
+        self._leased = False
         self._map: mmap.mmap | None = None
+        self._view: memoryview | None = None
         try:
             if path == "-":
                 self._temp = _copy_stdin()
                 path = self._temp
-            with open(path, "rb") as f:
-                self.size = os.fstat(f.fileno()).st_size
-                if self.size:
-                    # Page faults on first touch cost no more than MAP_POPULATE here, and
-                    # pages nobody reads (--brief without --extract) are never mapped.
-                    self._map = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED,
-                                          prot=mmap.PROT_READ)
+            self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            if not stat.S_ISREG(os.fstat(self._fd).st_mode):
+                raise UsageError(f"{self.name}: not a regular file (give '-' to read a pipe)")
+            self._leased = mapped and take_read_lease(self._fd)
+            self.size = os.fstat(self._fd).st_size  # after the lease: it cannot shrink now
+            if self._leased and self.size:
+                # Page faults on first touch cost no more than MAP_POPULATE here, and
+                # pages nobody reads (--brief without --extract) are never mapped.
+                self._map = mmap.mmap(self._fd, self.size, flags=mmap.MAP_SHARED,
+                                      prot=mmap.PROT_READ)
+                self._view = memoryview(self._map)
         except OSError as exc:
             self.close()
             raise UsageError(f"{self.name}: {exc.strerror or exc}") from exc
-        self.data: memoryview | bytes = memoryview(self._map) if self._map is not None else b""
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def mapped(self) -> bool:
+        return self._view is not None
+
+    def chunks(self) -> Iterator[bytes | memoryview]:
+        """The file's bytes in order: slices of the mapping, or pread buffers."""
+        step = MAP_SLICE if self._view is not None else READ_SLICE
+        for at in range(0, self.size, step):
+            yield self.read(at, min(step, self.size - at))
+
+    def read(self, at: int, n: int) -> bytes | memoryview:
+        """``n`` bytes from ``at`` (a view of the mapping when mapped)."""
+        if self._view is not None:
+            if self._leased and not lease_held(self._fd):
+                raise InputChanged(f"{self.name}: another process opened the file for "
+                                   "writing or truncated it while it was read", offset=at)
+            return self._view[at : at + n]
+        try:
+            data = os.pread(self._fd, n, at)
+        except OSError as exc:
+            raise UsageError(f"{self.name}: {exc.strerror or exc}") from exc
+        if len(data) < n:
+            raise InputChanged(f"{self.name}: the file shrank to {at + len(data)} bytes "
+                               f"while it was read (it had {self.size} when opened)",
+                               offset=at + len(data))
+        return data
 
     def read_tail(self, n: int) -> bytes:
-        return bytes(self.data[self.size - n :])
+        return bytes(self.read(self.size - n, n))
 
     def vmdesc(self) -> tuple[int, bytes] | None:
         """The offset of the 0x06 marker and the JSON of the trailing description."""
@@ -70,12 +125,15 @@ class StreamFile:
         if found is None:
             return None
         at, length = found
-        return at, bytes(self.data[at + 5 : at + 5 + length])
+        return at, bytes(self.read(at + 5, length))
 
     def close(self) -> None:
-        if isinstance(getattr(self, "data", None), memoryview):
+        # The mapping goes first, the lease after: then the writer waiting for the lease
+        # cannot shrink a file that is still mapped.
+        if self._view is not None:
             with contextlib.suppress(BufferError):
-                self.data.release()  # type: ignore[union-attr]
+                self._view.release()
+            self._view = None
         if self._map is not None:
             try:
                 self._map.close()
@@ -84,6 +142,12 @@ class StreamFile:
                 with contextlib.suppress(BufferError):  # still held: the GC closes it later
                     self._map.close()
             self._map = None
+        if self._fd >= 0:
+            if self._leased:
+                release_lease(self._fd)
+                self._leased = False
+            os.close(self._fd)
+            self._fd = -1
         if self._temp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(self._temp)
@@ -144,104 +208,6 @@ def stream_layout(sf: StreamFile, schema: str | None) -> tuple[SchemaResolver | 
         return schema_from_vmdesc(raw, sf.name, at + 5).resolver, "vmdesc", None
     except SchemaFileError as exc:
         return None, "none", f"the trailing description cannot be used: {exc}"
-
-
-def block_file_name(idstr: str) -> str:
-    """A safe file name for a RAMBlock idstr (``/rom@etc/acpi/tables`` has slashes)."""
-    safe = "".join(c if c.isalnum() or c in "._@-" else f"%{ord(c):02X}" for c in idstr)
-    return "%2E" + safe[1:] if safe.startswith(".") else safe
-
-
-class SparseRamWriter:
-    """A :class:`~migcompat.analysis.stream_tools.walk.RamSink` writing sparse block files.
-
-    Runs of consecutive pages go out with ``pwritev`` (up to IOV_MAX pages a call) on worker
-    threads: the call releases the GIL, so the kernel copies pages while the decoder reads
-    on. Zero pages are holes, except where an earlier record wrote the page: those wait for
-    the writes in flight, to keep the stream's order.
-    """
-
-    def __init__(self, directory: Path, page_size: int = 4096, threads: int = 2) -> None:
-        self.directory = directory
-        self.page_size = page_size
-        self.files: dict[str, str] = {}
-        self._fds: dict[str, int] = {}
-        self._written: dict[str, bytearray] = {}  # one byte per page: 1 = holds data
-        self._pool = ThreadPoolExecutor(threads) if threads > 0 else None
-        self._pending: deque[Future[None]] = deque()
-        iov_max = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
-        self._iov_max = max(1, min(iov_max, 1024))
-
-    def block(self, idstr: str, used_length: int) -> None:
-        name = block_file_name(idstr)
-        path = self.directory / name
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            os.ftruncate(fd, used_length)
-        except OSError as exc:
-            raise UsageError(f"{path}: {exc.strerror or exc}") from exc
-        self._fds[idstr] = fd
-        self._written[idstr] = bytearray(used_length // self.page_size + 1)
-        self.files[idstr] = name
-
-    def pages(self, block: str, runs: list[tuple[int, list[memoryview]]],
-              zeros: list[tuple[int, int, int]]) -> None:
-        fd = self._fds.get(block)
-        if fd is None:
-            return  # a block outside the MEM_SIZE list: counted, not extracted
-        written, size = self._written[block], self.page_size
-        done = 0
-        for offset, fill, before in zeros:
-            if before > done:
-                self._runs(fd, runs[done:before], written)
-                done = before
-            index = offset // size
-            if fill or written[index]:
-                self._drain()  # the page's earlier contents must land first
-                self._write(fd, [bytes((fill,)) * size], offset)
-                written[index] = 1 if fill else 0
-        self._runs(fd, runs[done:], written)
-
-    def _runs(self, fd: int, runs: list[tuple[int, list[memoryview]]],
-              written: bytearray) -> None:
-        size, step = self.page_size, self._iov_max
-        for start, views in runs:
-            index = start // size
-            written[index : index + len(views)] = b"\x01" * len(views)
-            for i in range(0, len(views), step):
-                iov, at = views[i : i + step], start + i * size
-                if self._pool is None:
-                    self._write(fd, iov, at)
-                    continue
-                while len(self._pending) >= 16:  # bound the work in flight
-                    self._pending.popleft().result()
-                self._pending.append(self._pool.submit(self._write, fd, iov, at))
-
-    def _write(self, fd: int, iov: list[memoryview] | list[bytes], at: int) -> None:
-        try:
-            total = sum(len(v) for v in iov)
-            done = os.pwritev(fd, iov, at)
-            if done != total:  # a short write: finish it the slow way
-                joined = b"".join(iov)
-                while done < total:
-                    done += os.pwrite(fd, joined[done:], at + done)
-        except OSError as exc:
-            raise UsageError(f"writing RAM to {self.directory}: {exc.strerror or exc}") \
-                from exc
-
-    def _drain(self) -> None:
-        while self._pending:
-            self._pending.popleft().result()
-
-    def close(self) -> None:
-        try:
-            self._drain()
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-            for fd in self._fds.values():
-                os.close(fd)
-            self._fds.clear()
 
 
 @contextlib.contextmanager

@@ -98,10 +98,11 @@ class Loader:
         self._done = False
         self._at = 0  # offset of the event being handled
 
-    def feed(self, data: bytes) -> None:
-        """Feed input and load everything it completes; raises the first StreamError."""
+    def feed(self, data: bytes | memoryview, copy: bool = True) -> None:
+        """Feed input and load everything it completes; raises the first StreamError.
+        ``copy=False``: keep a view the caller will not change (see Decoder.feed)."""
         if data:
-            self.decoder.feed(data)
+            self.decoder.feed(data, copy)
             self._pump()
 
     def close(self) -> LoadedState:

@@ -234,7 +234,7 @@ def encode_record(
     return head + _BE32.pack(len(event.data)) + event.data, event.block
 
 
-# -- fast paths over runs of CONTINUE page records (Decoder.count_ram_batch/next_page_runs) --
+# -- a fast path over runs of CONTINUE page records (Decoder.count_ram_batch) --
 
 
 def count_records(view: memoryview, pos: int, page_size: int,
@@ -260,41 +260,3 @@ def count_records(view: memoryview, pos: int, page_size: int,
         else:
             break
     return full, zeros, fill, pos
-
-
-def page_runs(
-    view: memoryview, pos: int, page_size: int, below: int, limit: int
-) -> tuple[list[tuple[int, list[memoryview]]], list[tuple[int, int, int]], int]:
-    """Consecutive CONTINUE page/zero records of ``view[pos:]`` (at most ``limit``, none at
-    an offset >= ``below``) as runs of full pages and zero pages; and the end position."""
-    runs: list[tuple[int, list[memoryview]]] = []
-    zeros: list[tuple[int, int, int]] = []
-    end, flag_mask = len(view), page_size - 1
-    page, zero = PAGE | CONTINUE, ZERO | CONTINUE
-    unpack = BE64.unpack_from
-    run: list[memoryview] = []
-    nxt = n = 0
-    while n < limit and pos + 8 <= end:
-        header = unpack(view, pos)[0]
-        flags = header & flag_mask
-        offset = header - flags
-        if offset >= below:
-            break
-        if flags == page:
-            stop = pos + 8 + page_size
-            if stop > end:
-                break
-            if offset != nxt or not run:
-                run = []
-                runs.append((offset, run))
-            run.append(view[pos + 8 : stop])
-            nxt = offset + page_size
-            pos = stop
-        elif flags == zero and pos + 9 <= end:
-            zeros.append((offset, view[pos + 8], len(runs)))
-            run = []
-            pos += 9
-        else:
-            break
-        n += 1
-    return runs, zeros, pos

@@ -3,9 +3,9 @@
 A mixin of :class:`migcompat.stream.decoder.Decoder`: each method works only in the RAM
 state on records already buffered, and returns nothing (so the caller goes on with
 ``next_event``) when the next unit is anything else. Which one to use depends on the
-consumer: events (``next_ram_batch``), page views to copy out (``next_page_runs``, analyze
---extract), whole runs to load (``next_ram_runs``, the Loader), or counts
-(``count_ram_batch``, analyze).
+consumer: events (``next_ram_batch``, rewrite), whole runs checked at once
+(``next_ram_runs``: the Loader, analyze and its --extract), or counts (``count_ram_batch``,
+the state capture's walk).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from migcompat.errors import StreamError
 from migcompat.stream.buffer import ReceiveBuffer
 from migcompat.stream.events import Page, ZeroPage
-from migcompat.stream.ram import BE64, CONTINUE, PAGE, ZERO, count_records, page_runs
+from migcompat.stream.ram import BE64, CONTINUE, PAGE, ZERO, count_records
 from migcompat.stream.ram_runs import Run, scan_runs
 from migcompat.stream.states import State
 
@@ -57,25 +57,6 @@ class RamFastPaths:
                 break
         self._buf.advance(pos - start)
         return out
-
-    def next_page_runs(
-        self, below: int, limit: int = 1 << 16
-    ) -> tuple[list[tuple[int, list[memoryview]]], list[tuple[int, int, int]]]:
-        """Fast path for copying RAM out: up to ``limit`` consecutive CONTINUE page/zero
-        records already buffered, as runs of full pages at consecutive offsets
-        ``(first offset, [page views])`` and zero pages ``(offset, fill byte, number of
-        runs before it)`` (so a consumer can keep the stream's order).
-
-        Stops before a record whose offset is not ``below`` the given bound (the block
-        size), so that :meth:`next_event` returns it on its own. Both lists are empty when
-        the next unit is anything else. The records belong to :attr:`last_block`; views
-        point into the fed input."""
-        if self.state is not State.RAM or self._error is not None or self.last_block is None:
-            return [], []
-        view, start = self._buf.view()
-        runs, zeros, end = page_runs(view, start, self.page_size, below, limit)
-        self._buf.advance(end - start)
-        return runs, zeros
 
     def next_ram_runs(self, below: int, limit: int = 1 << 20) -> tuple[memoryview, list[Run]]:
         """Fast path for loading RAM: the consecutive CONTINUE page/zero records already

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from migcompat.analysis.stream_tools.report import StreamReport
+from migcompat.analysis.stream_tools.source import StreamInput, input_chunks
 from migcompat.analysis.stream_tools.validate import (
     DestModel,
     Verdict,
@@ -22,7 +23,13 @@ from migcompat.analysis.stream_tools.validate import (
     validate_report,
 )
 from migcompat.analysis.stream_tools.walk import analyze_stream
-from migcompat.errors import StreamError, TruncatedStream, UnreadableStream, UsageError
+from migcompat.errors import (
+    InputChanged,
+    StreamError,
+    TruncatedStream,
+    UnreadableStream,
+    UsageError,
+)
 from migcompat.model.vm import VMConfig
 from migcompat.stream import Loader
 from migcompat.vm.captured import adopt_device_sizes, beyond_capture, plan_captured
@@ -72,7 +79,7 @@ def describe_destination(against: StreamReport | None, dump: VMStateDump | None,
     return dest
 
 
-def validate_described(data: bytes | memoryview, resolver: SchemaResolver | None,
+def validate_described(data: StreamInput, resolver: SchemaResolver | None,
                        layout_from: str, dest: DestModel, borrowed: bool) -> Verdict:
     """Read the stream with ``resolver`` and check its report against ``dest``.
 
@@ -106,7 +113,7 @@ def _stream_sized(mine: SchemaResolver | None, theirs: SchemaResolver) -> Schema
     return resolve
 
 
-def validate_loaded(data: bytes | memoryview, config: VMConfig,
+def validate_loaded(data: StreamInput, config: VMConfig,
                     own_layout: SchemaResolver | None) -> Verdict:
     """Load the stream into a destination VM of ``config``, with its release's schemas.
 
@@ -137,9 +144,13 @@ def validate_loaded(data: bytes | memoryview, config: VMConfig,
         if pre.error is not None:
             raise UnreadableStream(pre.error)
     loader = Loader(destination, ram="discard")
+    chunks, _ = input_chunks(data)
     try:
-        loader.decoder.feed(data, copy=False)
+        for chunk in chunks:
+            loader.feed(chunk, copy=False)
         loaded = loader.close()
+    except InputChanged as exc:  # the file, not the stream: unreadable input
+        raise UnreadableStream(exc) from None
     except StreamError as exc:
         if own_layout is None and isinstance(exc, TruncatedStream):
             raise UnreadableStream(exc) from None

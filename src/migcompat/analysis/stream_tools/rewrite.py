@@ -16,9 +16,11 @@ from typing import Any
 
 from migcompat.analysis.stream_tools.layout import leaves, set_path
 from migcompat.analysis.stream_tools.report import json_value
+from migcompat.analysis.stream_tools.source import StreamInput, input_chunks
 from migcompat.errors import EncodeError, StreamError, UsageError
 from migcompat.stream import (
     DONE,
+    NEED_DATA,
     Decoder,
     Encoder,
     Page,
@@ -143,14 +145,13 @@ class RewriteResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def rewrite_stream(data: bytes | memoryview, resolver: SchemaResolver | None,
+def rewrite_stream(data: StreamInput, resolver: SchemaResolver | None,
                    field_edits: list[FieldEdit], page_edits: list[PageEdit],
                    result: RewriteResult, page_size: int = PAGE_SIZE) -> Iterator[bytes]:
     """The re-encoded stream in chunks. Raises StreamError where the input cannot be read
     (nothing is guessed), UsageError when an edit does not apply."""
+    chunks, _ = input_chunks(data)
     dec = Decoder(resolver, check_versions=False, page_size=page_size)
-    dec.feed(data, copy=False)
-    dec.close()
     enc = Encoder(page_size)
     pages = {(e.block, e.offset): e for e in page_edits}
     zero = bytes(page_size)
@@ -162,6 +163,13 @@ def rewrite_stream(data: bytes | memoryview, resolver: SchemaResolver | None,
                 yield enc.send_pages(_edit_pages(batch, pages, zero) if pages else batch)
                 continue
             ev = dec.next_event()
+            if ev is NEED_DATA:
+                chunk = next(chunks, None)
+                if chunk is None:
+                    dec.close()
+                else:
+                    dec.feed(chunk, copy=False)
+                continue
             if ev is DONE:
                 break
             assert not isinstance(ev, Sentinel)
@@ -174,17 +182,22 @@ def rewrite_stream(data: bytes | memoryview, resolver: SchemaResolver | None,
             elif isinstance(ev, Page | ZeroPage) and pages:
                 ev = _edit_pages([ev], pages, zero)[0]
             yield enc.send(ev)
+        # Bytes after the end are not part of the stream: copied as they are.
+        rest, _ = dec.trailing_data
+        dec.release()
+        if rest:
+            result.trailing += len(rest)
+            yield rest
+        for chunk in chunks:
+            result.trailing += len(chunk)
+            yield bytes(chunk)
     except EncodeError as exc:
         raise UsageError(f"the edited value does not fit: {exc}") from exc
     except StreamError as exc:
         raise exc.with_traceback(None) from None
-    rest, _ = dec.trailing_data
-    dec.release()
-    if rest:
-        result.trailing = len(rest)
-        result.warnings.append(f"{len(rest)} bytes after the end of the stream were not "
-                               "parsed; they are copied as they are")
-        yield rest
+    if result.trailing:
+        result.warnings.append(f"{result.trailing} bytes after the end of the stream were "
+                               "not parsed; they are copied as they are")
     missing = [e.target for e in field_edits if not e.applied]
     missing += [f"{e.block}:0x{e.offset:x}" for e in page_edits if not e.applied]
     if missing:

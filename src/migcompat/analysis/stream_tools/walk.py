@@ -1,10 +1,13 @@
-"""``analyze``: read a whole stream held in memory and report every part with its offsets.
+"""``analyze``: read a whole stream and report every part with its offsets.
 
 Pure: the caller hands in the bytes (a mapped file is fine: it is read in place, never
-copied) and, for ``--extract``, a :class:`RamSink` that receives the RAM pages. RAM records
-go through the decoder's batch fast path; device sections are decoded with the layout the
-caller chose (see :mod:`.schemas`). The walk never stops on a malformed stream without saying
-where: the report keeps everything read so far and the first error, with its offset.
+copied), or a :class:`~.source.ChunkedInput` that gives them in slices (a mapped file with
+checks between them, a file read in bounded buffers), and, for ``--extract``, a
+:class:`RamSink` that receives the RAM pages. RAM records go through the decoder's run fast
+path (whole runs of records checked at once, ``Decoder.next_ram_runs``); device sections are
+decoded with the layout the caller chose. The walk never stops on a malformed stream
+without saying where: the report keeps everything read so far and the first error, with
+its offset.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from migcompat.analysis.stream_tools.report import (
     command_name,
     json_value,
 )
+from migcompat.analysis.stream_tools.source import StreamInput, input_chunks
 from migcompat.errors import StreamError
 from migcompat.stream import (
     DONE,
@@ -47,6 +51,7 @@ from migcompat.stream import (
 from migcompat.stream.configuration import configuration_state
 from migcompat.stream.constants import PAGE_SIZE
 from migcompat.stream.decoder import Sentinel
+from migcompat.stream.ram_runs import RUN_ZEROS, Run
 from migcompat.vmstate.schema import SchemaResolver
 
 WHY_UNSIZED = {
@@ -59,17 +64,18 @@ WHY_UNSIZED = {
 }
 
 
-PageRuns = list[tuple[int, list[memoryview]]]  # (first offset, views of consecutive pages)
-ZeroPages = list[tuple[int, int, int]]  # (offset, fill byte, number of runs before it)
-
-
 class RamSink(Protocol):
-    """Receives RAM as it is read (``--extract`` writes it to sparse files). Within one
-    call, a zero page comes after the runs before it in the stream, as its third item says."""
+    """Receives RAM as it is read, in the stream's order (``--extract`` writes it to
+    files). ``runs`` are the decoder's (``Decoder.next_ram_runs``): ``(kind, first page
+    offset, count, position in view)``; ``record`` is one page record the runs left out
+    (the first of a block, a zero page with a fill byte that is not 0): ``data`` is the
+    page, or None for a zero page filled with ``fill``."""
 
     def block(self, idstr: str, used_length: int) -> None: ...
 
-    def pages(self, block: str, runs: PageRuns, zeros: ZeroPages) -> None: ...
+    def runs(self, block: str, view: memoryview, runs: list[Run]) -> None: ...
+
+    def record(self, block: str, offset: int, data: memoryview | None, fill: int) -> None: ...
 
 
 class _Walk:
@@ -99,18 +105,19 @@ class _Walk:
         if isinstance(payload, int):
             self.add_counts(block, 0, 1, 1 if payload else 0)
             if self.sink is not None:
-                self.sink.pages(block, [], [(offset, payload, 0)])
+                self.sink.record(block, offset, None, payload)
         else:
             self.add_counts(block, 1, 0, 0)
             if self.sink is not None:
-                self.sink.pages(block, [(offset, [memoryview(payload)])], [])
+                self.sink.record(block, offset, memoryview(payload), 0)
 
-    def runs(self, block: str, runs: PageRuns, zeros: ZeroPages) -> None:
-        full = sum(len(pages) for _, pages in runs)
-        fill = sum(1 for z in zeros if z[1])
-        self.add_counts(block, full, len(zeros), fill)
+    def runs(self, block: str, view: memoryview, runs: list[Run]) -> None:
+        # A full-page record of zeros (RUN_ZERO_FILLED) is still a full-page record.
+        zero = sum(count for kind, _, count, _ in runs if kind == RUN_ZEROS)
+        full = sum(count for _, _, count, _ in runs) - zero
+        self.add_counts(block, full, zero, 0)
         if self.sink is not None:
-            self.sink.pages(block, runs, zeros)
+            self.sink.runs(block, view, runs)
 
     def add_counts(self, block: str, full: int, zero: int, fill: int) -> None:
         for counts in (self.counts(block), self.current.ram if self.current else None):
@@ -212,35 +219,38 @@ def _unsized(sec: SectionReport, layout_from: str) -> StreamError:
         offset=sec.body_offset, section=sec.idstr)
 
 
-def analyze_stream(data: bytes | memoryview, resolver: SchemaResolver | None,
+def analyze_stream(data: StreamInput, resolver: SchemaResolver | None,
                    layout_from: str = "vmdesc", *, sink: RamSink | None = None,
                    page_size: int = PAGE_SIZE) -> StreamReport:
     """Walk the whole stream; never raises StreamError (the report holds the error)."""
-    report = StreamReport(size=len(data), layout_from=layout_from)
+    chunks, size = input_chunks(data)
+    report = StreamReport(size=size, layout_from=layout_from)
     walk = _Walk(report, resolver, sink, page_size)
     dec = Decoder(resolver, check_versions=False, page_size=page_size)
-    dec.feed(data, copy=False)
-    dec.close()
     described = getattr(resolver, "devices", None)
+    blocks = report.ram_blocks
     while True:
         at = dec.offset
-        if sink is None:
-            full, zero, fill = dec.count_ram_batch()
-            if full or zero:
-                assert dec.last_block is not None
-                walk.add_counts(dec.last_block, full, zero, fill)
-                continue
-        elif dec.last_block is not None:
-            entry = report.ram_blocks.get(dec.last_block)
-            runs, zeros = dec.next_page_runs(entry.used_length if entry else 0)
-            if runs or zeros:
-                walk.runs(dec.last_block, runs, zeros)
+        block = dec.last_block
+        if block is not None and block in blocks:
+            # Page records at or beyond the block's end are left to next_event, which
+            # refuses them as QEMU does ("Illegal RAM offset", reference §3.3).
+            view, runs = dec.next_ram_runs(blocks[block].used_length)
+            if runs:
+                walk.runs(block, view, runs)
                 continue
         try:
             ev = dec.next_event()
+            if ev is NEED_DATA:
+                chunk = next(chunks, None)  # may raise: the input changed under us
+                if chunk is None:
+                    dec.close()
+                else:
+                    dec.feed(chunk, copy=False)
+                continue
             if ev is DONE:
                 break
-            assert ev is not NEED_DATA and not isinstance(ev, Sentinel)
+            assert not isinstance(ev, Sentinel)
             walk.event(ev, at, dec.offset)
         except StreamError as exc:
             # No traceback: its frames would keep views of the (mapped) input alive.
@@ -264,12 +274,11 @@ def analyze_stream(data: bytes | memoryview, resolver: SchemaResolver | None,
     if report.footers is None and report.sections:
         report.footers = dec.footers
     if report.error is None:
-        rest, _ = dec.trailing_data
         if dec.after_eof_byte is not None:
             report.warnings.append(
                 f"Expected vmdescription section, but got {dec.after_eof_byte}")
-        if rest:
-            report.warnings.append(f"{len(rest)} bytes after the end of the stream")
+        if size > dec.offset:  # not fed yet, or fed and not read: either way not stream
+            report.warnings.append(f"{size - dec.offset} bytes after the end of the stream")
     dec.release()
     return report
 
