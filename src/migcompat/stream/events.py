@@ -234,7 +234,10 @@ class CompressedPage:
 
 @dataclass(frozen=True, slots=True)
 class RamEOS:
-    """RAM_SAVE_FLAG_EOS: the end of one RAM section body."""
+    """RAM_SAVE_FLAG_EOS: the end of one RAM section body. ``addr``: the header's
+    page-address bits, which mean nothing here (QEMU writes 0 and ignores them)."""
+
+    addr: int = 0
 
 
 @dataclass(frozen=True, slots=True)

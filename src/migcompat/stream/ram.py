@@ -41,6 +41,7 @@ _PAGE_KINDS = (ZERO, PAGE, XBZRLE, COMPRESS)
 PAGE_CONT = PAGE | CONTINUE
 ZERO_CONT = ZERO | CONTINUE
 _EOS_BYTES = BE64.pack(EOS)
+_EOS = RamEOS()
 _SWAP = sys.byteorder == "little"  # record headers are big-endian
 # A VM has a few dozen RAMBlocks (RAM, ROMs, ACPI blobs); QEMU stops at the first name it
 # does not know. A list longer than this is hostile, not a VM.
@@ -131,8 +132,8 @@ def parse_record(
             raise NeedData(p + 4 + length, "compressed page data")
         data = bytes(view[p + 4 : p + 4 + length])
         return CompressedPage(block, addr, continued, data), p + 4 + length, block
-    if flags == EOS:
-        return RamEOS(), p, last_block
+    if flags == EOS:  # QEMU ignores the address bits of an EOS; kept to re-encode them
+        return (RamEOS(addr) if addr else _EOS), p, last_block
     if flags == MEM_SIZE:
         event, p = _parse_mem_size(view, p, base, addr, ignore_shared)
         return event, p, last_block
@@ -189,7 +190,7 @@ def encode_record(
 ) -> tuple[bytes, str | None]:
     """The bytes of one RAM record, and the last block after it."""
     if isinstance(event, RamEOS):
-        return _EOS_BYTES, last_block
+        return (BE64.pack(event.addr | EOS) if event.addr else _EOS_BYTES), last_block
     if isinstance(event, MemSize):
         if event.total % page_size:
             raise ValueError("the MEM_SIZE total must be a multiple of the page size")

@@ -249,7 +249,9 @@ def _decode_field(
             start + total
         )
     if kind is Kind.BOOL:
-        flags = tuple(b != 0 for b in bytes(buf[start : start + n]))
+        # QEMU reads any non-zero byte as true; a byte other than 0 or 1 stays that int
+        # (true all the same), so that re-encoding writes the byte that came.
+        flags = tuple(_BOOLS[b] if b < 2 else b for b in bytes(buf[start : start + n]))
         return (flags[0] if f.count is None else flags), start + total
     fmt = ">" + str(n) + _FORMATS[(spec.width, spec.signed)]
     ints = struct.unpack_from(fmt, buf, start)
@@ -258,6 +260,7 @@ def _decode_field(
     return (ints[0] if f.count is None else ints), start + total
 
 
+_BOOLS = (False, True)
 _FORMATS = {
     (1, False): "B",
     (1, True): "b",

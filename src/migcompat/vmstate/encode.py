@@ -107,9 +107,12 @@ def _encode_field(
         return
     if kind is Kind.BOOL:
         for item in items:
-            if not isinstance(item, bool):
+            if isinstance(item, bool):
+                out.append(1 if item else 0)
+            elif isinstance(item, int) and 0 <= item <= 255:  # a non-0/1 byte as it came
+                out.append(item)
+            else:
                 raise EncodeError(f"expected a bool, got {type(item).__name__}", where)
-            out.append(1 if item else 0)
         return
     width = f.spec.width
     lo, hi = (
