@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from migcompat.catalog.cache import cached
 from migcompat.catalog.capture_loader import load_capture
 from migcompat.catalog.checker import Checker, did_you_mean, path_key
 from migcompat.catalog.options_loader import FILE as OPTIONS_FILE
@@ -112,10 +113,7 @@ class Catalog:
             raise UsageError(
                 f"unknown release '{release_id}' in catalog '{self.name}'"
                 f"{'; ' + hint if hint else ''}; known: {', '.join(self.refs)}")
-        data, chk, path = self._raw(release_id, set())
-        release = build_release(data, chk, path, release_id)
-        if chk.problems or release is None:
-            raise CatalogError(chk.problems)
+        release = cached(release_id, self._files(), partial(self._build, release_id))
         ref = self.refs[release_id]
         if ref.state is not None:
             release.capture_loader = partial(load_capture, str(ref.state))
@@ -123,6 +121,17 @@ class Catalog:
         if options.is_file():
             release.options_loader = partial(machine_options, str(options), release_id)
         self._cache[release_id] = release
+        return release
+
+    def _files(self) -> list[Path]:
+        """Every file the catalog's releases are read from (the cache's key)."""
+        return sorted({self.path, *(r.file for r in self.refs.values())})
+
+    def _build(self, release_id: str) -> Release:
+        data, chk, path = self._raw(release_id, set())
+        release = build_release(data, chk, path, release_id)
+        if chk.problems or release is None:
+            raise CatalogError(chk.problems)
         return release
 
     def _raw(self, release_id: str, seen: set[str]) -> tuple[dict[str, Any], Checker, str]:

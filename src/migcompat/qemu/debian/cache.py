@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from migcompat.catalog.cache import cache_root
 
-def cache_root(kind: str) -> Path:
-    base = os.environ.get("MIGCOMPAT_CACHE")
-    if base:
-        return Path(base).expanduser() / kind
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "migcompat" / kind
+__all__ = ["cache_root", "locked", "say"]
 
 
 @contextlib.contextmanager

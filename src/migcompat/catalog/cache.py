@@ -1,0 +1,113 @@
+"""Built releases kept between runs, so a command does not rebuild the catalog each time.
+
+A real release takes 0.1-0.2 s to build from its JSON (parse, check every value, build the
+types and machines) and most commands need two; its pickle loads in a third of that. The
+key is the content of every file of the catalog (a hash: an edited or replaced file is a
+new key whatever its mtime) and the code that builds and holds a release (its modules'
+sizes and mtimes: a changed model is a new key, so a pickle of old classes never loads).
+Any problem with the cache (unwritable, a stale or broken entry) only means a rebuild.
+
+The cache lives in ``cache_root("catalogs")``; ``MIGCOMPAT_CATALOG_CACHE=off`` turns it off. An
+entry is used only when the current user owns it and nobody else can write it: a pickle
+runs code when loaded, so it must be as trusted as the code itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import tempfile
+from collections.abc import Callable, Iterable
+from functools import cache
+from pathlib import Path
+from typing import TypeVar
+
+import migcompat
+
+_T = TypeVar("_T")
+# The packages whose classes a pickled release holds, or that decide how it is built.
+_CODE = ("catalog", "model", "vmstate")
+KEEP = 48  # entries kept: the releases of a few catalogs under a few versions of the code
+
+
+def cache_root(kind: str) -> Path:
+    """``$MIGCOMPAT_CACHE/<kind>``, else ``$XDG_CACHE_HOME`` or ``~/.cache`` + migcompat;
+    never inside the repository."""
+    base = os.environ.get("MIGCOMPAT_CACHE")
+    if base:
+        return Path(base).expanduser() / kind
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "migcompat" / kind
+
+
+def enabled() -> bool:
+    return os.environ.get("MIGCOMPAT_CATALOG_CACHE", "").lower() not in ("off", "0", "no")
+
+
+@cache
+def _code_fingerprint() -> bytes:
+    root = Path(migcompat.__file__).parent
+    h = hashlib.sha256(migcompat.__version__.encode())
+    for package in _CODE:
+        for py in sorted((root / package).glob("*.py")):
+            st = py.stat()
+            h.update(f"{py.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.digest()
+
+
+def key(name: str, files: Iterable[Path]) -> str:
+    """The cache key of ``name`` (a release id) built from ``files``; raises OSError when
+    one cannot be read."""
+    h = hashlib.sha256(_code_fingerprint())
+    h.update(name.encode() + b"\0")
+    for path in files:
+        h.update(str(path).encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _trusted(path: Path) -> bool:
+    st = path.stat()
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
+def cached(name: str, files: Iterable[Path], build: Callable[[], _T]) -> _T:
+    """``build()``'s result, from the cache when an entry for ``name`` and ``files`` exists."""
+    if not enabled():
+        return build()
+    try:
+        entry = cache_root("catalogs") / f"{key(name, files)}.pickle"
+    except OSError:
+        return build()
+    with contextlib.suppress(Exception):  # a broken or foreign entry: rebuild
+        if _trusted(entry):
+            with entry.open("rb") as f:
+                value: _T = pickle.load(f)
+            return value
+    value = build()
+    _store(entry, value)
+    return value
+
+
+def _store(entry: Path, value: object) -> None:
+    """Write the entry whole or not at all; any failure is left silent (no cache)."""
+    with contextlib.suppress(Exception):
+        entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".part-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, entry)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        _prune(entry.parent)
+
+
+def _prune(directory: Path, keep: int = KEEP) -> None:
+    """Drop the oldest entries beyond ``keep`` (each code change makes new keys)."""
+    entries = sorted(directory.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns)
+    for old in entries[:-keep]:
+        old.unlink(missing_ok=True)
