@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # System packages the tests need: QEMU (the real-QEMU tests), dpkg-dev (Debian source
-# packages for `make catalogs`), and make. Idempotent; needs root (CI runs as root).
+# packages for `make catalogs`), make, and libvirt's client with its QEMU driver (the
+# libvirt-XML tests run `virsh domxml-to-native` on the embedded driver, no daemon).
+# Idempotent; needs root (CI runs as root).
 set -euo pipefail
 need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v dpkg-source >/dev/null || need+=(dpkg-dev)
 command -v make >/dev/null || need+=(make)
+command -v virsh >/dev/null || need+=(libvirt-clients)
+[ -e /usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so ] \
+  || need+=(libvirt-daemon-driver-qemu)
+[ -e /usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_secret.so ] \
+  || need+=(libvirt-daemon)  # the other drivers the embedded QEMU driver calls
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-deps: need root to install: ${need[*]}" >&2
@@ -13,5 +20,15 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq "${need[@]}" >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# libvirt's QEMU driver looks up its default user when it starts, even when qemu.conf
+# names another; the package that makes it (libvirt-daemon-system) brings a daemon.
+if ! getent passwd libvirt-qemu >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    useradd --system --user-group --no-create-home --shell /usr/sbin/nologin libvirt-qemu
+  else
+    echo "install-deps: need root to add the libvirt-qemu user" >&2
+    exit 3
+  fi
 fi

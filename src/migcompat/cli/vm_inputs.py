@@ -1,7 +1,9 @@
-"""The VM as operators hold it: a QEMU command line (``--qemu-args``), given as a string a
-shell would split, ``@FILE`` for a file holding one, or a ``/proc/PID/cmdline``
-(NUL-separated). It adds to the VM options (model/cmdline.py reads it), and names the
-machine type when the side does not (``7.2`` instead of ``7.2:pc-q35-7.2``).
+"""The VM as operators hold it: a QEMU command line (``--qemu-args``: a string a shell
+would split, ``@FILE`` for a file holding one, or a ``/proc/PID/cmdline``, NUL-separated),
+a libvirt domain XML (``--libvirt-xml``, model/libvirt.py) or a running VM
+(``--qmp``, qemu/binary/running.py). Each becomes a command line that adds to the VM options
+(model/cmdline.py reads it) and names the machine type when the side does not (``7.2``
+instead of ``7.2:pc-q35-7.2``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ def read_args(text: str) -> list[str]:
             args = _split(raw.decode(errors="replace"), str(path))
     else:
         args = _split(text, "--qemu-args")
+    # `virsh domxml-to-native` puts the environment first: LC_ALL=C PATH=... qemu-system-...
+    while args and "=" in args[0] and not args[0].startswith("-"):
+        args = args[1:]
     if args and Path(args[0]).name.startswith(("qemu-system", "qemu-kvm", "kvm")):
         args = args[1:]
     return args
@@ -57,30 +62,68 @@ def _split(text: str, where: str) -> list[str]:
         raise UsageError(f"{where}: cannot split as a shell would: {exc}") from None
 
 
+INPUTS = {
+    "qemu-args": ("ARGS|@FILE", "A QEMU command line for {}: a string split as a shell would, "
+                  "@FILE, or /proc/PID/cmdline."),
+    "libvirt-xml": ("FILE", "A libvirt domain XML (`virsh dumpxml`) for {}."),
+    "qmp": ("unix:PATH|tcp:HOST:PORT", "A running VM's QMP socket, read as the VM for {}."),
+}
+
+
+def _flag(side: str, kind: str) -> str:
+    return f"--{side + '-' if side else ''}{kind}"
+
+
+def line_from(kind: str, text: str, catalog: str | None) -> CommandLine:
+    """The command line an input of ``kind`` (an INPUTS key) stands for."""
+    if kind == "qemu-args":
+        return parse_command_line(read_args(text))
+    if kind == "libvirt-xml":
+        from migcompat.model.libvirt import domain_args  # defusedxml: only when asked
+        path = Path(text)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{path}: {exc.strerror or exc}") from None
+        return parse_command_line(domain_args(data, str(path)))
+    from migcompat.catalog.load import find_release
+    from migcompat.qemu.binary.running import read_running_vm
+    running = read_running_vm(text)
+    try:  # compared with the model of the release it runs, so compat values stay unset
+        _, release = find_release(running.version, catalog)
+    except UsageError:
+        warn(f"{text}: QEMU {running.version} is not in the catalog: its properties are "
+             "taken against QEMU's class defaults")
+        return running.line_for(None)
+    return running.line_for(release)
+
+
 def qemu_args_options(sides: bool = False) -> Callable[[F], F]:
-    """``--qemu-args`` (and with ``sides``, ``--src-qemu-args`` and ``--dst-qemu-args``),
-    given to the command as ``qemu`` (and ``src_qemu``, ``dst_qemu``): a parsed
-    :class:`CommandLine` or None."""
+    """``--qemu-args``, ``--libvirt-xml`` and ``--qmp`` (and with ``sides``, their
+    ``--src-`` and ``--dst-`` forms), given to the command as ``qemu`` (and ``src_qemu``,
+    ``dst_qemu``): the parsed :class:`CommandLine` of the one given, or None."""
     names = ["", "src", "dst"] if sides else [""]
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             for side in names:
-                key = f"{side + '_' if side else ''}qemu_args"
-                text = kwargs.pop(key)
-                kwargs[key.replace("_args", "")] = parse_command_line(read_args(text)) \
-                    if text is not None else None
+                key = f"{side + '_' if side else ''}qemu"
+                given = {kind: kwargs.pop(f"{key}_{kind.replace('-', '_')}")
+                         for kind in INPUTS}
+                given = {k: v for k, v in given.items() if v is not None}
+                if len(given) > 1:
+                    raise UsageError(f"give one of {', '.join(_flag(side, k) for k in given)}")
+                kwargs[key] = next((line_from(k, v, kwargs.get("catalog"))
+                                    for k, v in given.items()), None)
             return func(*args, **kwargs)
 
         command: Any = wrapper
         for side in reversed(names):
-            flag = f"--{side + '-' if side else ''}qemu-args"
-            command = click.option(
-                flag, f"{side + '_' if side else ''}qemu_args", metavar="ARGS|@FILE",
-                default=None,
-                help=f"A QEMU command line for {SIDES[side]}: a string split as a shell "
-                     "would, @FILE, or /proc/PID/cmdline.")(command)
+            for kind, (metavar, help_text) in reversed(INPUTS.items()):
+                dest = f"{side + '_' if side else ''}qemu_{kind.replace('-', '_')}"
+                command = click.option(_flag(side, kind), dest, metavar=metavar, default=None,
+                                       help=help_text.format(SIDES[side]))(command)
         return command  # type: ignore[no-any-return]
     return decorate
 

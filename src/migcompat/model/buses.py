@@ -67,6 +67,7 @@ class Bus:
     owner: str | None = None  # the device path that provides it; None: the board
     address: str = "0000:00"  # a PCI bus: the qdev path of what sits on it, so far
     used: dict[int, str] = field(default_factory=dict)  # PCI: slot -> "type,id=..."
+    functions: dict[int, str] = field(default_factory=dict)  # PCI: devfn -> the device there
     first_free: int = 0
 
 
@@ -107,18 +108,30 @@ class Placer:
             raise DeviceError(f"No '{kind}' bus found for device '{driver}'")
         return found
 
-    def pci_slot(self, bus: Bus, devfn: int, who: str) -> tuple[int, int]:
+    def pci_slot(self, bus: Bus, devfn: int, who: str,
+                 multifunction: bool = False) -> tuple[int, int]:
         """The slot and function a PCI device takes: ``devfn`` (-1: the first free slot)."""
         if devfn >= 0:
             slot, fn = devfn >> 3, devfn & 7
-            if slot in bus.used and fn == 0:
+            taken = bus.functions.get(devfn)
+            others = [f for f in range(1, 8) if slot << 3 | f in bus.functions]
+            if taken is None and fn == 0 and slot in bus.used and not others:
+                taken = bus.used[slot]  # the board's, or a device placed on a free slot
+            if taken is not None:
                 raise DeviceError(f"PCI: slot {slot} function {fn} not available for "
-                                  f"{who.split(',')[0]}, in use by {bus.used[slot]}")
+                                  f"{who.split(',')[0]}, in use by {taken}")
+            # At cold plug function 0 may come after the others (libvirt puts an EHCI's
+            # companions first); QEMU then wants it to say it is multifunction.
+            if fn == 0 and others and not multifunction:
+                raise DeviceError(f"PCI: {slot:x}.0 indicates single function, but "
+                                  f"{slot:x}.{others[0]:x} is already populated.")
             bus.used.setdefault(slot, who)
+            bus.functions[devfn] = who
             return slot, fn
         for slot in range(bus.first_free, SLOTS):
             if slot not in bus.used:
                 bus.used[slot] = who
+                bus.functions[slot << 3] = who
                 return slot, 0
         raise DeviceError(f"PCI: no slot/function available for {who.split(',')[0]}, all in "
                           "use or reserved")

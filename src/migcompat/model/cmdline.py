@@ -28,7 +28,7 @@ FLAGS = frozenset({
     "-nodefaults", "-no-user-config", "-nographic", "-S", "-enable-kvm", "-no-reboot",
     "-no-shutdown", "-usb", "-no-hpet", "-daemonize", "-snapshot", "-mem-prealloc",
     "-full-screen", "-no-fd-bootchk", "-only-migratable", "-preconfig", "-nodefconfig",
-    "-no-kvm", "-s",
+    "-no-kvm", "-s", "-no-acpi",
 })
 # Options whose argument configures the host side only: they change nothing the guest has
 # or the migration carries, and are listed as skipped.
@@ -39,6 +39,7 @@ BACKEND = frozenset({
     "-add-fd", "-iscsi", "-fsdev", "-virtfs", "-tpmdev", "-loadvm", "-run-with",
     "-action", "-compat", "-plugin", "-gdb", "-semihosting-config", "-icount", "-rtc",
     "-boot", "-uuid", "-smbios", "-fw_cfg", "-bios", "-mem-path", "-cpu", "-accel", "-numa",
+    "-watchdog-action",
 })
 NOTES = {
     "-cpu": "CPU models are out of scope: the check assumes the same CPU on both sides",
@@ -169,6 +170,8 @@ def _flag(opt: str, line: CommandLine) -> None:
         line.machine_options.append("usb=on")
     elif opt == "-no-hpet":
         line.machine_options.append("hpet=off")
+    elif opt == "-no-acpi":  # what libvirt gives for a domain without <acpi/>
+        line.machine_options.append("acpi=off")
     elif opt == "-nographic":
         line.vga = line.vga or "none"
     else:

@@ -45,6 +45,18 @@ def split_options(text: str) -> list[str]:
     return items
 
 
+# -device names QEMU takes for another type on a PC, never type names themselves
+# (qdev_alias_table in system/qdev-monitor.c; the virtio ones are the PCI transport's on
+# x86). libvirt writes "ahci" for every SATA controller after the board's.
+DEVICE_ALIASES = {
+    "ahci": "ich9-ahci", "e1000-82540em": "e1000", "lsi": "lsi53c895a", "ac97": "AC97",
+    "es1370": "ES1370",
+    **{f"virtio-{n}": f"virtio-{n}-pci" for n in (
+        "9p", "balloon", "blk", "gpu", "gpu-gl", "input-host", "iommu", "keyboard", "mouse",
+        "net", "rng", "scsi", "serial", "tablet")},
+}
+
+
 def parse_device(text: str) -> DeviceSpec:
     items = split_options(text)
     driver = ""
@@ -68,4 +80,4 @@ def parse_device(text: str) -> DeviceSpec:
             options.append((key, value))
     if not driver:
         raise UsageError(f"invalid device spec '{text}': no driver name")
-    return DeviceSpec(driver, dev_id, tuple(options), bus)
+    return DeviceSpec(DEVICE_ALIASES.get(driver, driver), dev_id, tuple(options), bus)

@@ -318,7 +318,9 @@ def _place(obj: DeviceObject, bus: Bus, placer: Placer, spec: DeviceSpec) -> Non
         return
     eff = obj.lookup("addr")
     devfn = eff.value if eff is not None and isinstance(eff.value, int) else -1
-    slot, fn = placer.pci_slot(bus, devfn, f"{spec.driver},id={spec.id or '(null)'}")
+    multi = obj.lookup("multifunction")
+    slot, fn = placer.pci_slot(bus, devfn, f"{spec.driver},id={spec.id or '(null)'}",
+                               multifunction=multi is not None and multi.value is True)
     obj.address = f"{bus.address}:{slot:02x}.{fn}"
     if eff is not None and devfn < 0:
         # What "auto" became: an explicit addr= naming the same slot is the same VM.

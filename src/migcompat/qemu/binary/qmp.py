@@ -84,7 +84,72 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-class QemuProcess:
+class QmpSession:
+    """A QMP client on its own event loop, used from synchronous code: one command at a
+    time (:meth:`cmd`) or pipelined (:meth:`batch`). :class:`QemuProcess` (a QEMU we
+    start) and running.QmpConnection (a QEMU someone else runs) share it, so that both
+    translate qemu.qmp's errors the same way."""
+
+    timeout: float
+    _qmp: QMPClient | None
+    _loop: asyncio.AbstractEventLoop | None
+
+    def stderr_text(self) -> str:
+        """QEMU's stderr, for error messages; empty when it is not ours to read."""
+        return ""
+
+    def _run(self, aw: Awaitable[_T]) -> _T:
+        assert self._loop is not None
+        return self._loop.run_until_complete(asyncio.wait_for(aw, self.timeout))
+
+    def _translate(self, name: str, args: dict[str, Any], exc: BaseException) -> QemuError:
+        if isinstance(exc, ExecuteError):
+            return QmpCommandError(name, args, exc.error_class, exc.error.error.desc)
+        return QemuError(f"QMP {name} failed: {type(exc).__name__}: {exc}", self.stderr_text())
+
+    def cmd(self, name: str, **args: Any) -> Any:
+        """Run one QMP command; return its ``return`` value or raise QmpCommandError."""
+        if self._qmp is None:
+            raise QemuError("QEMU is not running")
+        try:
+            return self._run(self._qmp.execute(name, args or None))
+        except (QMPError, OSError, EOFError, TimeoutError) as exc:
+            raise self._translate(name, args, exc) from None
+
+    def batch(self, commands: Sequence[tuple[str, dict[str, Any]]]) -> list[Any]:
+        """Run commands pipelined (all in flight at once; QEMU answers in order).
+
+        Each result is the command's return value, or a QmpCommandError *instance* for a
+        command QEMU refused (so one missing property does not cost a round trip per
+        property). A broken session still raises.
+        """
+        qmp = self._qmp
+        if qmp is None:
+            raise QemuError("QEMU is not running")
+
+        async def one(name: str, args: dict[str, Any]) -> Any:
+            try:
+                return await qmp.execute(name, args or None)
+            except ExecuteError as exc:
+                return self._translate(name, args, exc)
+
+        async def run_all() -> list[Any]:
+            return list(await asyncio.gather(*(one(n, a) for n, a in commands)))
+
+        try:
+            return self._run(run_all())
+        except (QMPError, OSError, EOFError, TimeoutError) as exc:
+            raise self._translate(commands[0][0] if commands else "batch", {}, exc) from None
+
+    def version(self) -> tuple[int, int, int]:
+        v = self.cmd("query-version")["qemu"]
+        return int(v["major"]), int(v["minor"]), int(v["micro"])
+
+    def package(self) -> str:
+        return str(self.cmd("query-version").get("package", "")).strip()
+
+
+class QemuProcess(QmpSession):
     """A paused QEMU with a QMP session. Use it as a context manager."""
 
     def __init__(self, args: Sequence[str], binary: str | None = None,
@@ -184,54 +249,3 @@ class QemuProcess:
         self._stderr.flush()
         self._stderr.seek(0)
         return self._stderr.read().decode(errors="replace")
-
-    # -- QMP -----------------------------------------------------------------------------
-    def _run(self, aw: Awaitable[_T]) -> _T:
-        assert self._loop is not None
-        return self._loop.run_until_complete(asyncio.wait_for(aw, self.timeout))
-
-    def _translate(self, name: str, args: dict[str, Any], exc: BaseException) -> QemuError:
-        if isinstance(exc, ExecuteError):
-            return QmpCommandError(name, args, exc.error_class, exc.error.error.desc)
-        return QemuError(f"QMP {name} failed: {type(exc).__name__}: {exc}", self.stderr_text())
-
-    def cmd(self, name: str, **args: Any) -> Any:
-        """Run one QMP command; return its ``return`` value or raise QmpCommandError."""
-        if self._qmp is None:
-            raise QemuError("QEMU is not running")
-        try:
-            return self._run(self._qmp.execute(name, args or None))
-        except (QMPError, OSError, EOFError, TimeoutError) as exc:
-            raise self._translate(name, args, exc) from None
-
-    def batch(self, commands: Sequence[tuple[str, dict[str, Any]]]) -> list[Any]:
-        """Run commands pipelined (all in flight at once; QEMU answers in order).
-
-        Each result is the command's return value, or a QmpCommandError *instance* for a
-        command QEMU refused (so one missing property does not cost a round trip per
-        property). A broken session still raises.
-        """
-        qmp = self._qmp
-        if qmp is None:
-            raise QemuError("QEMU is not running")
-
-        async def one(name: str, args: dict[str, Any]) -> Any:
-            try:
-                return await qmp.execute(name, args or None)
-            except ExecuteError as exc:
-                return self._translate(name, args, exc)
-
-        async def run_all() -> list[Any]:
-            return list(await asyncio.gather(*(one(n, a) for n, a in commands)))
-
-        try:
-            return self._run(run_all())
-        except (QMPError, OSError, EOFError, TimeoutError) as exc:
-            raise self._translate(commands[0][0] if commands else "batch", {}, exc) from None
-
-    def version(self) -> tuple[int, int, int]:
-        v = self.cmd("query-version")["qemu"]
-        return int(v["major"]), int(v["minor"]), int(v["micro"])
-
-    def package(self) -> str:
-        return str(self.cmd("query-version").get("package", "")).strip()
