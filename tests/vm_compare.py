@@ -20,6 +20,11 @@ from migcompat.qemu.binary.crosscheck.qom import _excluded as environment_assign
 # Properties that name a backend or an id, not the device's hardware: they differ between
 # inputs that describe one VM (libvirt's node names, a drive's generated id).
 BACKEND_PROPS = frozenset({"drive", "netdev", "chardev", "audiodev", "memdev", "id"})
+# Machine options of the host (a core dump's content, where RAM comes from), and board
+# options at the value a PC machine has without them: a running VM's reader leaves out what
+# is at its default, libvirt writes usb=off on every domain.
+HOST_MACHINE_OPTIONS = frozenset({"dump-guest-core", "memory-backend", "mem-merge"})
+BOARD_DEFAULTS: dict[str, object] = {"usb": False}
 
 
 def vm_summary(config: VMConfig) -> dict[str, Any]:
@@ -39,7 +44,9 @@ def vm_summary(config: VMConfig) -> dict[str, Any]:
         devices[key] = values
         assigned[key] = frozenset(name for name, eff in obj.view().items()
                                   if environment_assigned(name, eff, is_a))
-    return {"machine": vm.machine.name, "machine_options": dict(vm.machine_options),
+    options = {k: v for k, v in vm.machine_options.items()
+               if k not in HOST_MACHINE_OPTIONS and BOARD_DEFAULTS.get(k, object()) != v}
+    return {"machine": vm.machine.name, "machine_options": options,
             "smp": config.smp, "mem": config.mem, "devices": devices, "assigned": assigned}
 
 

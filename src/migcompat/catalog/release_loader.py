@@ -27,8 +27,8 @@ PROP_KEYS = ("kind", "default", "enum", "values", "word", "bit", "unresolved", "
              "link_type", "equivalent", "equivalent_why",
              "file", "line", "desc")
 RULE_KEYS = ("property", "when", "unset", "always", "if", "op", "cap", "source", "add",
-             "floor", "value", "file", "line")
-RULE_OPS = ("vcpus", "property", "machine", "constant")
+             "floor", "value", "otherwise", "file", "line")
+RULE_OPS = ("vcpus", "property", "machine", "constant", "pcie-port")
 
 
 def build_release(data: dict[str, Any], chk: Checker, path: str = "$",
@@ -256,6 +256,9 @@ def _rules(raw: Any, chk: Checker, p: str) -> list[RealizeRule]:
         if op == "constant" and "value" not in body:
             chk.add(rp, "bad-rule", "a 'constant' rule needs 'value'")
             continue
+        if op == "pcie-port" and not ("value" in body and "otherwise" in body):
+            chk.add(rp, "bad-rule", "a 'pcie-port' rule needs 'value' and 'otherwise'")
+            continue
         require = chk.table(body.get("if", {}), path_key(rp, "if")) or {}
         if not all(isinstance(v, bool | int | str) for v in require.values()):
             chk.add(path_key(rp, "if"), "bad-rule", "'if' values must be strings, integers "
@@ -265,7 +268,8 @@ def _rules(raw: Any, chk: Checker, p: str) -> list[RealizeRule]:
             prop=str(body.get("property", "")), when=body.get("when"), op=op,
             cap=chk.typed(body, "cap", rp, (int,), 0),
             source=chk.typed(body, "source", rp, (str,), ""),
-            add=chk.typed(body, "add", rp, (int,), 0), value=body.get("value"), unset=unset,
+            add=chk.typed(body, "add", rp, (int,), 0), value=body.get("value"),
+            otherwise=body.get("otherwise"), unset=unset,
             always=always, require=tuple(require.items()),
             floor=chk.typed(body, "floor", rp, (int,)),
             file=chk.typed(body, "file", rp, (str,), ""),

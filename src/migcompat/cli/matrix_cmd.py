@@ -22,7 +22,9 @@ from migcompat.cli.options import (
     vm_options,
 )
 from migcompat.cli.output import emit_json, out
+from migcompat.cli.vm_inputs import qemu_args_options, say_skipped
 from migcompat.errors import EXIT_INCOMPATIBLE, DeviceError, GlobalPropertyError, UsageError
+from migcompat.model.cmdline import CommandLine
 from migcompat.model.release import Release
 from migcompat.model.vm import VMConfig
 
@@ -73,6 +75,7 @@ Examples:
 @click.argument("source_release")
 @click.argument("dest_release")
 @vm_options(scope="both sides")
+@qemu_args_options()
 @click.option("--machines", "pattern", default="*", show_default=True, metavar="GLOB",
               help="Only the source's machine types that match (shell pattern).")
 @both_directions_choice(help="Also check DEST_RELEASE -> SOURCE_RELEASE on each machine type, "
@@ -80,8 +83,9 @@ Examples:
 @fail_on_option
 @catalog_option
 @format_option
-def matrix(source_release: str, dest_release: str, vm: VMArgs, pattern: str,
-           both_directions: bool, fail_on: Category, catalog: str | None, fmt: str) -> None:
+def matrix(source_release: str, dest_release: str, vm: VMArgs, qemu: CommandLine | None,
+           pattern: str, both_directions: bool, fail_on: Category, catalog: str | None,
+           fmt: str) -> None:
     """Predict, for every machine type SOURCE_RELEASE knows, whether a VM of that machine
     type migrates to DEST_RELEASE: `check` on each, the same devices on both sides.
 
@@ -89,6 +93,7 @@ def matrix(source_release: str, dest_release: str, vm: VMArgs, pattern: str,
     machine type the destination lacks). Exit 0 when no row fails (guest-visible counts
     with --fail-on guest-visible), 1 otherwise, 2 on bad input.
     """
+    say_skipped(qemu)
     _, src = find_release(source_release, catalog)
     _, dst = find_release(dest_release, catalog)
     theirs = [n for n in dst.machines.names() if n not in src.machines.machines]
@@ -98,7 +103,7 @@ def matrix(source_release: str, dest_release: str, vm: VMArgs, pattern: str,
         raise UsageError(f"no machine type of {src.id} matches '{pattern}'")
 
     def config(rel: Release, machine: str) -> VMConfig:
-        return vm_config(rel, machine, catalog, vm)  # each release loaded once, above
+        return vm_config(rel, machine, catalog, vm, qemu)  # each release loaded once, above
 
     rows, failed = [], False
     for name in names:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar, overload
 import click
 
 from migcompat.errors import UsageError
+from migcompat.model.cmdline import CommandLine
 from migcompat.model.devspec import parse_device
 from migcompat.model.globals import parse_global
 from migcompat.model.machine_options import parse_machine
@@ -213,17 +214,23 @@ def parse_mem(text: str) -> int:
     return -(-size // 8192) * 8192
 
 
-def vm_config(release: str | Release, machine: str, catalog: str | None,
-              vm: VMArgs) -> VMConfig:
+def vm_config(release: str | Release, machine: str | None, catalog: str | None,
+              vm: VMArgs, line: CommandLine | None = None) -> VMConfig:
     """The VM ``vm`` describes, of ``release`` on ``machine``: a release id is found in
     ``catalog``; a release already loaded is used as it is (``matrix`` builds two VMs per
-    machine type, and loading a real release takes a fifth of a second)."""
+    machine type, and loading a real release takes a fifth of a second). With ``line`` (a
+    QEMU command line, a libvirt domain or a running VM), what it says is added and its
+    ``-machine`` names the machine when ``machine`` does not (cli/vm_inputs.py)."""
     if isinstance(release, str):
         from migcompat.catalog.load import find_release  # only commands that build a VM need it
 
         _, rel = find_release(release, catalog)
     else:
         rel = release
+    if line is not None or machine is None:
+        from migcompat.cli.vm_inputs import config_for  # it builds on this module
+
+        return config_for(rel, machine, vm, line)
     name, machine_options = parse_machine(machine)  # "pc-q35-7.2,smm=off", as -machine
     return VMConfig(rel, name, [parse_device(s) for s in vm.devices],
                     smp=vm.smp or DEFAULT_SMP, mem=parse_mem(vm.mem or DEFAULT_MEM),
@@ -232,7 +239,9 @@ def vm_config(release: str | Release, machine: str, catalog: str | None,
                     machine_options=machine_options)
 
 
-def side_config(side: str, catalog: str | None, vm: VMArgs) -> VMConfig:
-    """:func:`vm_config` for one ``RELEASE:MACHINE`` argument."""
-    release, machine = parse_side(side)
-    return vm_config(release, machine, catalog, vm)
+def side_config(side: str, catalog: str | None, vm: VMArgs,
+                line: CommandLine | None = None) -> VMConfig:
+    """:func:`vm_config` for one ``RELEASE:MACHINE`` argument (``RELEASE`` alone when
+    ``line`` names the machine)."""
+    release, machine = parse_side(side) if line is None else split_side(side)
+    return vm_config(release, machine, catalog, vm, line)

@@ -16,6 +16,8 @@ from migcompat.cli.options import (
     vm_options,
 )
 from migcompat.cli.output import emit_json, out, warn
+from migcompat.cli.vm_inputs import qemu_args_options, say_skipped
+from migcompat.model.cmdline import CommandLine
 from migcompat.model.props import format_value
 from migcompat.model.vm import VM, DeviceObject, Effective, Layer, realize_vm
 
@@ -106,19 +108,22 @@ Examples:
   migcompat props qemu-5.2 pc-5.1 --device virtio-blk-pci --global virtio-blk-device.num-queues=2
 """)
 @click.argument("release")
-@click.argument("machine")
+@click.argument("machine", required=False)
 @vm_options(mem=False)
+@qemu_args_options()
 @explain_choice(help="Show every layer that set each value.")
 @catalog_option
 @format_option
-def props(release: str, machine: str, vm: VMArgs, explain: bool, catalog: str | None,
-          fmt: str) -> None:
-    """Effective property values of each device of RELEASE on MACHINE.
+def props(release: str, machine: str | None, vm: VMArgs, qemu: CommandLine | None,
+          explain: bool, catalog: str | None, fmt: str) -> None:
+    """Effective property values of each device of RELEASE on MACHINE (MACHINE may be left
+    out when a QEMU command line, libvirt XML or running VM names it).
 
     Layers, oldest first: class default, the machine's compat list, sugar, user --global,
     device options, realize-time resolution. JSON always carries the provenance.
     """
-    realized = realize_vm(vm_config(release, machine, catalog, vm))
+    say_skipped(qemu)
+    realized = realize_vm(vm_config(release, machine, catalog, vm, qemu))
     for w in realized.warnings:
         warn(w)
     if fmt == "json":

@@ -20,6 +20,7 @@ from migcompat.cli.options import (
     vm_options,
 )
 from migcompat.cli.output import emit_json, json_text, printable, warn
+from migcompat.cli.vm_inputs import qemu_args_options, say_skipped
 from migcompat.errors import (
     EXIT_INCOMPATIBLE,
     StreamError,
@@ -30,6 +31,7 @@ from migcompat.migration.streamfile import StreamFile, load_schema
 from migcompat.migration.streamfile import stream_layout as _layout
 
 if TYPE_CHECKING:
+    from migcompat.model.cmdline import CommandLine
     from migcompat.vmstate.dump import VMStateDump
     from migcompat.vmstate.schema import SchemaResolver
 
@@ -251,14 +253,15 @@ Examples:
 @click.option("--dest", "dest_side", metavar="RELEASE:MACHINE", default=None,
               help="A destination from a catalog, with --device/--global/--smp/-m.")
 @vm_options(scope="with --dest")
+@qemu_args_options()
 @catalog_option
 @click.option("--source-schema", metavar="FILE", default=None,
               help="Layout of FILE when it has no trailing description (a stream of the same "
                    "source build and configuration, or its desc.json).")
 @format_option
 def validate(file: str, schema: str | None, against: str | None, machine: str | None,
-             dest_side: str | None, vm: VMArgs, catalog: str | None, source_schema: str | None,
-             fmt: str) -> None:
+             dest_side: str | None, vm: VMArgs, qemu: CommandLine | None, catalog: str | None,
+             source_schema: str | None, fmt: str) -> None:
     """Predict whether a destination will accept the stream FILE, before loading it.
 
     Reports the first failure with its byte offset, section and field, in QEMU's words,
@@ -276,11 +279,15 @@ def validate(file: str, schema: str | None, against: str | None, machine: str | 
     if dest_side is not None and (schema or against):
         raise UsageError("--dest describes the destination from a catalog; it does not mix "
                          "with --schema or --against")
+    if qemu is not None and dest_side is None:
+        raise UsageError("--qemu-args, --libvirt-xml and --qmp describe the --dest VM: give "
+                         "--dest RELEASE[:MACHINE]")
     if dest_side is None and not (schema or against):
         raise UsageError("say what the destination is: --schema, --against or --dest")
     with StreamFile(file) as sf:
         if dest_side is not None:
-            config = side_config(dest_side, catalog, vm)
+            say_skipped(qemu)
+            config = side_config(dest_side, catalog, vm, qemu)
             verdict = validate_loaded(sf, config, stream_layout(sf, None)[0])
             target = dest_side
         else:

@@ -86,6 +86,7 @@ def line_from(kind: str, text: str, catalog: str | None) -> CommandLine:
         except OSError as exc:
             raise UsageError(f"{path}: {exc.strerror or exc}") from None
         return parse_command_line(domain_args(data, str(path)))
+    # qemu.qmp and the catalog: only for a running VM
     from migcompat.catalog.load import find_release
     from migcompat.qemu.binary.running import read_running_vm
     running = read_running_vm(text)
@@ -165,8 +166,8 @@ def config_for(release: Release, machine: str | None, vm: VMArgs,
     is the side's, else the command line's ``-machine``."""
     machine = machine or (line.machine if line is not None else None)
     if machine is None:
-        raise UsageError("no machine type: give RELEASE:MACHINE or a -machine in the QEMU "
-                         "command line")
+        raise UsageError("no machine type: name one (MACHINE, or RELEASE:MACHINE) or give "
+                         "a QEMU command line, libvirt XML or running VM that has one")
     name, options = parse_machine(machine)
     devices, globals_, objects = list(vm.devices), list(vm.globals), list(vm.objects)
     smp, mem = vm.smp, vm.mem

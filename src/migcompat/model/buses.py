@@ -69,6 +69,7 @@ class Bus:
     used: dict[int, str] = field(default_factory=dict)  # PCI: slot -> "type,id=..."
     functions: dict[int, str] = field(default_factory=dict)  # PCI: devfn -> the device there
     first_free: int = 0
+    express_port: bool = False  # provided by a PCIe port: express, and not the root bus
 
 
 def kind_needed(is_a: Callable[[str], bool]) -> str | None:
@@ -137,14 +138,15 @@ class Placer:
                           "use or reserved")
 
     def add_buses(self, provides: list[tuple[str, int]], path: str, dev_id: str | None,
-                  address: str) -> None:
+                  address: str, express_port: bool = False) -> None:
         for kind, count in provides:
             for n in range(count):
                 if kind == "PCI":
                     name = dev_id or f"pci.{len(self.buses)}"
                 else:
                     name = f"{dev_id or path}.{n}"
-                self.buses.append(Bus(name, kind, path, address if kind == "PCI" else ""))
+                self.buses.append(Bus(name, kind, path, address if kind == "PCI" else "",
+                                      express_port=express_port and kind == "PCI"))
 
 
 def provided(is_a: Callable[[str], bool]) -> list[tuple[str, int]]:

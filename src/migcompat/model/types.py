@@ -23,7 +23,9 @@ class RealizeRule:
       at least ``floor`` when given; a non-integer source is copied as is (``add`` 0);
     - ``op == "machine"``: the machine type's class field ``source`` (inherited along the
       family's version chain like its compat tables), else ``value``;
-    - ``op == "constant"``: ``value``.
+    - ``op == "constant"``: ``value``;
+    - ``op == "pcie-port"``: ``value`` when the device sits behind a PCIe port (an express
+      bus that is not the root bus: virtio_pci_realize), else ``otherwise``.
     A proxy's rules run before its child's, as QEMU's proxy realize resolves before it
     realizes the child.
     """
@@ -35,6 +37,7 @@ class RealizeRule:
     source: str = ""
     add: int = 0
     value: object = None
+    otherwise: object = None
     unset: bool = False
     always: bool = False
     require: tuple[tuple[str, object], ...] = ()

@@ -156,6 +156,7 @@ class _Builder:
         self.sugar: list[GlobalProperty] = list(family.sugar) if family else []
         self.user = list(config.globals)
         self.used: set[int] = set()
+        self.bus: Bus | None = None  # where the device being realized sits
 
     # -- object creation -------------------------------------------------------------
     def create(self, type_name: str, path: str, dev_id: str | None) -> DeviceObject:
@@ -272,6 +273,11 @@ class _Builder:
             value = field_value if field_value is not None else rule.value  # type: ignore[assignment]
             detail = (f"machine {self.machine.name} {rule.source}" if field_value is not None
                       else f"{rule.source} not set by {self.machine.name}: default")
+        elif rule.op == "pcie-port":
+            behind = self.bus is not None and self.bus.express_port
+            value = rule.value if behind else rule.otherwise  # type: ignore[assignment]
+            detail = (f"behind the PCIe port of {self.bus.name}" if behind and self.bus
+                      else "not behind a PCIe port")
         else:
             value = rule.value  # type: ignore[assignment]
             detail = "constant"
@@ -366,10 +372,12 @@ def realize_vm(config: VMConfig) -> VM:
         obj = builder.create(spec.driver, path, spec.id)
         builder.set_options(obj, spec)
         _check_links(obj, vm.objects, release)
+        builder.bus = bus
         builder.realize(obj)
         if bus is not None:
             _place(obj, bus, placer, spec)
-        placer.add_buses(provided(is_a), path, spec.id, obj.address)
+        placer.add_buses(provided(is_a), path, spec.id, obj.address,
+                         express_port=is_a("pcie-port"))
         vm.devices.append(obj)
     for pos, entry in enumerate(builder.user):
         if pos not in builder.used and not release.types.is_a(entry.driver, "device"):
