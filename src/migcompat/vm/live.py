@@ -11,17 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from migcompat.model.machines import version_key
 from migcompat.model.memory import zeroed
 from migcompat.model.ram import GuestRAM, RamBlock, empty_ram, seeded_ram
 from migcompat.model.vm import VM, DeviceObject, VMConfig, realize_vm
-from migcompat.stream import Destination
-from migcompat.stream import RamBlock as StreamRamBlock
 from migcompat.vm.captured import max_length, plan_captured
 from migcompat.vm.devstate import seeded_state
 from migcompat.vmstate.data import VMStateData
 from migcompat.vmstate.schema import SectionSchema, VMStateDescription
+
+if TYPE_CHECKING:
+    from migcompat.stream import Destination
 
 
 @dataclass
@@ -57,6 +59,10 @@ class LiveVM:
 
     def destination(self) -> Destination:
         """What this VM knows when it receives a migration (its own schemas, QEMU's rule)."""
+        # the stream codec: only a migration needs it, not check's planning of sections
+        from migcompat.stream import Destination
+        from migcompat.stream import RamBlock as StreamRamBlock
+
         def resolve(idstr: str, instance_id: int, version_id: int) -> SectionSchema | None:
             s = self.section(idstr, instance_id)
             return None if s is None else SectionSchema(s.vmsd, s.properties)

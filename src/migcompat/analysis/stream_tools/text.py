@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from migcompat.analysis.stream_tools.layout import leaves
 from migcompat.analysis.stream_tools.report import ItemReport, SectionReport, StreamReport
-from migcompat.analysis.stream_tools.validate import Verdict
 from migcompat.vmstate.data import Value
+
+if TYPE_CHECKING:  # analyze prints no verdict: it need not import validate
+    from migcompat.analysis.stream_tools.validate import Verdict
 
 LAYOUT_TEXT = {
     "vmdesc": "the stream's own trailing description",
