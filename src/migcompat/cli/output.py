@@ -77,6 +77,12 @@ def printable(text: str) -> str:
 
 
 def warn(message: str) -> None:
+    if _err is None and not sys.stderr.isatty():
+        # Piped or logged: plain text, without loading rich for it (25 ms of a command
+        # that has nothing else to colour).
+        sys.stderr.write(f"warning: {printable(message)}\n")
+        sys.stderr.flush()
+        return
     from rich.markup import escape  # with err(): rich is loaded by then
 
     err().print(f"[yellow]warning:[/yellow] {escape(printable(message))}", markup=True,
