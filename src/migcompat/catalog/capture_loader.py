@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
+from migcompat.catalog.cache import cached
 from migcompat.catalog.checker import Checker, path_key
 from migcompat.errors import CatalogError, StreamError
 from migcompat.model.capture import (
@@ -53,6 +54,26 @@ def load_capture(file: str) -> Capture:
     return Capture(str(data.get("release", "")), str(data.get("build", "")), file,
                    tuple(machines), skipped if isinstance(skipped, dict) else {},
                    reader.machine)
+
+
+def cached_capture(file: str) -> Capture:
+    """:func:`load_capture` through the cache of built releases (catalog/cache.py): the
+    index (machine names, skipped devices), then each machine when it is asked for. The
+    whole file (700 KB of JSON, every machine type) is read only for what the cache lacks:
+    a check needs one machine type of it."""
+    release, build, names, skipped = cached(f"capture-index:{file}", [Path(file)],
+                                            partial(_index, file))
+    return Capture(release, build, file, names, skipped, partial(_cached_machine, file))
+
+
+def _index(file: str) -> tuple[str, str, tuple[str, ...], dict[str, str]]:
+    whole = load_capture(file)
+    return whole.release, whole.build, whole.machine_names, dict(whole.skipped)
+
+
+def _cached_machine(file: str, name: str) -> CapturedMachine | None:
+    return cached(f"capture:{file}:{name}", [Path(file)],
+                  lambda: load_capture(file).machine(name))
 
 
 class _Reader:

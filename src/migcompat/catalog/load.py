@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from migcompat.catalog.cache import cached
-from migcompat.catalog.capture_loader import load_capture
+from migcompat.catalog.capture_loader import cached_capture
 from migcompat.catalog.checker import Checker, did_you_mean, path_key
 from migcompat.catalog.options_loader import FILE as OPTIONS_FILE
 from migcompat.catalog.options_loader import machine_options
@@ -95,9 +95,8 @@ class ReleaseRef:
 
 @functools.cache
 def _capture(file: str) -> Capture:
-    """A release's captured state, through the cache like the release (its JSON takes
-    40 ms to read and check; every check reads two), once per process."""
-    return cached(f"capture:{file}", [Path(file)], partial(load_capture, file))
+    """A release's captured state, read once per process (catalog/capture_loader.py)."""
+    return cached_capture(file)
 
 
 @dataclass

@@ -43,7 +43,13 @@ CODECS = {"duplex": "hda-duplex", "micro": "hda-micro", "output": "hda-output"}
 WATCHDOGS = {"i6300esb": "i6300esb", "ib700": "ib700"}
 # Elements that configure the host only (or that libvirt turns into backend options).
 HOST_ONLY = frozenset({"emulator", "graphics", "audio", "console"})
+# The device elements mapped, in the order libvirt gives them to QEMU (after controllers).
+HANDLED = ("disk", "interface", "serial", "channel", "input", "video", "sound", "watchdog",
+           "memballoon", "rng", "panic")
 CONTROLLER_ORDER = ("pci", "usb", "scsi", "ide", "sata", "virtio-serial")
+MEMORY_UNITS = {"b": 1, "bytes": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20,
+                "g": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tib": 1 << 40, "kb": 1000,
+                "mb": 1000 ** 2, "gb": 1000 ** 3}
 BOOT_KINDS = {"hd": "disk", "cdrom": "cdrom", "network": "interface", "fd": "floppy"}
 
 
@@ -92,10 +98,8 @@ def _address(dom: _Domain, el: Element, what: str, required: bool = True) -> lis
 
 
 def _boot(dom: _Domain, el: Element) -> str:
-    order = el.find("boot")
-    if order is not None:
-        return f"bootindex={order.get('order')}"
-    index = dom.boot.get(id(el))
+    order = el.find("boot")  # the device's own order, else what <os><boot dev> gave it
+    index = order.get("order") if order is not None else dom.boot.get(id(el))
     return f"bootindex={index}" if index else ""
 
 
@@ -292,13 +296,21 @@ def _simple(dom: _Domain, el: Element, n: int) -> None:
 def _machine(dom: _Domain, root: Element, machine: str) -> None:
     opts = [machine, "usb=off"]
     features = root.find("features")
-    vmport = _attr(features.find("vmport") if features is not None else None, "state")
-    if vmport:
-        opts.append(f"vmport={vmport}")
-    smm = _attr(features.find("smm") if features is not None else None, "state")
-    if smm:
-        opts.append(f"smm={smm}")
+    for name in ("vmport", "smm"):
+        state = _attr(features.find(name) if features is not None else None, "state")
+        opts += [f"{name}={state}"] if state else []
     opts += ["dump-guest-core=off", "memory-backend=pc.ram"]
+    # UEFI: the firmware and its variable store are flash devices of the board, whose
+    # contents migrate as RAM blocks; libvirt gives them as -blockdev nodes.
+    loader = root.find("os/loader")
+    if loader is not None and loader.get("type") == "pflash":
+        opts.append("pflash0=libvirt-pflash0-format")
+        if root.find("os/nvram") is not None:
+            opts.append("pflash1=libvirt-pflash1-format")
+        if loader.get("secure") == "yes":
+            dom.args += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
+    elif loader is not None and loader.get("type", "rom") != "rom":
+        raise dom.fail(f"<loader type='{loader.get('type')}'> is not mapped")
     dom.args += ["-machine", ",".join(opts)]
     if features is None or features.find("acpi") is None:
         dom.args.append("-no-acpi")
@@ -311,13 +323,10 @@ def _memory(root: Element, where: str) -> int:
     mem = root.find("memory")
     if mem is None or not (mem.text or "").strip():
         raise UsageError(f"{where}: no <memory>")
-    scale = {"b": 1, "bytes": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20,
-             "g": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tib": 1 << 40, "kb": 1000,
-             "mb": 1000 ** 2, "gb": 1000 ** 3}
     unit = mem.get("unit", "KiB").lower()
-    if unit not in scale:
+    if unit not in MEMORY_UNITS:
         raise UsageError(f"{where}: <memory unit='{mem.get('unit')}'> is not a unit libvirt has")
-    return _int((mem.text or "").strip()) * scale[unit]
+    return _int((mem.text or "").strip()) * MEMORY_UNITS[unit]
 
 
 def _boot_order(dom: _Domain, root: Element, devices: Element) -> None:
@@ -376,8 +385,7 @@ def domain_args(text: str | bytes, where: str) -> list[str]:
         "channel": lambda d, e, n: _serial_like(d, e, n, "channel"),
     }
     counts: dict[str, int] = {}
-    for tag in ("disk", "interface", "serial", "channel", "input", "video", "sound",
-                "watchdog", "memballoon", "rng", "panic"):
+    for tag in HANDLED:
         for el in devices.iterfind(tag):
             n = counts.get(tag, 0)
             counts[tag] = n + 1
@@ -385,9 +393,7 @@ def domain_args(text: str | bytes, where: str) -> list[str]:
                 _disk(dom, el)
             else:
                 handlers.get(tag, _simple)(dom, el, n)
-    known = {"controller", "disk", *handlers, "input", "watchdog", "memballoon", "rng",
-             "panic", *HOST_ONLY}
-    for el in devices:
-        if el.tag not in known:
+    for el in devices:  # what the loop above does not take
+        if el.tag not in {"controller", *HANDLED, *HOST_ONLY}:
             raise dom.fail(f"<{el.tag}> is not mapped")
     return dom.args
