@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from migcompat.model.vm import VMConfig, realize_vm
-from migcompat.qemu.binary.crosscheck.qom import _excluded as environment_assigned
+from migcompat.qemu.binary.crosscheck.qom import excluded as environment_assigned
 
 # Properties that name a backend or an id, not the device's hardware: they differ between
 # inputs that describe one VM (libvirt's node names, a drive's generated id).

@@ -36,10 +36,7 @@ def read_args(text: str) -> list[str]:
     name first is dropped."""
     path = Path(text[1:]) if text.startswith("@") else Path(text)
     if text.startswith("@") or (text.startswith("/proc/") and text.endswith("/cmdline")):
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"{path}: {exc.strerror or exc}") from None
+        raw = _read(path)
         if b"\0" in raw:  # /proc/PID/cmdline: the arguments as the process got them
             args = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
         else:
@@ -52,6 +49,13 @@ def read_args(text: str) -> list[str]:
     if args and Path(args[0]).name.startswith(("qemu-system", "qemu-kvm", "kvm")):
         args = args[1:]
     return args
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror or exc}") from None
 
 
 def _split(text: str, where: str) -> list[str]:
@@ -80,12 +84,7 @@ def line_from(kind: str, text: str, catalog: str | None) -> CommandLine:
         return parse_command_line(read_args(text))
     if kind == "libvirt-xml":
         from migcompat.model.libvirt import domain_args  # defusedxml: only when asked
-        path = Path(text)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"{path}: {exc.strerror or exc}") from None
-        return parse_command_line(domain_args(data, str(path)))
+        return parse_command_line(domain_args(_read(Path(text)), text))
     # qemu.qmp and the catalog: only for a running VM
     from migcompat.catalog.load import find_release
     from migcompat.qemu.binary.running import read_running_vm

@@ -2,10 +2,11 @@
 
 See docs/stream.md for the catalog spelling of a schema and for the decoded value model.
 """
-# The names are imported on first use (PEP 562): a command that needs one module of the
-# package does not pay for all of them at start-up. Type checkers see the imports.
-import importlib
-from typing import TYPE_CHECKING, Any
+
+# The names are imported on first use (migcompat/lazy.py); type checkers see the imports.
+from typing import TYPE_CHECKING
+
+from migcompat.lazy import lazy_names
 
 if TYPE_CHECKING:
     from migcompat.errors import DumpFormatError, EncodeError, RuleError, SchemaError
@@ -26,48 +27,18 @@ if TYPE_CHECKING:
     from migcompat.vmstate.schema_dicts import vmsd_from_dict, vmsd_to_dict
     from migcompat.vmstate.vmdesc import VMDescSchemas, schemas_from_vmdesc, vmsd_from_vmdesc
 
-_LAZY = {
-    "ALWAYS": ("migcompat.vmstate.rules", "ALWAYS"),
-    "Amount": ("migcompat.vmstate.schema", "Amount"),
-    "DecodeContext": ("migcompat.vmstate.codec", "DecodeContext"),
-    "DumpFormatError": ("migcompat.errors", "DumpFormatError"),
-    "EncodeError": ("migcompat.errors", "EncodeError"),
-    "Field": ("migcompat.vmstate.schema", "Field"),
-    "FromField": ("migcompat.vmstate.schema", "FromField"),
-    "FromProperty": ("migcompat.vmstate.schema", "FromProperty"),
-    "NEVER": ("migcompat.vmstate.rules", "NEVER"),
-    "NeedData": ("migcompat.vmstate.codec", "NeedData"),
-    "Rule": ("migcompat.vmstate.rules", "Rule"),
-    "RuleContext": ("migcompat.vmstate.rules", "RuleContext"),
-    "RuleError": ("migcompat.errors", "RuleError"),
-    "SchemaError": ("migcompat.errors", "SchemaError"),
-    "SchemaResolver": ("migcompat.vmstate.schema", "SchemaResolver"),
-    "SectionSchema": ("migcompat.vmstate.schema", "SectionSchema"),
-    "VMDescSchemas": ("migcompat.vmstate.vmdesc", "VMDescSchemas"),
-    "VMStateData": ("migcompat.vmstate.data", "VMStateData"),
-    "VMStateDescription": ("migcompat.vmstate.schema", "VMStateDescription"),
-    "VMStateDump": ("migcompat.vmstate.dump", "VMStateDump"),
-    "Value": ("migcompat.vmstate.data", "Value"),
-    "decode_section": ("migcompat.vmstate.codec", "decode_section"),
-    "decode_state": ("migcompat.vmstate.codec", "decode_state"),
-    "encode_state": ("migcompat.vmstate.encode", "encode_state"),
-    "encode_subsection": ("migcompat.vmstate.encode", "encode_subsection"),
-    "rule_from_data": ("migcompat.vmstate.rules", "rule_from_data"),
-    "schemas_from_dump": ("migcompat.vmstate.dump", "schemas_from_dump"),
-    "schemas_from_vmdesc": ("migcompat.vmstate.vmdesc", "schemas_from_vmdesc"),
-    "vmsd_from_dict": ("migcompat.vmstate.schema_dicts", "vmsd_from_dict"),
-    "vmsd_from_vmdesc": ("migcompat.vmstate.vmdesc", "vmsd_from_vmdesc"),
-    "vmsd_to_dict": ("migcompat.vmstate.schema_dicts", "vmsd_to_dict"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    where = _LAZY.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(where[0]), where[1])
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(globals(), {
+    "migcompat.errors": ("DumpFormatError", "EncodeError", "RuleError", "SchemaError"),
+    "migcompat.vmstate.codec": ("DecodeContext", "NeedData", "decode_section", "decode_state"),
+    "migcompat.vmstate.data": ("VMStateData", "Value"),
+    "migcompat.vmstate.dump": ("VMStateDump", "schemas_from_dump"),
+    "migcompat.vmstate.encode": ("encode_state", "encode_subsection"),
+    "migcompat.vmstate.rules": ("ALWAYS", "NEVER", "Rule", "RuleContext", "rule_from_data"),
+    "migcompat.vmstate.schema": ("Amount", "Field", "FromField", "FromProperty", "SchemaResolver",
+        "SectionSchema", "VMStateDescription"),
+    "migcompat.vmstate.schema_dicts": ("vmsd_from_dict", "vmsd_to_dict"),
+    "migcompat.vmstate.vmdesc": ("VMDescSchemas", "schemas_from_vmdesc", "vmsd_from_vmdesc"),
+})
 
 
 __all__ = [

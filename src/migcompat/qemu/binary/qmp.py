@@ -98,6 +98,16 @@ class QmpSession:
         """QEMU's stderr, for error messages; empty when it is not ours to read."""
         return ""
 
+    def _disconnect(self) -> None:
+        """End the session and its loop; safe to call twice."""
+        qmp, self._qmp = self._qmp, None
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            if qmp is not None:
+                with contextlib.suppress(Exception):
+                    loop.run_until_complete(asyncio.wait_for(qmp.disconnect(), 5))
+            loop.close()
+
     def _run(self, aw: Awaitable[_T]) -> _T:
         assert self._loop is not None
         return self._loop.run_until_complete(asyncio.wait_for(aw, self.timeout))
@@ -223,13 +233,7 @@ class QemuProcess(QmpSession):
                 proc.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=10)
-        qmp, self._qmp = self._qmp, None
-        loop, self._loop = self._loop, None
-        if loop is not None:
-            if qmp is not None:
-                with contextlib.suppress(Exception):
-                    loop.run_until_complete(asyncio.wait_for(qmp.disconnect(), 5))
-            loop.close()
+        self._disconnect()
         sock, self._sock = self._sock, None
         if sock is not None:
             sock.close()

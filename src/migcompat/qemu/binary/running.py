@@ -21,7 +21,6 @@ that do not hold their baseline. Host backends (``drive=``, ``netdev=``...) are 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import Iterable
 from types import TracebackType
@@ -104,13 +103,7 @@ class QmpConnection(QmpSession):
         self.close()
 
     def close(self) -> None:
-        qmp, self._qmp = self._qmp, None
-        loop, self._loop = self._loop, None
-        if loop is not None:
-            if qmp is not None:
-                with contextlib.suppress(Exception):
-                    loop.run_until_complete(asyncio.wait_for(qmp.disconnect(), 5))
-            loop.close()
+        self._disconnect()
 
 
 def read_running_vm(address: str, timeout: float = 10.0,

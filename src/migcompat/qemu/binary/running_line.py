@@ -19,7 +19,7 @@ from migcompat.model.devspec import parse_device
 from migcompat.model.release import Release
 from migcompat.model.vm import Effective, VMConfig, realize_vm
 from migcompat.qemu.binary.crosscheck.qom import EXCLUSIONS, Exclusion, same_value
-from migcompat.qemu.binary.crosscheck.qom import _excluded as environment_assigned
+from migcompat.qemu.binary.crosscheck.qom import excluded as environment_assigned
 
 # Values the host or the bus assigns at realize, besides crosscheck/qom.py's EXCLUSIONS
 # (where they belong): like an ISA serial port, a parallel port takes the next index and its

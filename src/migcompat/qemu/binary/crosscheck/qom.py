@@ -190,7 +190,7 @@ def same_value(model: Any, kind: str, qemu: Any) -> bool:
     return False
 
 
-def _excluded(name: str, eff: Effective | None, is_a: IsA) -> str:
+def excluded(name: str, eff: Effective | None, is_a: IsA) -> str:
     owner = eff.provenance[0].driver if eff is not None else ""
     for ex in _BY_NAME.get(name, ()):
         if ex.types and not (owner and any(is_a(owner, t) for t in ex.types)):
@@ -237,7 +237,7 @@ def compare_machine(machine: str, observed: Mapping[str, Mapping[str, Observed]]
             continue
         for name in sorted(set(seen) | set(model)):
             eff = model.get(name)
-            why = _excluded(name, eff, is_a)
+            why = excluded(name, eff, is_a)
             obs = seen.get(name)
             if not why and obs is not None and obs.error:
                 why = f"not readable: {obs.error}"
