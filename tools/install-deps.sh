@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages the tests need: QEMU (the real-QEMU tests), dpkg-dev (Debian source
-# packages for `make catalogs`), make, and libvirt's client with its QEMU driver (the
+# packages for `make catalogs`), make, patch (`lint --patch`, and applying `--patch-out`
+# in the lint tests), and libvirt's client with its QEMU driver (the
 # libvirt-XML tests run `virsh domxml-to-native` on the embedded driver, no daemon).
 # Idempotent; needs root (CI runs as root).
 set -euo pipefail
@@ -8,6 +9,7 @@ need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v dpkg-source >/dev/null || need+=(dpkg-dev)
 command -v make >/dev/null || need+=(make)
+command -v patch >/dev/null || need+=(patch)
 command -v virsh >/dev/null || need+=(libvirt-clients)
 [ -e /usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so ] \
   || need+=(libvirt-daemon-driver-qemu)

@@ -13,7 +13,7 @@ from cli_run import run
 from migcompat.cli.main import COMMAND_MODULES, cli
 
 # Commands whose examples need no file, QEMU, network or second process.
-RUNNABLE = ("check", "props", "matrix", "releases", "machines")
+RUNNABLE = ("check", "props", "matrix", "releases", "machines", "diff", "lint")
 
 
 def examples(command: click.Command) -> list[list[str]]:
@@ -58,9 +58,11 @@ def test_help_ends_with_examples_of_real_options(name: str) -> None:
 
 
 def names_a_file(line: list[str]) -> bool:
-    """``--catalog PATH`` (a value with a slash or ending in .toml or .json: DESIGN.md)."""
+    """``--catalog PATH`` (a value with a slash or ending in .toml or .json: DESIGN.md), a
+    source tree or patch (``diff``/``lint`` take paths), or output sent to a file."""
     return any(a == "--catalog" and ("/" in b or b.endswith((".toml", ".json")))
-               for a, b in itertools.pairwise(line))
+               for a, b in itertools.pairwise(line)) or \
+        any("/" in a or a == ">" or a.endswith((".patch", ".json")) for a in line)
 
 
 CATALOG_ONLY = [" ".join(line) for name in RUNNABLE for line in examples(command(name))

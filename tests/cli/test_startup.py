@@ -81,7 +81,7 @@ def test_a_broken_or_foreign_entry_is_rebuilt(tmp_path: Path,
     assert open_catalog("qemu").release("5.2").id == "5.2"  # rebuilt, and stored again
     assert entry.read_bytes() != b"not a pickle"
     os.chmod(entry, 0o666)  # writable by others: never loaded
-    assert not cache._trusted(entry)
+    assert not cache.trusted(entry)
 
 
 def test_the_cache_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

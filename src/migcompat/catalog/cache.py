@@ -68,7 +68,7 @@ def key(name: str, files: Iterable[Path]) -> str:
     return h.hexdigest()
 
 
-def _trusted(path: Path) -> bool:
+def trusted(path: Path) -> bool:
     st = path.stat()
     return st.st_uid == os.getuid() and not st.st_mode & 0o022
 
@@ -82,16 +82,16 @@ def cached(name: str, files: Iterable[Path], build: Callable[[], _T]) -> _T:
     except OSError:
         return build()
     with contextlib.suppress(Exception):  # a broken or foreign entry: rebuild
-        if _trusted(entry):
+        if trusted(entry):
             with entry.open("rb") as f:
                 value: _T = pickle.load(f)
             return value
     value = build()
-    _store(entry, value)
+    store(entry, value)
     return value
 
 
-def _store(entry: Path, value: object) -> None:
+def store(entry: Path, value: object) -> None:
     """Write the entry whole or not at all; any failure is left silent (no cache)."""
     with contextlib.suppress(Exception):
         entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

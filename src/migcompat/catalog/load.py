@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from migcompat.catalog.cache import cached
+from migcompat.catalog.cache import key as cache_key
 from migcompat.catalog.capture_loader import cached_capture
 from migcompat.catalog.checker import Checker, did_you_mean, path_key
 from migcompat.catalog.options_loader import FILE as OPTIONS_FILE
@@ -130,6 +131,11 @@ class Catalog:
             release.options_loader = partial(machine_options, str(options), release_id)
         self._cache[release_id] = release
         return release
+
+    def content_key(self, release_id: str) -> str:
+        """A hash of what ``release_id`` is built from and of the code that builds it (the
+        key under which results computed from it may be cached); raises OSError."""
+        return cache_key(release_id, self._files())
 
     def _files(self) -> list[Path]:
         """Every file the catalog's releases are read from (the cache's key)."""

@@ -18,6 +18,7 @@ Examples:
   migcompat props qemu-5.2 pc-5.1 --device virtio-blk-pci,id=vb0 --smp 4 --explain
   migcompat check qemu-5.2:pc-5.1 qemu-5.1:pc-5.1 --device virtio-blk-pci --smp 4
   migcompat matrix --catalog qemu 7.2 10.0 --device virtio-blk-pci --smp 4
+  migcompat lint --catalog tutorial qemu-5.1 qemu-5.2-broken
 """
 
 
@@ -28,6 +29,8 @@ COMMAND_MODULES: dict[str, tuple[str, str]] = {
     "machines": ("catalog_cmds", "machines"),
     "props": ("props", "props"),
     "check": ("check_cmd", "check_command"),
+    "diff": ("diff_cmd", "diff_command"),
+    "lint": ("lint_cmd", "lint_command"),
     "matrix": ("matrix_cmd", "matrix"),
     "run": ("migrate_cmds", "run"),
     "migrate": ("migrate_cmds", "migrate_command"),
@@ -52,6 +55,8 @@ SUMMARIES: dict[str, str] = {
     "machines": "List the machine types of a release.",
     "props": "Effective property values of a VM's devices and their origin.",
     "check": "Predict whether a VM can migrate, and the fix to make it.",
+    "diff": "Compare every property of two releases or trees.",
+    "lint": "Find changes that break old machine types, with the fix.",
     "matrix": "Predict migration for every machine type two releases share.",
     "run": "Start a destination VM and wait for a migration.",
     "migrate": "Start a source VM and migrate it to a destination.",

@@ -71,6 +71,16 @@ fail_on_option = option_factory(
          "load, or is refused), or also guest-visible (it loads, the guest sees other "
          "hardware).")()
 
+# lint's threshold is a SARIF severity, not a verdict category (docs/lint.md).
+severity_fail_on_option = option_factory(
+    "--fail-on", "fail_on", type=click.Choice(["error", "warning", "note"]), default="warning",
+    show_default=True, help="Exit 1 when a finding is this severe or more.")()
+# diff and lint look at every type under every machine type; these narrow it.
+type_glob_option = option_factory(
+    "--type", "type_glob", default="*", show_default=True, metavar="GLOB",
+    help="Only types that match (shell pattern).")()
+show_all_choice = option_factory("--all", "show_all", is_flag=True)
+
 
 @dataclass(frozen=True)
 class VMArgs:
@@ -245,3 +255,14 @@ def side_config(side: str, catalog: str | None, vm: VMArgs,
     ``line`` names the machine)."""
     release, machine = parse_side(side) if line is None else split_side(side)
     return vm_config(release, machine, catalog, vm, line)
+
+
+def vmstate_dump_options(func: F) -> F:
+    """``--old-vmstate FILE --new-vmstate FILE``: each build's ``-dump-vmstate``, for
+    ``diff`` and ``lint`` to compare the device-state schemas too (docs/lint-vmstate.md)."""
+    for side in ("new", "old"):
+        func = click.option(f"--{side}-vmstate", f"{side}_vmstate", metavar="FILE",
+                            type=click.Path(exists=True, dir_okay=False), default=None,
+                            help=f"The {side.upper()} build's -dump-vmstate (QEMU -M MACHINE "
+                                 "-dump-vmstate FILE), to compare device state too.")(func)
+    return func

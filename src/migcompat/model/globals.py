@@ -56,3 +56,8 @@ def parse_global(text: str) -> GlobalProperty:
 
 
 __all__ = ["GlobalProperty", "GlobalPropertyError", "parse_global"]
+
+
+def entry_text(entry: GlobalProperty) -> str:
+    """The entry as QEMU writes it in a compat table: ``{ "driver", "prop", "value" },``."""
+    return f'{{ "{entry.driver}", "{entry.property}", "{entry.value}" }},'

@@ -74,6 +74,7 @@ class MachineSet:
         self.machines: dict[str, MachineType] = {m.name: m for m in machines}
         self.families = dict(families)
         self.tables = dict(tables)
+        self._lists: dict[str, tuple[GlobalProperty, ...]] = {}  # compat_list, by machine
 
     def names(self) -> list[str]:
         return sorted(self.machines, key=lambda n: (self.machines[n].family,
@@ -129,9 +130,14 @@ class MachineSet:
 
     def compat_list(self, machine: MachineType) -> list[GlobalProperty]:
         """The ordered compat list; never deduplicated (later entries must still win)."""
-        entries: list[GlobalProperty] = []
-        for name in self.table_order(machine):
-            table = self.tables.get(name)
-            if table is not None:
-                entries.extend(table.entries)
-        return entries
+        cached = self._lists.get(machine.name)
+        if cached is None or self.machines.get(machine.name) is not machine:
+            entries: list[GlobalProperty] = []
+            for name in self.table_order(machine):
+                table = self.tables.get(name)
+                if table is not None:
+                    entries.extend(table.entries)
+            cached = tuple(entries)
+            if self.machines.get(machine.name) is machine:
+                self._lists[machine.name] = cached
+        return list(cached)

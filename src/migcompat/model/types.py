@@ -87,6 +87,9 @@ class TypeRegistry:
 
     def __init__(self, types: Iterable[TypeInfo]) -> None:
         self._types: dict[str, TypeInfo] = {t.name: t for t in types}
+        # A release's types never change once built, and is_a runs for every compat entry
+        # against every object created: remember each type's closure.
+        self._isa: dict[str, frozenset[str]] = {}
 
     def __contains__(self, name: object) -> bool:
         return name in self._types
@@ -132,7 +135,11 @@ class TypeRegistry:
         """
         if driver not in self._types:
             return False
-        return driver in self.ancestors(name) or driver in self.interfaces_of(name)
+        closure = self._isa.get(name)
+        if closure is None:
+            closure = frozenset(self.ancestors(name)) | frozenset(self.interfaces_of(name))
+            self._isa[name] = closure
+        return driver in closure
 
     def properties(self, name: str) -> dict[str, Property]:
         """Class properties of a type: inherited from the root down, most derived last."""

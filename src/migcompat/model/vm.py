@@ -145,8 +145,12 @@ class VM:
         return None
 
 
-class _Builder:
-    def __init__(self, config: VMConfig, machine: MachineType) -> None:
+class Builder:
+    """Creates and realizes objects as QEMU does; ``lenient`` skips a compat entry or global
+    that names a property the type lacks (or a value it cannot parse) instead of refusing,
+    so ``diff`` can evaluate every type of a release with partial data."""
+
+    def __init__(self, config: VMConfig, machine: MachineType, lenient: bool = False) -> None:
         self.config = config
         self.release = config.release
         self.types = config.release.types
@@ -157,6 +161,7 @@ class _Builder:
         self.user = list(config.globals)
         self.used: set[int] = set()
         self.bus: Bus | None = None  # where the device being realized sits
+        self.lenient = lenient
 
     # -- object creation -------------------------------------------------------------
     def create(self, type_name: str, path: str, dev_id: str | None) -> DeviceObject:
@@ -207,7 +212,7 @@ class _Builder:
                 continue
             eff = obj.lookup(entry.property)
             if eff is None:
-                if entry.optional:
+                if entry.optional or self.lenient:
                     continue
                 raise GlobalPropertyError(
                     entry.driver, entry.property, entry.value,
@@ -217,6 +222,8 @@ class _Builder:
             try:
                 value = eff.prop.parse(entry.value)
             except PropertyValueError as exc:
+                if self.lenient:
+                    continue
                 raise GlobalPropertyError(entry.driver, entry.property, entry.value,
                                           exc.with_type(obj.type), source=entry.source) from None
             eff.set(value, Layer(entry.source, value, table=entry.table, index=entry.index,
@@ -339,7 +346,7 @@ def realize_vm(config: VMConfig) -> VM:
     """Build the VM: resolve the machine, create and realize every device in order."""
     release = config.release
     machine = release.machines.resolve(config.machine, release.id)
-    builder = _Builder(config, machine)
+    builder = Builder(config, machine)
     options = machine_values(machine.name, release.machine_options(machine.family),
                              config.machine_options)
     vm = VM(config=config, machine=machine, objects=create_objects(release, config.objects),

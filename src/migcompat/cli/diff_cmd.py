@@ -1,0 +1,131 @@
+"""``diff``: two releases, every type and property under each machine type both know."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from migcompat.analysis.defaults import SMPS, Outcome
+from migcompat.analysis.diff import CLASSES, PropertyDiff, Row, compare
+from migcompat.cli.options import (
+    catalog_option,
+    format_option,
+    show_all_choice,
+    type_glob_option,
+)
+from migcompat.cli.output import emit_json, out
+from migcompat.cli.release_args import label, machine_glob_option, release_arg
+from migcompat.model.props import format_value
+from migcompat.model.vm import Layer
+
+DIFF_SCHEMA = 1
+SHOWN = ("unpinned", "pinned", "new", "removed", "unknown")
+
+
+def _outcome_json(o: Outcome | None) -> dict[str, Any] | None:
+    if o is None:
+        return None
+    return {"value": o.pre, "realized": dict(zip((f"smp{n}" for n in SMPS), o.realized,
+                                                   strict=True)),
+            "provenance": [layer.to_json() for layer in o.provenance]}
+
+
+def _row_json(row: Row) -> dict[str, Any]:
+    return {"machines": list(row.machines), "same": row.same, "old": _outcome_json(row.old),
+            "new": _outcome_json(row.new)}
+
+
+def property_json(p: PropertyDiff) -> dict[str, Any]:
+    return {"type": p.type, "object": p.object or None, "object_type": p.object_type,
+            "property": p.property, "class": p.cls, "declared_by": p.declared_by,
+            "rows": [_row_json(r) for r in p.rows]}
+
+
+def _layer(layer: Layer) -> str:
+    where = layer.table or layer.source
+    if layer.file and not layer.table:
+        where += f" {layer.file}:{layer.line}" if layer.line else f" {layer.file}"
+    return where
+
+
+def _values(o: Outcome | None) -> str:
+    if o is None:
+        return "(absent)"
+    shown = sorted({format_value(o.kind, v) or "-" for v in o.realized})
+    text = "/".join(shown)
+    if len(shown) > 1:
+        text += f" ({', '.join(f'{n} vCPU' + ('s' if n > 1 else '') for n in SMPS)})"
+    return f"{text} <- {_layer(o.provenance[-1])}"
+
+
+def _print_property(p: PropertyDiff) -> None:
+    console = out()
+    name = f"{p.type}.{p.object}/{p.property}" if p.object else f"{p.type}.{p.property}"
+    console.print(f"  {p.cls:<9} {name} (declared by {p.declared_by})", markup=False)
+    if p.cls in ("new", "removed"):
+        o = p.newest[1] if p.cls == "new" else p.newest[0]
+        console.print(f"            {_values(o)}", markup=False)
+        return
+    for row in p.rows:
+        if p.cls == "pinned" or not row.same:
+            machines = ", ".join(row.machines) if len(row.machines) <= 3 else \
+                f"{row.machines[0]} ... {row.machines[-1]} ({len(row.machines)})"
+            console.print(f"            {machines}: {_values(row.old)}  ->  {_values(row.new)}",
+                          markup=False)
+
+
+@click.command("diff", epilog="""\b
+Examples:
+  migcompat diff --catalog qemu 7.2 10.0
+  migcompat diff --catalog qemu 5.2 7.2 --type 'virtio-gpu*' --machine 'pc-q35-*'
+  migcompat diff --catalog tutorial qemu-5.1 qemu-5.2 --all
+  migcompat diff ~/src/qemu-7.2 ~/src/qemu --format json > diff.json
+""")
+@click.argument("old")
+@click.argument("new")
+@catalog_option
+@machine_glob_option
+@type_glob_option
+@format_option
+@show_all_choice(help="List equal properties too (text), include them (JSON).")
+def diff_command(old: str, new: str, catalog: str | None, machine_glob: str, type_glob: str,
+                 fmt: str, show_all: bool) -> None:
+    """Compare two releases: the value every type's property gets under each machine type.
+
+    OLD and NEW are release ids of a catalog, or paths to QEMU source trees. Each property
+    of a type both have is unpinned (a machine type both know sees another value), pinned
+    (the default changed and a compat entry keeps old machine types as they were), new,
+    removed, equal, or unknown (the catalog could not compute a default). Values are those
+    after realize, at 1 and 4 vCPUs. `migcompat lint` turns the unpinned ones into fixes.
+    """
+    old_r, new_r = release_arg(old, catalog), release_arg(new, catalog)
+    result = compare(old_r, new_r, machine=machine_glob, type_glob=type_glob)
+    counts = result.counts()
+    if fmt == "json":
+        emit_json("diff", {
+            "old": label(old, old_r), "new": label(new, new_r), "machines": result.machines,
+            "counts": counts, "new_types": result.new_types,
+            "removed_types": result.removed_types, "errors": result.errors,
+            "properties": [property_json(p) for p in result.properties
+                           if show_all or p.cls != "equal"]}, schema=DIFF_SCHEMA)
+        return
+    console = out()
+    console.print(f"diff {label(old, old_r)} -> {label(new, new_r)}: "
+                  f"{len(result.machines)} machine types both know", markup=False)
+    console.print("  " + ", ".join(f"{counts[c]} {c}" for c in CLASSES), markup=False)
+    if result.new_types or result.removed_types:
+        console.print(f"  types: {len(result.new_types)} new, {len(result.removed_types)} "
+                      "removed", markup=False)
+    for cls in (*SHOWN, *(("equal",) if show_all else ())):
+        chosen = [p for p in result.properties if p.cls == cls]
+        if not chosen:
+            continue
+        console.print(f"\n{cls} ({len(chosen)}):", markup=False)
+        for p in chosen:
+            _print_property(p)
+    for name, why in sorted(result.errors.items()):
+        console.print(f"\nnot evaluated: {name}: {why}", markup=False)
+
+
+COMMANDS = [diff_command]
