@@ -127,6 +127,14 @@ def _migrates(release: Release, type_name: str) -> bool:
     return release.types.vmsd_of(type_name) is not None
 
 
+def _may_migrate(release: Release, type_name: str, states_vmsd: bool) -> bool:
+    """Known to migrate state (its catalog names a vmsd), or, in a catalog that names none
+    (a source import does not read dc->vmsd), any device: assume it may."""
+    if _migrates(release, type_name):
+        return True
+    return not states_vmsd and release.types.is_a(type_name, "device")
+
+
 def _changed(diff: ReleaseDiff) -> list[Finding]:
     # (driver, property, old value) -> the rows of every type that needs it.
     wanted: dict[tuple[str, str, str], list[tuple[PropertyDiff, Row]]] = {}
@@ -227,6 +235,7 @@ def _fold_derived(diff: ReleaseDiff, findings: list[Finding]) -> None:
 
 def _added_removed(diff: ReleaseDiff) -> list[Finding]:
     seen: dict[tuple[str, str, str], Finding] = {}
+    states = {id(r): any(r.types[n].vmsd for n in r.types.names()) for r in (diff.old, diff.new)}
     for p in diff.properties:
         if p.cls not in ("new", "removed") or p.pinned_new:
             continue
@@ -239,13 +248,14 @@ def _added_removed(diff: ReleaseDiff) -> list[Finding]:
         if key in seen:
             seen[key].types.append(p.type)
             continue
-        migrates = _migrates(release, p.object_type)
+        migrates = _may_migrate(release, p.object_type, states[id(release)])
         if p.cls == "new":
             finding = _new_property(diff, p, outcome.kind, outcome.pre, migrates)
         else:
             finding = Finding("removed-property", p.declared_by, p.property,
                               _text(outcome.kind, outcome.pre), None,
-                              "warning" if migrates else "note", diff.machines,
+                              "warning" if _migrates(release, p.object_type) else "note",
+                              diff.machines,
                               types=[p.type], file=outcome.file, line=outcome.line,
                               message=f"{p.declared_by}.{p.property} is gone in {diff.new.id}; "
                                       "a -global or compat entry naming it now fails")
@@ -261,7 +271,7 @@ def _new_property(diff: ReleaseDiff, p: PropertyDiff, kind: str, default: object
     outcome = p.newest[1]
     file = outcome.file if outcome else ""
     finding = Finding("new-property", p.declared_by, p.property, None,
-                      _text(kind, default), "warning" if migrates else "note",
+                      _text(kind, default), "note",
                       list(diff.machines), types=[p.type], file=file,
                       line=outcome.line if outcome else 0,
                       message=f"{p.declared_by}.{p.property} is new in {diff.new.id} "
@@ -271,6 +281,7 @@ def _new_property(diff: ReleaseDiff, p: PropertyDiff, kind: str, default: object
         finding.table = table_name(diff.new, p.declared_by, version, file)
         finding.fix = f'{{ "{p.declared_by}", "{p.property}", "off" }},'
         finding.message += "; taken as a feature bit: old machine types keep it off"
+        finding.severity = "warning"  # a likely break with a likely fix: review it
     elif not migrates:
         finding.message += "; the type migrates no state"
     return finding
