@@ -143,3 +143,22 @@ def test_lint_reports_the_schema_findings_with_the_property_ones(
     assert (drq["kind"], drq["severity"], drq["fix"]) == ("vmstate-field-added", "error", None)
     assert run(capsys, "lint", "--catalog", "qemu", OLD, NEW,
                "--old-vmstate", dumps[OLD]).code == 2  # one dump alone is refused
+
+
+def test_diff_shows_the_schema_comparison_the_peer_is_checked_against(
+        tree: Path, dumps: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """`diff --old-vmstate --new-vmstate` reports exactly compare_dumps's findings, which
+    cover every line of the peer (test_we_report_all_the_peer_reports)."""
+    from cli_run import run
+
+    doc = run(capsys, "diff", "--catalog", "qemu", OLD, NEW, "--type", "am53c974",
+              "--old-vmstate", dumps[OLD], "--new-vmstate", dumps[NEW], "--all",
+              "--format", "json").json()
+    shown = {(f["kind"], f["section"], f["field"]) for f in doc["vmstate"]}
+    ours = compare_dumps(load(dumps[OLD]), load(dumps[NEW]))
+    assert shown == {(f.kind, f.section, f.field) for f in ours}
+    _, lines = run_peer(peer_script(tree), dumps[OLD], dumps[NEW])
+    assert uncovered(parse_peer(lines), ours, load(dumps[OLD]), load(dumps[NEW])) == []
+    text = run(capsys, "diff", "--catalog", "qemu", OLD, NEW, "--type", "am53c974",
+               "--old-vmstate", dumps[OLD], "--new-vmstate", dumps[NEW])
+    assert "error   vmstate-field-added am53c974.esp.drq_state" in text.out

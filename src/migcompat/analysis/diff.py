@@ -74,6 +74,7 @@ class ReleaseDiff:
     new_types: list[str] = field(default_factory=list)
     removed_types: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # type -> why it was not evaluated
+    not_built: list[str] = field(default_factory=list)  # types a side's build lacks
     old_defaults: Mapping[str, TypeDefaults] = field(default_factory=dict)
     new_defaults: Mapping[str, TypeDefaults] = field(default_factory=dict)
 
@@ -161,6 +162,11 @@ def compare(old: Release, new: Release, machine: str = "*", type_glob: str = "*"
     every = set(_evaluable(old)) | set(_evaluable(new)) if types is None else set(types)
     names = sorted(n for n in every if fnmatchcase(n, type_glob))
     result = ReleaseDiff(old, new, machines)
+    # A type a side's real build lacks (another target's device, a disabled CONFIG_) is no
+    # VM's business there: counted, not compared.
+    result.not_built = [n for n in names
+                        if old.types.built(n) is False or new.types.built(n) is False]
+    names = [n for n in names if n not in set(result.not_built)]
     both = [n for n in names if n in old.types and n in new.types]
     result.new_types = [n for n in names if n not in old.types]
     result.removed_types = [n for n in names if n not in new.types]

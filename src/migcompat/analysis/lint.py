@@ -265,14 +265,16 @@ def _added_removed(diff: ReleaseDiff) -> list[Finding]:
 
 def _new_property(diff: ReleaseDiff, p: PropertyDiff, kind: str, default: object,
                   migrates: bool) -> Finding:
-    newest = max((m for m in diff.machines), default="",
-                 key=lambda m: version_key(diff.new.machines.machines[m].version))
-    version = diff.new.machines.machines[newest].version if newest else ""
+    # The machine types no compat entry sets it on (an entry may cover the older ones).
+    open_rows = [row for row in p.rows if row.new is not None and not any(
+        layer.source == "compat" for layer in row.new.provenance)]
+    machines = sorted({m for row in open_rows for m in row.machines},
+                      key=lambda m: (version_key(diff.new.machines.machines[m].version), m))
+    version = diff.new.machines.machines[machines[-1]].version if machines else ""
     outcome = p.newest[1]
     file = outcome.file if outcome else ""
     finding = Finding("new-property", p.declared_by, p.property, None,
-                      _text(kind, default), "note",
-                      list(diff.machines), types=[p.type], file=file,
+                      _text(kind, default), "note", machines, types=[p.type], file=file,
                       line=outcome.line if outcome else 0,
                       message=f"{p.declared_by}.{p.property} is new in {diff.new.id} "
                               f"(default {_text(kind, default)})")

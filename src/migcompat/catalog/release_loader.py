@@ -20,9 +20,9 @@ from migcompat.model.types import Child, InitValue, RealizeRule, TypeInfo, TypeR
 
 RELEASE_KEYS = ("format", "id", "product", "version", "debian_version", "description",
                 "origin", "extends", "enums", "types", "compat_tables", "families",
-                "machines", "vmstate", "board", "probe")
+                "machines", "vmstate", "board", "probe", "built_default")
 TYPE_KEYS = ("parent", "interfaces", "abstract", "properties", "child", "realize", "init",
-             "guest_visible", "vmsd", "file", "line", "desc")
+             "guest_visible", "vmsd", "built", "file", "line", "desc")
 PROP_KEYS = ("kind", "default", "enum", "values", "word", "bit", "unresolved", "qapi_type",
              "link_type", "equivalent", "equivalent_why",
              "file", "line", "desc")
@@ -78,6 +78,9 @@ def _enums(data: dict[str, Any], chk: Checker, path: str) -> dict[str, tuple[str
 def _types(data: dict[str, Any], chk: Checker, path: str,
            enums: dict[str, tuple[str, ...]]) -> dict[str, TypeInfo]:
     out: dict[str, TypeInfo] = {}
+    # Whether the release's real build has a type: the type's own `built`, else the
+    # release's `built_default`, else unknown (None).
+    built_default = chk.typed(data, "built_default", path, (bool,))
     for name, p, body in chk.tables(data, path, "types"):
         chk.keys(body, p, TYPE_KEYS)
         props: dict[str, Property] = {}
@@ -110,6 +113,7 @@ def _types(data: dict[str, Any], chk: Checker, path: str,
             guest_visible=frozenset(chk.str_list(body, "guest_visible", p))
             if gv is not None else None,
             vmsd=chk.typed(body, "vmsd", p, (str,)),
+            built=chk.typed(body, "built", p, (bool,), built_default),
             file=chk.typed(body, "file", p, (str,), ""),
             line=chk.typed(body, "line", p, (int,), 0),
         )

@@ -13,11 +13,13 @@ from migcompat.cli.options import (
     format_option,
     show_all_choice,
     type_glob_option,
+    vmstate_dump_options,
 )
 from migcompat.cli.output import emit_json, out
-from migcompat.cli.release_args import label, machine_glob_option, release_arg
+from migcompat.cli.release_args import label, machine_glob_option, release_arg, vmstate_pair
 from migcompat.model.props import format_value
 from migcompat.model.vm import Layer
+from migcompat.vmstate.findings import VmstateFinding
 
 DIFF_SCHEMA = 1
 SHOWN = ("unpinned", "pinned", "new", "removed", "unknown")
@@ -40,6 +42,15 @@ def property_json(p: PropertyDiff) -> dict[str, Any]:
     return {"type": p.type, "object": p.object or None, "object_type": p.object_type,
             "property": p.property, "class": p.cls, "declared_by": p.declared_by,
             "rows": [_row_json(r) for r in p.rows]}
+
+
+def _schema_json(f: VmstateFinding) -> dict[str, Any]:
+    return {"kind": f.kind, "severity": f.severity, "section": f.section, "field": f.field,
+            "old": _plain(f.old), "new": _plain(f.new), "message": f.message}
+
+
+def _plain(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _layer(layer: Layer) -> str:
@@ -81,6 +92,7 @@ Examples:
   migcompat diff --catalog qemu 5.2 7.2 --type 'virtio-gpu*' --machine 'pc-q35-*'
   migcompat diff --catalog tutorial qemu-5.1 qemu-5.2 --all
   migcompat diff ~/src/qemu-7.2 ~/src/qemu --format json > diff.json
+  migcompat diff 7.2 10.0 --old-vmstate 7.2.json --new-vmstate 10.0.json  # + device state
 """)
 @click.argument("old")
 @click.argument("new")
@@ -88,9 +100,11 @@ Examples:
 @machine_glob_option
 @type_glob_option
 @format_option
+@vmstate_dump_options
 @show_all_choice(help="List equal properties too (text), include them (JSON).")
 def diff_command(old: str, new: str, catalog: str | None, machine_glob: str, type_glob: str,
-                 fmt: str, show_all: bool) -> None:
+                 fmt: str, old_vmstate: str | None, new_vmstate: str | None,
+                 show_all: bool) -> None:
     """Compare two releases: the value every type's property gets under each machine type.
 
     OLD and NEW are release ids of a catalog, or paths to QEMU source trees. Each property
@@ -99,6 +113,7 @@ def diff_command(old: str, new: str, catalog: str | None, machine_glob: str, typ
     removed, equal, or unknown (the catalog could not compute a default). Values are those
     after realize, at 1 and 4 vCPUs. `migcompat lint` turns the unpinned ones into fixes.
     """
+    schema = vmstate_pair(old_vmstate, new_vmstate)
     old_r, new_r = release_arg(old, catalog), release_arg(new, catalog)
     result = compare(old_r, new_r, machine=machine_glob, type_glob=type_glob)
     counts = result.counts()
@@ -107,8 +122,11 @@ def diff_command(old: str, new: str, catalog: str | None, machine_glob: str, typ
             "old": label(old, old_r), "new": label(new, new_r), "machines": result.machines,
             "counts": counts, "new_types": result.new_types,
             "removed_types": result.removed_types, "errors": result.errors,
+            "not_built": result.not_built,
             "properties": [property_json(p) for p in result.properties
-                           if show_all or p.cls != "equal"]}, schema=DIFF_SCHEMA)
+                           if show_all or p.cls != "equal"],
+            "vmstate": [_schema_json(f) for f in schema if show_all or f.severity != "note"]},
+            schema=DIFF_SCHEMA)
         return
     console = out()
     console.print(f"diff {label(old, old_r)} -> {label(new, new_r)}: "
@@ -117,6 +135,9 @@ def diff_command(old: str, new: str, catalog: str | None, machine_glob: str, typ
     if result.new_types or result.removed_types:
         console.print(f"  types: {len(result.new_types)} new, {len(result.removed_types)} "
                       "removed", markup=False)
+    if result.not_built:
+        console.print(f"  {len(result.not_built)} types left out: a side's real build does not "
+                      "have them (the catalog's `built`)", markup=False)
     for cls in (*SHOWN, *(("equal",) if show_all else ())):
         chosen = [p for p in result.properties if p.cls == cls]
         if not chosen:
@@ -124,6 +145,13 @@ def diff_command(old: str, new: str, catalog: str | None, machine_glob: str, typ
         console.print(f"\n{cls} ({len(chosen)}):", markup=False)
         for p in chosen:
             _print_property(p)
+    if schema:
+        shown = [f for f in schema if show_all or f.severity != "note"]
+        console.print(f"\ndevice state ({len(schema)} schema differences, "
+                      f"{len(schema) - len(shown)} notes not shown):", markup=False)
+        for f in shown:
+            where = f"{f.section}.{f.field}" if f.field else f.section
+            console.print(f"  {f.severity:<7} {f.kind} {where}: {f.message}", markup=False)
     for name, why in sorted(result.errors.items()):
         console.print(f"\nnot evaluated: {name}: {why}", markup=False)
 

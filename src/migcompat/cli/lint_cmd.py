@@ -63,7 +63,7 @@ def _text(findings: list[Finding], old: str, new: str, shown: list[Finding]) -> 
         where = f" ({f.file}:{f.line})" if f.file else ""
         console.print(f"\n{f.severity}: {f.kind} {f.driver}.{f.property}{where}", markup=False)
         console.print(f"  {f.message}", markup=False)
-        if f.machines and f.kind == "changed-default":
+        if f.machines and f.kind in ("changed-default", "new-property"):
             console.print(f"  machine types: {_span(f.machines)}", markup=False)
         if f.types and f.types != [f.driver]:
             more = f" (+{len(f.types) - 6} more)" if len(f.types) > 6 else ""
@@ -74,7 +74,9 @@ def _text(findings: list[Finding], old: str, new: str, shown: list[Finding]) -> 
         entries = f.entries or ([f.entry] if f.entry else [])
         for e in entries:
             console.print(f"  fix, in {e.table}: {entry_text(e)}", markup=False)
-        if entries and not f.verified:
+        if entries and f.kind == "new-property":
+            console.print("  (inferred from the default, not verified: review it)", markup=False)
+        elif entries and not f.verified:
             console.print("  (not verified: applied to the new release, it does not give "
                           "every machine type its old value back; review by hand)", markup=False)
 

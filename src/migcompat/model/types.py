@@ -77,6 +77,10 @@ class TypeInfo:
     # sees (checked by `check`; see docs/check.md). None: not stated by the catalog.
     guest_visible: frozenset[str] | None = None
     vmsd: str | None = None
+    # Whether the release's real build has this type (the catalog's `built`, else the
+    # release's `built_default`): False for another target's device, a disabled CONFIG_
+    # option, a module not installed. None: the catalog does not say.
+    built: bool | None = None
     file: str = ""
     line: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -183,6 +187,13 @@ class TypeRegistry:
                 stated = True
                 found |= info.guest_visible
         return frozenset(found) if stated else None
+
+    def built(self, name: str) -> bool | None:
+        """Whether the release's real build has type ``name``; None when the catalog does
+        not say (no probe of the build, a hand-written catalog) or the type is unknown.
+        Only the type's own mark counts: a parent's is not inherited."""
+        info = self._types.get(name)
+        return None if info is None else info.built
 
     def vmsd_of(self, name: str) -> str | None:
         for anc in self.ancestors(name):

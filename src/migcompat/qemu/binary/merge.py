@@ -8,7 +8,11 @@ the binary's answer for the release it came from:
 - a property's static default (``device-list-properties``), including the ones the importer
   could not compute (``unresolved``);
 - a type's parent, and whether it is abstract;
-- a machine type's existence, its alias, which one is the default, whether it is deprecated.
+- a machine type's existence, its alias, which one is the default, whether it is deprecated;
+- which types the build has: a type of the import that the binary does not list (another
+  target's device, a disabled CONFIG_ option, a module not installed) is kept, marked
+  ``"built": false``, and the release says ``"built_default": true`` (every other type is
+  in the build; docs/catalog-format.md).
 
 Every such disagreement is recorded with its cause (``MergeReport``). Differences that are
 not disagreements stay as the import has them, counted in the report: what QMP cannot tell
@@ -137,9 +141,13 @@ def _merge_types(out: dict[str, Any], source: dict[str, Any], probe: dict[str, A
                 + (f"; {others} registered by code the importer does not follow "
                    f"({', '.join(n for n in only_probe if not n.endswith('-x86_64-cpu'))})"
                    if others else ""))
+    # qom-list-types lists abstract types too, so the binary's list is the whole build
+    for name in only_source:
+        out["types"][name]["built"] = False
+    out["built_default"] = True
     _not_merged(report, "types only in the import", len(only_source),
                 "not built into this binary: other targets' devices, disabled CONFIG_ "
-                "options, modules not installed")
+                "options, modules not installed (kept, marked built: false)")
 
 
 def _not_merged(report: MergeReport, code: str, count: int, cause: str) -> None:

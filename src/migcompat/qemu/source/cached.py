@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 from migcompat.catalog.cache import cache_root, enabled, store, trusted
 from migcompat.catalog.checker import Checker
+from migcompat.catalog.load import open_catalog
 from migcompat.catalog.release_loader import build_release
 from migcompat.errors import CatalogError, UsageError
 from migcompat.model.release import Release
+from migcompat.model.types import TypeRegistry
 from migcompat.qemu.overlay import OVERLAY_PATH, apply_overlay, load_overlay
 from migcompat.qemu.source.build_inputs import SKIP_DIRS, SOURCE_DIRS
 
@@ -75,7 +78,7 @@ def tree_release(root: Path) -> tuple[Release, str]:
             if trusted(entry):
                 with entry.open("rb") as f:
                     cached: Release = pickle.load(f)
-                return cached, key
+                return with_build_of(cached), key
         except Exception:
             pass
     doc = apply_overlay(import_tree(root), load_overlay())
@@ -87,4 +90,19 @@ def tree_release(root: Path) -> tuple[Release, str]:
         raise CatalogError(chk.problems)
     if enabled():
         store(entry, release)
-    return release, key
+    return with_build_of(release), key
+
+
+def with_build_of(release: Release) -> Release:
+    """A tree has no probe of a build: take which types the build has (``built``) from the
+    bundled release of the same version, where there is one (a type it does not know, such
+    as one a patch adds, stays unknown)."""
+    try:
+        bundled = open_catalog("qemu").release(release.id)
+    except (UsageError, CatalogError):
+        return release
+    marks = {n: bundled.types.built(n) for n in release.types.names()}
+    if all(v is None for v in marks.values()):
+        return release
+    types = TypeRegistry(replace(release.types[n], built=marks[n]) for n in release.types.names())
+    return replace(release, types=types)
