@@ -274,3 +274,18 @@ def _close_quietly(qmp: object) -> None:
     # The client's own errors, EOFError, OSError: all mean "closed".
     with contextlib.suppress(Exception):
         qmp.close()  # type: ignore[attr-defined]
+
+
+def pinned_tree(pin: str) -> Path:
+    """The pinned QEMU source tree of release ``pin`` (fetched and cached); skip when it
+    cannot be had, except under CI=true, where that is a failure."""
+    from migcompat.errors import MigcompatError
+    from migcompat.qemu.debian.lock import load_pins
+    from migcompat.qemu.debian.sources import fetch
+
+    try:
+        return fetch(load_pins()[pin], quiet=True)
+    except (MigcompatError, OSError) as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"the pinned QEMU {pin} source tree is needed under CI: {exc}")
+        pytest.skip(f"the pinned QEMU {pin} source tree cannot be had here: {exc}")

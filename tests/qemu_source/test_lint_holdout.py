@@ -6,15 +6,12 @@ driver, property and value. tools/lint_holdout.py prints the whole report.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from migcompat.errors import MigcompatError
-from migcompat.qemu.debian.lock import load_pins
-from migcompat.qemu.debian.sources import fetch
+from qemu_helpers import pinned_tree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from lint_holdout import holdout
@@ -22,13 +19,6 @@ from lint_holdout import holdout
 pytestmark = pytest.mark.source_tree
 
 
-def _tree(pin: str) -> Path:
-    try:
-        return fetch(load_pins()[pin], quiet=True)
-    except (MigcompatError, OSError) as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the pinned QEMU {pin} source tree is needed under CI: {exc}")
-        pytest.skip(f"the pinned QEMU {pin} source tree cannot be had here: {exc}")
 
 
 @pytest.mark.parametrize(("old", "new", "existing"), [
@@ -39,7 +29,7 @@ def _tree(pin: str) -> Path:
 ])
 def test_every_entry_for_an_existing_property_is_found(old: str, new: str,
                                                       existing: set[tuple[str, str]]) -> None:
-    report, tables = holdout(_tree(old), _tree(new), old)
+    report, tables = holdout(pinned_tree(old), pinned_tree(new), old)
     assert f"hw_compat_{old.replace('.', '_')}" in tables
     assert {(e.driver, e.property) for e, _ in report.existing} == existing
     missed = [e for e, f in report.existing if f is None]

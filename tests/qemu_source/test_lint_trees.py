@@ -9,33 +9,23 @@ so the fix creates it, declares it and hooks it into both 10.0 machine types.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from cli_run import run
-from migcompat.errors import MigcompatError
-from migcompat.qemu.debian.lock import load_pins
-from migcompat.qemu.debian.sources import fetch
+from qemu_helpers import pinned_tree
 
 pytestmark = pytest.mark.source_tree
 PATCH = Path(__file__).parents[1] / "data" / "lint" / "virtio-blk-queue-size-512.patch"
 
 
-def _tree(pin: str) -> Path:
-    try:
-        return fetch(load_pins()[pin], quiet=True)
-    except (MigcompatError, OSError) as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the pinned QEMU {pin} source tree is needed under CI: {exc}")
-        pytest.skip(f"the pinned QEMU {pin} source tree cannot be had here: {exc}")
 
 
 def test_a_patch_is_flagged_and_its_patch_out_makes_lint_clean(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    tree = _tree("10.0")
+    tree = pinned_tree("10.0")
     fix = tmp_path / "fix.patch"
     flagged = run(capsys, "lint", tree, "--patch", PATCH, "--patch-out", fix,
                   "--format", "json", "--fail-on", "note")
