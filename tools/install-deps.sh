@@ -15,6 +15,14 @@ command -v virsh >/dev/null || need+=(libvirt-clients)
   || need+=(libvirt-daemon-driver-qemu)
 [ -e /usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_secret.so ] \
   || need+=(libvirt-daemon)  # the other drivers the embedded QEMU driver calls
+# The host QEMU's modules that a default install brings as recommends: the block drivers
+# (the pinned builds link the same libraries) and qemu-system-gui, which holds
+# hw-display-virtio-gpu-gl.so. Without it the host's 7.2 aborts when asked about
+# virtio-gpu-gl-pci, whose own module it does have. Other libraries a build needs are
+# pinned in catalogs.lock.toml and unpacked beside it (`migcompat builds resolve ID`).
+for pkg in qemu-block-extra qemu-system-gui; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-deps: need root to install: ${need[*]}" >&2
