@@ -17,19 +17,18 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import click
 
 from migcompat.errors import UsageError
-from migcompat.model.cmdline import CommandLine
-from migcompat.model.devspec import parse_device
-from migcompat.model.globals import parse_global
-from migcompat.model.machine_options import parse_machine
-from migcompat.model.objects import parse_object
-from migcompat.model.props import parse_size
-from migcompat.model.release import Release
-from migcompat.model.vm import VMConfig
+
+if TYPE_CHECKING:
+    # The model is imported where a VM is built, not here: the stream commands use these
+    # options too, and importing the model cost them a fifth of their start-up.
+    from migcompat.model.cmdline import CommandLine
+    from migcompat.model.release import Release
+    from migcompat.model.vm import VMConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -215,6 +214,8 @@ def parse_mem(text: str) -> int:
     if text.isdigit():
         size = int(text) << 20
     else:
+        from migcompat.model.props import parse_size  # start-up: the model on use
+
         try:
             size = parse_size("m", text)
         except Exception as exc:
@@ -237,16 +238,9 @@ def vm_config(release: str | Release, machine: str | None, catalog: str | None,
         _, rel = find_release(release, catalog)
     else:
         rel = release
-    if line is not None or machine is None:
-        from migcompat.cli.vm_inputs import config_for  # it builds on this module
+    from migcompat.cli.vm_inputs import config_for  # it builds on this module
 
-        return config_for(rel, machine, vm, line)
-    name, machine_options = parse_machine(machine)  # "pc-q35-7.2,smm=off", as -machine
-    return VMConfig(rel, name, [parse_device(s) for s in vm.devices],
-                    smp=vm.smp or DEFAULT_SMP, mem=parse_mem(vm.mem or DEFAULT_MEM),
-                    globals=[parse_global(s) for s in vm.globals],
-                    objects=[parse_object(s) for s in vm.objects],
-                    machine_options=machine_options)
+    return config_for(rel, machine, vm, line)
 
 
 def side_config(side: str, catalog: str | None, vm: VMArgs,

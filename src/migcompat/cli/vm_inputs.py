@@ -12,20 +12,20 @@ import functools
 import shlex
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from migcompat.cli.options import DEFAULT_MEM, DEFAULT_SMP, VMArgs, parse_mem
 from migcompat.cli.output import warn
 from migcompat.errors import UsageError
-from migcompat.model.cmdline import CommandLine, parse_command_line
-from migcompat.model.devspec import parse_device
-from migcompat.model.globals import parse_global
-from migcompat.model.machine_options import parse_machine
-from migcompat.model.objects import parse_object
-from migcompat.model.release import Release
-from migcompat.model.vm import VMConfig
+
+if TYPE_CHECKING:
+    # The model is imported when a VM is read or built: `validate` and `analyze` take
+    # these options too, and most of their runs give none (start-up, docs/analyze.md).
+    from migcompat.model.cmdline import CommandLine
+    from migcompat.model.release import Release
+    from migcompat.model.vm import VMConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 SIDES = {"": "both sides", "src": "the source only", "dst": "the destination only"}
@@ -80,14 +80,16 @@ def _flag(side: str, kind: str) -> str:
 
 def line_from(kind: str, text: str, catalog: str | None) -> CommandLine:
     """The command line an input of ``kind`` (an INPUTS key) stands for."""
+    from migcompat.model.cmdline import parse_command_line  # start-up: the model on use
+
     if kind == "qemu-args":
         return parse_command_line(read_args(text))
     if kind == "libvirt-xml":
         from migcompat.model.libvirt import domain_args  # defusedxml: only when asked
         return parse_command_line(domain_args(_read(Path(text)), text))
     # qemu.qmp and the catalog: only for a running VM
-    from migcompat.catalog.load import find_release
-    from migcompat.qemu.binary.running import read_running_vm
+    from migcompat.catalog.load import find_release  # a running VM only
+    from migcompat.qemu.binary.running import read_running_vm  # a running VM only
     running = read_running_vm(text)
     try:  # compared with the model of the release it runs, so compat values stay unset
         _, release = find_release(running.version, catalog)
@@ -135,6 +137,8 @@ def merged(*lines: CommandLine | None) -> CommandLine | None:
         return None
     if len(given) == 1:
         return given[0]
+    from migcompat.model.cmdline import CommandLine  # start-up: the model on use
+
     a, b = given
     return CommandLine(
         machine=b.machine or a.machine, smp=b.smp or a.smp, mem=b.mem or a.mem,
@@ -163,6 +167,13 @@ def config_for(release: Release, machine: str | None, vm: VMArgs,
                line: CommandLine | None) -> VMConfig:
     """The VM of ``release``: the options ``vm`` gives and what ``line`` adds. The machine
     is the side's, else the command line's ``-machine``."""
+    # Start-up: the model is imported when a VM is built (module docstring of options.py).
+    from migcompat.model.devspec import parse_device
+    from migcompat.model.globals import parse_global
+    from migcompat.model.machine_options import parse_machine
+    from migcompat.model.objects import parse_object
+    from migcompat.model.vm import VMConfig
+
     machine = machine or (line.machine if line is not None else None)
     if machine is None:
         raise UsageError("no machine type: name one (MACHINE, or RELEASE:MACHINE) or give "
