@@ -74,9 +74,11 @@ class ChainResult:
 def _unstartable(src: VMConfig, dst: VMConfig, exc: Exception) -> CheckResult:
     """A hop neither of whose sides starts the VM: refused there. For one pair ``check``
     calls that bad input; in a chain another hop starts it, so it is this hop's failure."""
-    code = "unknown-device" if isinstance(exc, UsageError) else "cannot-start"
-    return CheckResult(src, dst, [Reason(code, f"neither {src.release.id} nor "
-                                         f"{dst.release.id} starts the VM: {exc}")])
+    message = f"neither {src.release.id} nor {dst.release.id} starts the VM: {exc}"
+    # check raises UsageError for a device type neither side has, else the side's error
+    reason = (Reason("unknown-device", message) if isinstance(exc, UsageError)
+              else Reason("cannot-start", message))
+    return CheckResult(src, dst, [reason])
 
 
 def _path(configs: list[VMConfig], rules: tuple[SectionRule, ...]) -> list[CheckResult]:
