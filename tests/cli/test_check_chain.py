@@ -116,3 +116,15 @@ def test_two_sides_keep_their_form(capsys: pytest.CaptureFixture[str]) -> None:
     pinned = run(capsys, "check", "qemu-5.1:pc-5.1", "qemu-5.2-broken", *VM,
                  "--dst-global", "virtio-blk-pci.num-queues=1")
     assert pinned.code == 0, pinned.out
+
+
+def test_a_qemu_command_line_describes_the_vm_on_every_side(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    got = run(capsys, "check", "--catalog", "tutorial", "qemu-5.1", "qemu-5.2",
+              "qemu-5.2-broken", "--qemu-args",
+              "-nodefaults -M pc-5.1 -smp 4 -device virtio-blk-pci", "--format", "json")
+    assert got.code == 1, got.err
+    doc = got.json()
+    assert doc["sides"] == ["qemu-5.1:pc-5.1", "qemu-5.2:pc-5.1", "qemu-5.2-broken:pc-5.1"]
+    assert [h["source"]["smp"] for h in doc["hops"]] == [4, 4]
+    assert doc["failed_hop"] == "hop 2"
