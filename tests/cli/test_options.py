@@ -167,8 +167,8 @@ def test_an_option_means_the_same_in_every_command() -> None:
             if (where, flag) in PARAMETERISED:
                 used.add((where, flag))
                 continue
-            # the VM options end with the command's scope, "(both sides)": not compared
-            text = re.sub(r" \((both sides|with --dest)\)$", "", param.help or "")
+            # the VM options end with the command's scope, "(every side)": not compared
+            text = re.sub(r" \((every side|both sides|with --dest)\)$", "", param.help or "")
             said = helps.setdefault(flag, ((text, param.default), where))
             assert (text, param.default) == said[0], f"{flag} in {where} vs {said[1]}"
     assert used == PARAMETERISED | set(OWN_VALUES)  # a stale entry would hide a redefinition

@@ -20,8 +20,8 @@ from typing import Literal
 
 from migcompat.analysis.check import CheckResult, check
 from migcompat.analysis.reasons import Reason
-from migcompat.model.devspec import DeviceSpec
-from migcompat.model.globals import GlobalProperty
+from migcompat.model.devspec import DeviceSpec, parse_device
+from migcompat.model.globals import GlobalProperty, parse_global
 from migcompat.model.machines import version_key
 from migcompat.model.props import format_value
 from migcompat.model.release import Release
@@ -199,3 +199,35 @@ def fixes_for(src: VMConfig, dst: VMConfig, results: list[CheckResult]) -> list[
         flip: dict[Side, Side] = {"source": "destination", "destination": "source"}
         return [replace(f, side=flip[f.side]) for f in propose(dst, src, results[1], both)]
     return []
+
+
+def _edited_index(devices: Sequence[DeviceSpec], edited: DeviceSpec) -> int | None:
+    """Which of ``devices`` ``edited`` is an edit of (``_edited`` keeps the driver, id, bus
+    and the options' order, adding new ones at the end); None unless exactly one is."""
+    keys = [k for k, _ in edited.options]
+    found = [n for n, d in enumerate(devices)
+             if (d.driver, d.id, d.bus) == (edited.driver, edited.id, edited.bus)
+             and [k for k, _ in d.options] == keys[:len(d.options)]]
+    return found[0] if len(found) == 1 else None
+
+
+def applied(config: VMConfig, fix: Fix) -> VMConfig | None:
+    """``config`` with ``fix``'s arguments added, as an operator adds them to that side's
+    command line; None when the fix has nothing to apply (``none``) or an edited
+    ``-device`` is not one of ``config``'s devices. A chain carries a destination's pin
+    on to every later hop this way (analysis/chain.py)."""
+    if fix.kind == "none":
+        return None
+    if fix.kind == "machine":
+        return replace(config, machine=fix.args[1])
+    devices, globals_ = list(config.devices), list(config.globals)
+    for flag, value in zip(fix.args[::2], fix.args[1::2], strict=True):
+        if flag == "-global":
+            globals_.append(parse_global(value))
+            continue
+        spec = parse_device(value)
+        index = _edited_index(devices, spec)
+        if index is None:
+            return None
+        devices[index] = spec
+    return replace(config, devices=devices, globals=globals_)

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
+from migcompat.analysis.chain import chain_fixes, check_chain
 from migcompat.analysis.check import VERDICTS, CheckResult, check
 from migcompat.analysis.fixes import fixes_for
 from migcompat.analysis.reasons import Category
 from migcompat.catalog.load import find_release
-from migcompat.cli.check_text import print_fixes, print_result, state_compared
+from migcompat.cli.chain_out import chain_json, print_chain
+from migcompat.cli.check_text import print_fixes, print_result, result_json
 from migcompat.cli.options import (
     VMArgs,
     both_directions_choice,
@@ -28,19 +31,6 @@ from migcompat.cli.vm_inputs import config_for, merged, qemu_args_options, say_s
 from migcompat.errors import EXIT_INCOMPATIBLE, UsageError
 from migcompat.model.cmdline import CommandLine
 from migcompat.model.vm import VMConfig
-
-
-def result_json(res: CheckResult) -> dict[str, Any]:
-    def side(c: VMConfig, vm: Any) -> dict[str, Any]:
-        return {"release": c.release.id, "machine": vm.machine.name if vm else c.machine,
-                "smp": c.smp, "memory": c.mem, "devices": [d.text() for d in c.devices]}
-    return {"verdict": res.verdict, "loads": res.loads,
-            "compatible": res.compatible, "refused": res.refused,
-            "source": side(res.source, res.src_vm),
-            "destination": side(res.dest, res.dst_vm),
-            "reasons": [r.to_json() for r in res.breaking()],
-            "notes": [r.to_json() for r in res.reasons if not r.breaking],
-            "state_compared": state_compared(res)}
 
 
 def _side(text: str, catalog: str | None, vm: VMArgs, line: CommandLine | None,
@@ -65,23 +55,27 @@ Examples:
   migcompat check qemu-5.2:pc-5.1 qemu-5.1:pc-5.1 --device virtio-blk-pci --smp 4
   migcompat check qemu-5.2-broken:pc-5.1 qemu-5.1:pc-5.1 --device virtio-blk-pci --smp 4
   migcompat check qemu-5.2:pc-5.1 qemu-5.1:pc-5.1 --device virtio-blk-pci --both-directions
+  migcompat check qemu-5.1:pc-5.1 qemu-5.2-broken qemu-5.2-broken --device virtio-blk-pci \\
+      --smp 4  # a chain A -> B -> C: B forgot the compat entry
   migcompat check --catalog qemu 7.2:pc-q35-5.1 10.0:pc-q35-5.1 --device virtio-blk-pci --smp 4
   migcompat check --catalog qemu 7.2:q35 10.0 --device pvpanic-pci --both-directions
+  migcompat check --catalog qemu 5.2:pc-q35-5.1 7.2 10.0 --device virtio-blk-pci \\
+      --both-directions --format json
   migcompat check qemu-5.2:pc-5.2 qemu-5.2:pc-5.2 --device virtio-blk-pci \\
       --dst-global virtio-blk-device.num-queues=1 --format json
 """)
-@click.argument("source")
-@click.argument("destination")
-@vm_options(scope="both sides")
+@click.argument("sides", nargs=-1, required=True, metavar="SOURCE DESTINATION [NEXT]...")
+@vm_options(scope="every side")
 @side_options
 @qemu_args_options(sides=True)
-@both_directions_choice(help="Also check DESTINATION -> SOURCE.")
+@both_directions_choice(help="Also check the way back: DESTINATION -> SOURCE, or a chain "
+                             "from its last side to its first.")
 @explain_choice(help="Show both provenances of each difference.")
 @verbose_option
 @fail_on_option
 @catalog_option
 @format_option
-def check_command(source: str, destination: str, vm: VMArgs, src_vm: VMArgs, dst_vm: VMArgs,
+def check_command(sides: tuple[str, ...], vm: VMArgs, src_vm: VMArgs, dst_vm: VMArgs,
                   qemu: CommandLine | None, src_qemu: CommandLine | None,
                   dst_qemu: CommandLine | None,
                   both_directions: bool, explain: bool, verbose: bool, fail_on: Category,
@@ -96,13 +90,26 @@ def check_command(source: str, destination: str, vm: VMArgs, src_vm: VMArgs, dst
     incompatible (it does not load) or refused (it never starts). Exit 0 for compatible
     and guest-visible (1 with --fail-on guest-visible), 1 for incompatible and refused, 2
     on bad input. The rules are in docs/check.md.
+
+    With three sides or more it checks a chain, A -> B -> C: one VM, described by the
+    shared options, moved hop by hop, each hop from the VM the one before it loaded into.
+    A side given as RELEASE alone runs the previous side's machine type. The chain's
+    verdict is its worst hop's.
     """
+    if len(sides) < 2:
+        raise UsageError("expected SOURCE DESTINATION [NEXT]...: a migration needs two sides")
+    if len(sides) > 2:
+        _refuse_side_options(len(sides))
     say_skipped(qemu, src_qemu, dst_qemu)
+    if len(sides) > 2:
+        _chain(sides, catalog, vm, qemu, both_directions, explain, verbose, fail_on, fmt)
+        return
+    source, destination = sides
     src = _side(source, catalog, vm.then(src_vm), merged(qemu, src_qemu))
     # A destination named by its release alone runs the source's machine type, as written:
     # the same command line started on the new host.
     dst = _side(destination, catalog, vm.then(dst_vm), merged(qemu, dst_qemu),
-                ",".join([src.machine, *(f"{k}={v}" for k, v in src.machine_options)]))
+                _as_written(src))
     results = [check(src, dst)]
     if both_directions:
         results.append(check(dst, src))
@@ -120,6 +127,43 @@ def check_command(source: str, destination: str, vm: VMArgs, src_vm: VMArgs, dst
             print_result(res, explain, verbose)
         print_fixes(fixes)
     if any(r.fails(fail_on) for r in results):
+        raise click.exceptions.Exit(EXIT_INCOMPATIBLE)
+
+
+def _as_written(config: VMConfig) -> str:
+    """The machine type (with its options) as the side's command line writes it."""
+    return ",".join([config.machine, *(f"{k}={v}" for k, v in config.machine_options)])
+
+
+def _refuse_side_options(count: int) -> None:
+    """A chain has no one source and destination: the --src-*/--dst-* options would name a
+    side of a pair that does not exist."""
+    ctx = click.get_current_context()
+    given = [p.opts[0] for p in ctx.command.params if isinstance(p, click.Option)
+             and p.name is not None and p.name.startswith(("src_", "dst_"))
+             and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]
+    if given:
+        raise UsageError(f"{', '.join(dict.fromkeys(given))}: a chain of {count} sides runs "
+                         "one VM on every hop, so the --src-*/--dst-* options have no side "
+                         "to describe; give the VM with the shared options (--device, "
+                         "--global, --qemu-args ...)")
+
+
+def _chain(sides: tuple[str, ...], catalog: str | None, vm: VMArgs,
+           qemu: CommandLine | None, back: bool, explain: bool, verbose: bool,
+           fail_on: Category, fmt: str) -> None:
+    configs: list[VMConfig] = []
+    for text in sides:
+        # RELEASE alone runs the previous side's machine type, as the pair form does
+        configs.append(_side(text, catalog, vm, qemu,
+                             _as_written(configs[-1]) if configs else None))
+    res = check_chain(configs, back)
+    fixes = chain_fixes(res)
+    if fmt == "json":
+        emit_json("check", chain_json(res, fixes))
+    else:
+        print_chain(res, fixes, explain, verbose)
+    if res.fails(fail_on):
         raise click.exceptions.Exit(EXIT_INCOMPATIBLE)
 
 

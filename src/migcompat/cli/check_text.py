@@ -8,6 +8,7 @@ long finding with a hanging indent.
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 from collections import Counter
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from migcompat.analysis.fixes import Fix
 from migcompat.analysis.sections import has_state_schemas
 from migcompat.cli.output import out
 from migcompat.errors import MigcompatError
+from migcompat.model.vm import VMConfig
 from migcompat.vm.captured import plan_captured
 from migcompat.vm.live import plan_sections
 
@@ -84,11 +86,31 @@ def state_compared(res: CheckResult) -> dict[str, Any] | None:
             "source": origin(res.src_vm), "destination": origin(res.dst_vm)}
 
 
-def print_result(res: CheckResult, explain: bool, verbose: bool) -> None:
-    s, d = res.source, res.dest
+def side_name(config: VMConfig) -> str:
+    return f"{config.release.id}:{config.machine}"
+
+
+def result_json(res: CheckResult) -> dict[str, Any]:
+    """One direction as JSON (docs/json.md)."""
+    def side(c: VMConfig, vm: Any) -> dict[str, Any]:
+        return {"release": c.release.id, "machine": vm.machine.name if vm else c.machine,
+                "smp": c.smp, "memory": c.mem, "devices": [d.text() for d in c.devices]}
+    return {"verdict": res.verdict, "loads": res.loads,
+            "compatible": res.compatible, "refused": res.refused,
+            "source": side(res.source, res.src_vm),
+            "destination": side(res.dest, res.dst_vm),
+            "reasons": [r.to_json() for r in res.breaking()],
+            "notes": [r.to_json() for r in res.reasons if not r.breaking],
+            "state_compared": state_compared(res)}
+
+
+def print_result(res: CheckResult, explain: bool, verbose: bool, hop: str = "") -> None:
+    """One direction: its verdict line, findings and notes; ``hop`` names a hop of a chain
+    ("hop 2: A -> B  compatible ...")."""
     qualifier = "; ".join(x for x in (_uncompared(res), _counts(res)) if x)
-    line(f"{s.release.id}:{s.machine} -> {d.release.id}:{d.machine}: "
-         f"{VERDICT_TEXT[res.verdict]} ({qualifier})", indent="", markup=True)
+    path = f"{side_name(res.source)} -> {side_name(res.dest)}"
+    head = f"{hop}: {path} " if hop else f"{path}:"
+    line(f"{head} {VERDICT_TEXT[res.verdict]} ({qualifier})", indent="", markup=True)
     for mark, category in (("x", "breaking"), ("~", "guest-visible")):
         for r in res.reasons:
             if r.category == category:
@@ -120,12 +142,14 @@ def _print_provenance(r: Reason) -> None:
             line(f"{side}: {layers}", indent="      ")
 
 
-def print_fixes(fixes: Sequence[Fix]) -> None:
-    for f in fixes:
+def print_fixes(fixes: Sequence[Fix], where: Sequence[str] = ()) -> None:
+    """Each fix on one line; ``where`` (one per fix) says where a chain's fix goes, in
+    place of the side's name."""
+    for f, at in itertools.zip_longest(fixes, where[:len(fixes)]):
         if not f.args:  # nothing to try: the reason why is the answer
-            line(f"fix: {f.why}")
+            line(f"fix: {at + ': ' if at else ''}{f.why}")
             continue
         mark = "verified" if f.verified else "not verified"
         boot = ", needs a cold boot" if f.needs_cold_boot else ""
         then = f" -> {f.verdict}" if f.verdict else ""
-        line(f"fix ({mark}{boot}): {f.side}: {' '.join(f.args)}{then}: {f.why}")
+        line(f"fix ({mark}{boot}): {at or f.side}: {' '.join(f.args)}{then}: {f.why}")

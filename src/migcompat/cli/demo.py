@@ -14,7 +14,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from migcompat.analysis.check import CheckResult, check
+from migcompat.analysis.chain import check_chain
 from migcompat.cli.options import VMArgs, catalog_choice, format_option, parse_side, side_config
 from migcompat.cli.output import emit_json, out
 from migcompat.errors import EXIT_INCOMPATIBLE
@@ -76,14 +76,12 @@ def _config(catalog: str, side: str) -> VMConfig:
 
 
 def predict(catalog: str, case: Case) -> tuple[str, str]:
-    results: list[CheckResult] = [check(_config(catalog, a), _config(catalog, b))
-                                  for a, b in zip(case.hops, case.hops[1:], strict=False)]
-    for res in results:
-        if res.refused:
-            return "refused", res.breaking()[0].message
-        if not res.compatible:
-            return "failed", res.breaking()[0].message
-    return "migrated", ""
+    # the real migrations stop at the first hop that fails: so does the prediction
+    failed = check_chain([_config(catalog, side) for side in case.hops]).first()
+    if failed is None:
+        return "migrated", ""
+    return ("refused" if failed.result.refused else "failed"), \
+        failed.result.breaking()[0].message
 
 
 def _argv(catalog: str, side: str, *extra: str) -> list[str]:
