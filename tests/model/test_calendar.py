@@ -104,7 +104,7 @@ def test_every_observed_removal_is_the_policy_s_or_a_listed_exception(
                 continue
             m = before.machines.machines[name]
             end = major_minor(after.version)
-            steps = itertools.takewhile(lambda r, end=end: r <= end,  # type: ignore[misc]
+            steps = itertools.takewhile(lambda r, end=end: r <= end,
                                         releases_after(major_minor(before.version)))
             by_policy = any(deleted_by_policy(version, r) for r in steps)
             listed = any(h.covers(m.family, m.version) for h in HAND_RETIRED)
