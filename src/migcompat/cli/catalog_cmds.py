@@ -8,8 +8,10 @@ import click
 from rich.table import Table
 
 from migcompat.catalog.load import bundled_names, find_release, open_catalog, validate_catalog
+from migcompat.cli.calendar_view import calendar_option, show_calendar
 from migcompat.cli.options import catalog_option, format_option
 from migcompat.cli.output import emit_json, out
+from migcompat.errors import UsageError
 from migcompat.model.release import Release
 
 
@@ -77,12 +79,26 @@ def releases(catalog: str | None, fmt: str) -> None:
 Examples:
   migcompat machines qemu-5.2
   migcompat machines 7.2 --catalog qemu --format json
+  migcompat machines --calendar --catalog qemu
+  migcompat machines --calendar 10.2 --catalog qemu --format json
 """)
-@click.argument("release")
+@click.argument("release", required=False)
+@calendar_option
 @catalog_option
 @format_option
-def machines(release: str, catalog: str | None, fmt: str) -> None:
-    """List the machine types of RELEASE with alias, default, deprecation and compat tables."""
+def machines(release: str | None, calendar: bool, catalog: str | None, fmt: str) -> None:
+    """List the machine types of RELEASE with alias, default, deprecation and compat tables.
+
+    With --calendar, the life of each machine type instead: the QEMU version it came with,
+    was deprecated in and is removed in, each either observed in a release of the catalog
+    or predicted by QEMU's age policy (docs/calendar.md). RELEASE is then optional: without
+    it, every machine type of the catalog (of every bundled catalog without --catalog).
+    """
+    if calendar:
+        show_calendar(release, catalog, fmt)
+        return
+    if release is None:
+        raise UsageError("machines needs a RELEASE (or --calendar)")
     cat, rel = find_release(release, catalog)
     rows = []
     for name in rel.machines.names():
