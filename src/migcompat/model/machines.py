@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 
 from migcompat.errors import MachineError
 from migcompat.model.globals import GlobalProperty
 
 
+@cache  # machine lists are sorted by it again and again (diff, lint: ~50,000 calls)
 def version_key(version: str) -> tuple[int, ...]:
     """Numeric sort key: 4.0 < 4.0.1 < 4.1 < 10.0."""
     return tuple(int(p) for p in re.findall(r"\d+", version))

@@ -137,13 +137,17 @@ class TypeRegistry:
         An unknown driver never matches (that is how ARM entries in hw_compat are harmless
         on x86).
         """
-        if driver not in self._types:
-            return False
+        return driver in self.isa(name)
+
+    def isa(self, name: str) -> frozenset[str]:
+        """Every known type a ``name`` object is: itself, its ancestors, their interfaces
+        (cached: applying a compat list asks it for every entry of every object)."""
         closure = self._isa.get(name)
         if closure is None:
-            closure = frozenset(self.ancestors(name)) | frozenset(self.interfaces_of(name))
+            found = {*self.ancestors(name), *self.interfaces_of(name)}
+            closure = frozenset(n for n in found if n in self._types)
             self._isa[name] = closure
-        return driver in closure
+        return closure
 
     def properties(self, name: str) -> dict[str, Property]:
         """Class properties of a type: inherited from the root down, most derived last."""

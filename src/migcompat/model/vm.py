@@ -207,8 +207,9 @@ class Builder:
 
     def apply_list(self, obj: DeviceObject, entries: Sequence[GlobalProperty],
                    user: bool = False) -> None:
+        isa = self.types.isa(obj.type)
         for pos, entry in enumerate(entries):
-            if not self.types.is_a(obj.type, entry.driver):
+            if entry.driver not in isa:
                 continue
             eff = obj.lookup(entry.property)
             if eff is None:
