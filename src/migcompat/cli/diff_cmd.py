@@ -16,7 +16,12 @@ from migcompat.cli.options import (
     vmstate_dump_options,
 )
 from migcompat.cli.output import emit_json, out
-from migcompat.cli.release_args import label, machine_glob_option, release_arg, vmstate_pair
+from migcompat.cli.release_args import (
+    keyed_release_args,
+    label,
+    machine_glob_option,
+    vmstate_pair,
+)
 from migcompat.model.props import format_value
 from migcompat.model.vm import Layer
 from migcompat.vmstate.findings import VmstateFinding
@@ -114,7 +119,7 @@ def diff_command(old: str, new: str, catalog: str | None, machine_glob: str, typ
     after realize, at 1 and 4 vCPUs. `migcompat lint` turns the unpinned ones into fixes.
     """
     schema = vmstate_pair(old_vmstate, new_vmstate)
-    old_r, new_r = release_arg(old, catalog), release_arg(new, catalog)
+    (old_r, _), (new_r, _) = keyed_release_args([old, new], catalog)
     result = compare(old_r, new_r, machine=machine_glob, type_glob=type_glob)
     counts = result.counts()
     if fmt == "json":

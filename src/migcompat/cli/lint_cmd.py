@@ -32,7 +32,7 @@ from migcompat.cli.options import (
 from migcompat.cli.output import emit_json, json_text, out
 from migcompat.cli.release_args import (
     is_tree_argument,
-    keyed_release_arg,
+    keyed_release_args,
     label,
     machine_glob_option,
     vmstate_pair,
@@ -164,8 +164,7 @@ def _lint(old: str, new: str, catalog: str | None, machine_glob: str,
           type_glob: str) -> tuple[Release, Release, list[Finding]]:
     """The two releases and their findings, the findings from the cache when both releases
     and the code are as they were (evaluating two real releases takes seconds)."""
-    (old_r, old_key), (new_r, new_key) = (keyed_release_arg(old, catalog),
-                                          keyed_release_arg(new, catalog))
+    (old_r, old_key), (new_r, new_key) = keyed_release_args([old, new], catalog)
     entry = None
     if old_key and new_key and enabled():
         h = hashlib.sha256(_code())

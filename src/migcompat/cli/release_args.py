@@ -20,7 +20,7 @@ machine_glob_option = click.option(
     "--machine", "machine_glob", default="*", show_default=True, metavar="GLOB",
     help="Only machine types that match (shell pattern).")
 
-__all__ = ["is_tree_argument", "keyed_release_arg", "label", "machine_glob_option", "release_arg",
+__all__ = ["is_tree_argument", "keyed_release_args", "label", "machine_glob_option",
            "vmstate_pair"]
 
 
@@ -29,31 +29,37 @@ def is_tree_argument(text: str) -> bool:
     return "/" in text or Path(text).is_dir()
 
 
-def release_arg(text: str, catalog: str | None) -> Release:
-    """``text`` as a release: a path to a QEMU tree (it holds a ``/`` or names an existing
-    directory), imported once per content, else a release id of ``--catalog`` or of the
-    bundled catalogs."""
-    return keyed_release_arg(text, catalog)[0]
-
-
-def keyed_release_arg(text: str, catalog: str | None) -> tuple[Release, str]:
-    """:func:`release_arg`, and a hash of what the release is built from ("" when it cannot
-    be read): results computed from it may be cached under it."""
-    if is_tree_argument(text):
-        root = Path(text)
-        if not root.is_dir():
-            raise UsageError(f"{text}: no such directory (a release id has no '/')")
-        if catalog is not None:
-            warn(f"{text} is a source tree: --catalog does not apply to it")
+def keyed_release_args(texts: list[str], catalog: str | None) -> list[tuple[Release, str]]:
+    """Each text as a release, with a hash of what it is built from ("" when that cannot
+    be read: results computed from a release may be cached under it). A text with a ``/``,
+    or that names an existing directory, is a QEMU tree, imported once per content (trees
+    not cached yet side by side, qemu/source/cached.py); any other is a release id of
+    ``--catalog`` or of the bundled catalogs."""
+    trees = []
+    for text in texts:
+        if is_tree_argument(text):
+            if not Path(text).is_dir():
+                raise UsageError(f"{text}: no such directory (a release id has no '/')")
+            if catalog is not None:
+                warn(f"{text} is a source tree: --catalog does not apply to it")
+            trees.append(Path(text))
+    imported: list[tuple[Release, str]] = []
+    if trees:
         # imported here: the importer (tree-sitter) is for tree arguments only
-        from migcompat.qemu.source.cached import tree_release
+        from migcompat.qemu.source.cached import tree_releases
 
-        return tree_release(root)
-    cat, release = find_release(text, catalog)
-    try:
-        return release, cat.content_key(release.id)
-    except OSError:
-        return release, ""
+        imported = tree_releases(trees)
+    out = []
+    for text in texts:
+        if is_tree_argument(text):
+            out.append(imported.pop(0))
+            continue
+        cat, release = find_release(text, catalog)
+        try:
+            out.append((release, cat.content_key(release.id)))
+        except OSError:
+            out.append((release, ""))
+    return out
 
 
 def vmstate_pair(old: str | None, new: str | None) -> list[VmstateFinding]:
