@@ -223,8 +223,9 @@ class Browser:
                           clickCount=1)
 
     def screenshot(self, scale: float = 1.0) -> bytes:
+        """What the viewport shows (the clip is in page coordinates: where it scrolled)."""
         metrics = self.call("Page.getLayoutMetrics")["cssVisualViewport"]
-        clip = {"x": 0, "y": 0, "width": metrics["clientWidth"],
+        clip = {"x": metrics["pageX"], "y": metrics["pageY"], "width": metrics["clientWidth"],
                 "height": metrics["clientHeight"], "scale": scale}
         data = self.call("Page.captureScreenshot", format="png", clip=clip)["data"]
         return base64.b64decode(data)

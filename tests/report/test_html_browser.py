@@ -140,6 +140,7 @@ def test_a_cell_shows_both_sides_provenance(page: Browser) -> None:
 
 def test_the_page_loads_nothing_and_its_screenshot_is_not_blank(page: Browser) -> None:
     assert page.evaluate("performance.getEntriesByType('resource').length") == 0
+    page.evaluate("window.scrollTo(0, 0)")  # the top: the chart and the heat map's first rows
     png = page.screenshot(scale=0.5)
     width, height, _ = png_pixels(png)
     assert width > 400 and height > 300  # half the viewport (less its scroll bars)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Mapping, Sequence
 
 ACTIONS = ("none", "pin", "cold-boot", "cannot-move")  # a plan's actions, calmest first
@@ -84,6 +85,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fff}
 h1{font-size:1.5em;margin:0 0 .2em}h2{font-size:1.2em;margin:1.5em 0 .4em}
 .sub{color:#555;margin:0 0 1em}
 #search{position:sticky;top:0;background:#fff;padding:.5em 0;z-index:3;border-bottom:1px solid #ddd}
+nav{margin:.2em 0 .6em}nav a{color:#1f5fa0}
 #q{font-size:1em;padding:.3em .5em;width:24em}#qn{color:#555;margin-left:1em}
 .chart text{font-size:13px;fill:#222}
 .legend span{margin-right:1.2em;white-space:nowrap}
@@ -141,6 +143,13 @@ map.addEventListener('click',function(e){var td=e.target;
 """
 
 
+def _nav(sections: Sequence[str]) -> str:
+    """Links to the sections, by their ids and headings."""
+    found = [re.match(r'<section id="([^"]+)"><h2>(.*?)</h2>', x) for x in sections]
+    links = [f'<a href="#{m.group(1)}">{m.group(2)}</a>' for m in found if m]
+    return f'<nav>{" &middot; ".join(links)}</nav>' if len(links) > 1 else ""
+
+
 def page(title: str, sections: Sequence[str], subtitle: str = "") -> str:
     """The whole document around already rendered ``sections``."""
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -150,5 +159,5 @@ def page(title: str, sections: Sequence[str], subtitle: str = "") -> str:
             + (f'<p class="sub">{esc(subtitle)}</p>' if subtitle else "")
             + '<div id="search"><input id="q" type="search" placeholder="filter rows: type, '
               'property, machine, class" aria-label="filter rows"><span id="qn"></span></div>'
-            + "".join(sections)
+            + _nav(sections) + "".join(sections)
             + f"<script>{SCRIPT}</script></body></html>\n")
