@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+import browser_helpers
 from cli_run import run
-from migcompat.analysis.diff import compare
+from migcompat.analysis.diff import ReleaseDiff, compare
 from migcompat.catalog.load import find_release, validate_catalog
 from migcompat.report.calendar_grid import calendar_section
 from migcompat.report.diffmap import diff_section
@@ -54,13 +55,14 @@ def test_page_is_self_contained() -> None:
 
 
 @pytest.fixture(scope="module")
-def tutorial_diff():  # type: ignore[no-untyped-def]
+def tutorial_diff() -> ReleaseDiff:
     _, old = find_release("qemu-5.1", "tutorial")
     _, new = find_release("qemu-5.2", "tutorial")
     return compare(old, new)
 
 
-def test_diff_section_has_a_cell_per_machine_and_escapes_names(tutorial_diff) -> None:  # type: ignore[no-untyped-def]
+def test_diff_section_has_a_cell_per_machine_and_escapes_names(
+        tutorial_diff: ReleaseDiff) -> None:
     result = tutorial_diff
     shown = [p for p in result.properties if p.cls != "equal"]
     evil = replace(shown[0], type=HOSTILE, property=HOSTILE, declared_by=HOSTILE)
@@ -121,3 +123,13 @@ def test_a_failing_diff_leaves_no_page(capsys: pytest.CaptureFixture[str],
                  "--html", tmp_path / "d.html")
     assert result.code == 2 and "no-such-release" in result.err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_no_chromium_fails_under_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(browser_helpers, "CHROMIUM", "no-such-chromium-binary")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        browser_helpers.require_chromium()
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception):
+        browser_helpers.require_chromium()
