@@ -133,3 +133,14 @@ def test_no_chromium_fails_under_ci_and_skips_elsewhere(monkeypatch: pytest.Monk
     monkeypatch.setenv("CI", "")
     with pytest.raises(pytest.skip.Exception):
         browser_helpers.require_chromium()
+
+
+def test_machines_calendar_html(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    target = tmp_path / "c.html"
+    result = run(capsys, "machines", "--calendar", "--catalog", "tutorial", "--html", target)
+    assert result.code == 0 and "pc-5.1" in result.out
+    text = target.read_text()
+    assert text.count('<section id="calendar-tutorial">') == 1
+    assert re.search(r'<th class="row">pc-5\.1</th>', text)
+    refused = run(capsys, "machines", "qemu-5.2", "--html", target)
+    assert refused.code == 2 and "--calendar" in refused.err

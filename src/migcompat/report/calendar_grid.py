@@ -68,13 +68,16 @@ def predicted_state(life: MachineLife, version: str, last: Release) -> str:
 def calendar_section(releases: Sequence[Release], future: int = 3,
                      machines: Collection[str] | None = None,
                      lives: Sequence[MachineLife] | None = None,
-                     title: str = "Machine types by release") -> str:
+                     title: str = "Machine types by release",
+                     section_id: str = "calendar") -> str:
     """The matrix for ``releases`` (a catalog's), ``future`` QEMU versions beyond its last,
     for every machine type or only ``machines``. ``lives`` defaults to
-    ``calendar(releases)``."""
+    ``calendar(releases)``; ``section_id`` must be unique in the page (its table is
+    ``SECTION_ID-grid``)."""
+    sid = esc(section_id)
     ordered = sorted(releases, key=lambda r: (version_key(r.version or r.id), r.id))
     if not ordered:
-        return f'<section id="calendar"><h2>{esc(title)}</h2><p>No releases.</p></section>'
+        return f'<section id="{sid}"><h2>{esc(title)}</h2><p>No releases.</p></section>'
     lives = calendar(ordered) if lives is None else lives
     chosen = [life for life in lives if machines is None or life.name in machines]
     last = ordered[-1]
@@ -104,9 +107,9 @@ def calendar_section(releases: Sequence[Release], future: int = 3,
               f'<td class="txt">{esc(_milestone(life.deprecated))}</td>'
               f'<td class="txt">{esc(_milestone(life.removed))}</td></tr>')
     future_note = f"; {', '.join(coming)}? are QEMU versions to come" if coming else ""
-    return (f'<section id="calendar"><h2>{esc(title)}</h2>'
+    return (f'<section id="{sid}"><h2>{esc(title)}</h2>'
             f'<p>{len(chosen)} machine types over {len(ordered)} releases{esc(future_note)}, '
             "predicted by QEMU's age policy (docs/calendar.md).</p>"
             + legend({s: f"m-{s}" for s in STATES})
-            + f'<div class="scroll"><table class="grid" id="calendar-grid">{head}<tbody>'
+            + f'<div class="scroll"><table class="grid" id="{sid}-grid">{head}<tbody>'
             + "".join(body) + "</tbody></table></div></section>")
