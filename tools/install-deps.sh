@@ -2,7 +2,8 @@
 # System packages the tests need: QEMU (the real-QEMU tests), dpkg-dev (Debian source
 # packages for `make catalogs`), make, patch (`lint --patch`, and applying `--patch-out`
 # in the lint tests), and libvirt's client with its QEMU driver (the
-# libvirt-XML tests run `virsh domxml-to-native` on the embedded driver, no daemon).
+# libvirt-XML tests run `virsh domxml-to-native` on the embedded driver, no daemon), and
+# chromium (the HTML report's test opens the page in headless Chromium, docs/report.md).
 # Idempotent; needs root (CI runs as root).
 set -euo pipefail
 need=()
@@ -11,6 +12,7 @@ command -v dpkg-source >/dev/null || need+=(dpkg-dev)
 command -v make >/dev/null || need+=(make)
 command -v patch >/dev/null || need+=(patch)
 command -v virsh >/dev/null || need+=(libvirt-clients)
+command -v chromium >/dev/null || need+=(chromium)
 [ -e /usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so ] \
   || need+=(libvirt-daemon-driver-qemu)
 [ -e /usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_secret.so ] \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -9,7 +10,8 @@ from rich.table import Table
 
 from migcompat.catalog.load import bundled_names, find_release, open_catalog, validate_catalog
 from migcompat.cli.calendar_view import calendar_option, show_calendar
-from migcompat.cli.options import catalog_option, format_option
+from migcompat.cli.html_out import html_output
+from migcompat.cli.options import catalog_option, format_option, html_option
 from migcompat.cli.output import emit_json, out
 from migcompat.errors import UsageError
 from migcompat.model.release import Release
@@ -81,21 +83,28 @@ Examples:
   migcompat machines 7.2 --catalog qemu --format json
   migcompat machines --calendar --catalog qemu
   migcompat machines --calendar 10.2 --catalog qemu --format json
+  migcompat machines --calendar --catalog qemu --html /tmp/calendar.html
 """)
 @click.argument("release", required=False)
 @calendar_option
 @catalog_option
 @format_option
-def machines(release: str | None, calendar: bool, catalog: str | None, fmt: str) -> None:
+@html_option
+def machines(release: str | None, calendar: bool, catalog: str | None, fmt: str,
+             html_path: Path | None) -> None:
     """List the machine types of RELEASE with alias, default, deprecation and compat tables.
 
     With --calendar, the life of each machine type instead: the QEMU version it came with,
     was deprecated in and is removed in, each either observed in a release of the catalog
     or predicted by QEMU's age policy (docs/calendar.md). RELEASE is then optional: without
     it, every machine type of the catalog (of every bundled catalog without --catalog).
+    --html also draws it as a machine type x release matrix (docs/report.md).
     """
+    if html_path is not None and not calendar:
+        raise UsageError("--html draws the calendar: give --calendar too")
     if calendar:
-        show_calendar(release, catalog, fmt)
+        page_out = click.get_current_context().with_resource(html_output(html_path))
+        show_calendar(release, catalog, fmt, page_out)
         return
     if release is None:
         raise UsageError("machines needs a RELEASE (or --calendar)")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import click
@@ -79,6 +80,11 @@ type_glob_option = option_factory(
     "--type", "type_glob", default="*", show_default=True, metavar="GLOB",
     help="Only types that match (shell pattern).")()
 show_all_choice = option_factory("--all", "show_all", is_flag=True)
+# diff, and plan after it, write the same kind of page (cli/html_out.py, docs/report.md).
+html_option = option_factory(
+    "--html", "html_path", type=click.Path(path_type=Path), default=None,
+    metavar="FILE", help="Also write an HTML report: one static page that needs no server "
+                         "(docs/report.md).")()
 
 
 @dataclass(frozen=True)
