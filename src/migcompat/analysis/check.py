@@ -173,6 +173,7 @@ def check(source: VMConfig, dest: VMConfig,
         return result
     reasons.extend(compare_machine_options(src, dst))
     reasons.extend(compare_devices(src, dst))
+    reasons.extend(compare_board(src, dst))
     reasons.extend(compare_backends(src, dst))
     for rule in section_rules:
         reasons.extend(rule(src, dst))
@@ -276,6 +277,40 @@ def _category(breaking: bool) -> Category:
     # Today a property reason breaks or is a note; which properties only show to the guest
     # ("guest-visible") is for the catalog to say, per property, later.
     return "breaking" if breaking else "note"
+
+
+def compare_board(src: VM, dst: VM) -> list[Reason]:
+    """The devices the board creates (hpet, the RTC...) differ only where a user's -global
+    set them on a side: the compat lists give both sides the machine type's values. Such a
+    difference breaks unless the catalog says the property does not matter, as for a
+    -device's: whether the destination checks the value is its build's business (10.0
+    refuses pc-q35-7.2's hpet.timers=4 into 3, "hpet/num_timers must match"; 7.2 loads it),
+    and the captured layouts are the same either way."""
+    theirs = {obj.type: obj for obj in dst.board}
+    reasons: list[Reason] = []
+    for mine in src.board:
+        other = theirs.get(mine.type)
+        if other is None:
+            continue
+        for name, ea in sorted(mine.props.items()):
+            eb = other.props.get(name)
+            if eb is None or ea.value == eb.value or not (_by_global(ea) or _by_global(eb)):
+                continue
+            breaking = _matters(src, mine, name) or _matters(dst, other, name)
+            reasons.append(Reason(
+                "board-global-differs",
+                f"the board's {mine.type}.{name} is {format_value(ea.prop.kind, ea.value)} "
+                f"on the source ({_decided(ea)}) and {format_value(eb.prop.kind, eb.value)} "
+                f"on the destination ({_decided(eb)})",
+                device=mine.path, property=name,
+                category="breaking" if breaking else "guest-visible",
+                detail={"source": {"value": ea.value, "provenance": _prov(ea)},
+                        "destination": {"value": eb.value, "provenance": _prov(eb)}}))
+    return reasons
+
+
+def _by_global(eff: Effective) -> bool:
+    return any(layer.source == "global" for layer in eff.provenance)
 
 
 def _prov(eff: Effective) -> list[dict[str, Any]]:

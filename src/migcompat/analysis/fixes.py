@@ -62,11 +62,19 @@ class _Pin:
 def _pin(r: Reason, vm: VM) -> _Pin | None:
     """The pin for a differing property, on the device type a user would name (a proxy's
     aliased property on the proxy)."""
-    if r.code != "property-differs" or r.device is None or r.property is None:
+    if r.code not in ("property-differs", "board-global-differs") or r.device is None \
+            or r.property is None:
         return None
     source = r.detail.get("source")
     if not isinstance(source, dict) or "value" not in source:
         return None
+    if r.code == "board-global-differs":  # the board made it: only a -global reaches it
+        board = next((o for o in vm.board if o.path == r.device), None)
+        if board is None:
+            return None
+        eff = board.lookup(r.property)
+        return _Pin(board.type, r.property,
+                    format_value(eff.prop.kind if eff is not None else "", source["value"]))
     obj = vm.find(r.device)
     if obj is None:
         return None

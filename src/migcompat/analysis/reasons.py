@@ -74,6 +74,8 @@ _TABLE = (
                "values", CATEGORIES, "breaking"),
     ReasonCode("property-one-side", "a property exists on one side only", CATEGORIES,
                "note"),
+    ReasonCode("board-global-differs", "a -global gives a device the board creates another "
+               "value on one side", CATEGORIES, "breaking"),
     # device state: what the source sends against what the destination loads
     ReasonCode("unknown-section", "the destination has no section with the idstr and "
                "instance the source sends", BREAKING, "breaking"),

@@ -141,11 +141,15 @@ class _Reader:
             slot = raw.get("pci_first_slot", 0)
             if not isinstance(slot, int):
                 raise self._fail(path_key(p, "pci_first_slot"), "expected an integer")
+            board_types = raw.get("board_types", [])
+            if not isinstance(board_types, list) or \
+                    not all(isinstance(t, str) for t in board_types):
+                raise self._fail(path_key(p, "board_types"), "expected a list of type names")
         except (AttributeError, TypeError) as exc:
             raise self._fail(p, f"unexpected shape: {exc}") from None
         return CapturedMachine(name, board, ram, slot, devices,
                                dict(raw.get("skipped_devices", {})),
-                               dict(raw.get("unmigratable", {})))
+                               dict(raw.get("unmigratable", {})), tuple(board_types))
 
     def _section(self, raw: Mapping[str, Any], path: str, key: str) -> CapturedSection:
         name, instance = raw.get(key), raw.get("instance_id", 0)

@@ -26,7 +26,7 @@ from migcompat.cli.options import (
     verbose_option,
     vm_options,
 )
-from migcompat.cli.output import emit_json
+from migcompat.cli.output import emit_json, warn
 from migcompat.cli.vm_inputs import config_for, merged, qemu_args_options, say_skipped
 from migcompat.errors import EXIT_INCOMPATIBLE, UsageError
 from migcompat.model.cmdline import CommandLine
@@ -113,6 +113,7 @@ def check_command(sides: tuple[str, ...], vm: VMArgs, src_vm: VMArgs, dst_vm: VM
     results = [check(src, dst)]
     if both_directions:
         results.append(check(dst, src))
+    say_warnings(results)
     fixes = fixes_for(src, dst, results)
     if fmt == "json":
         payload: dict[str, Any] = result_json(results[0])
@@ -128,6 +129,15 @@ def check_command(sides: tuple[str, ...], vm: VMArgs, src_vm: VMArgs, dst_vm: VM
         print_fixes(fixes)
     if any(r.fails(fail_on) for r in results):
         raise click.exceptions.Exit(EXIT_INCOMPATIBLE)
+
+
+def say_warnings(results: list[CheckResult]) -> None:
+    """What QEMU itself would warn about at start (a -global naming no class), once each,
+    on stderr."""
+    seen = [w for r in results for vm in (r.src_vm, r.dst_vm) if vm is not None
+            for w in vm.warnings]
+    for text in dict.fromkeys(seen):
+        warn(text)
 
 
 def _as_written(config: VMConfig) -> str:
@@ -158,6 +168,7 @@ def _chain(sides: tuple[str, ...], catalog: str | None, vm: VMArgs,
         configs.append(_side(text, catalog, vm, qemu,
                              _as_written(configs[-1]) if configs else None))
     res = check_chain(configs, back)
+    say_warnings([hop.result for hop in res.all_hops()])
     fixes = chain_fixes(res)
     if fmt == "json":
         emit_json("check", chain_json(res, fixes))

@@ -53,6 +53,9 @@ class CapturedMachine:
     skipped_devices: Mapping[str, str] = field(default_factory=dict)
     # Device types QEMU refuses to migrate (a migration blocker), with its words.
     unmigratable: Mapping[str, str] = field(default_factory=dict)
+    # The device types the board itself creates (its QOM tree): what a -global can reach
+    # without any -device.
+    board_types: tuple[str, ...] = ()
 
 
 class Capture:

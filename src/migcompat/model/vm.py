@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from migcompat.errors import DeviceError, GlobalPropertyError, PropertyValueError
+from migcompat.errors import DeviceError, GlobalPropertyError, MigcompatError, PropertyValueError
 from migcompat.model.buses import BOARD_USB, Bus, Placer, kind_needed, provided
 from migcompat.model.devspec import DeviceSpec
 from migcompat.model.globals import GlobalProperty
@@ -124,6 +124,9 @@ class VM:
     warnings: list[str] = field(default_factory=list)
     objects: dict[str, UserObject] = field(default_factory=dict)  # -object, by id
     machine_options: dict[str, Value] = field(default_factory=dict)  # as given, typed
+    # The devices the board creates (hpet, mc146818rtc...), as the build was seen to make
+    # them: compat lists and -global apply to them too.
+    board: list[DeviceObject] = field(default_factory=list)
 
     @property
     def release(self) -> Release:
@@ -162,6 +165,7 @@ class Builder:
         self.used: set[int] = set()
         self.bus: Bus | None = None  # where the device being realized sits
         self.lenient = lenient
+        self.board = False  # creating a board device: see board_device()
 
     # -- object creation -------------------------------------------------------------
     def create(self, type_name: str, path: str, dev_id: str | None) -> DeviceObject:
@@ -188,6 +192,23 @@ class Builder:
         self.post_init(obj)
         return obj
 
+    def board_device(self, type_name: str) -> DeviceObject | None:
+        """A device the board creates, or None when the catalog cannot model it. A user's
+        -global that names a property it lacks is an error, as QEMU's machine init makes
+        it; a compat entry that does is not (the catalog may lack a property the build has,
+        and the board's devices are not the user's)."""
+        self.board = True
+        try:
+            return self.create(type_name, f"board/{type_name}", None)
+        except GlobalPropertyError as exc:
+            if exc.source == "global":  # the user's -global
+                raise
+            return None
+        except MigcompatError:
+            return None
+        finally:
+            self.board = False
+
     def instance_init(self, obj: DeviceObject) -> None:
         # Values instance_init writes over class defaults (after the child exists, so a
         # write through an alias lands on the child, overriding its compat entries).
@@ -211,9 +232,10 @@ class Builder:
         for pos, entry in enumerate(entries):
             if entry.driver not in isa:
                 continue
+            lenient = self.lenient or (self.board and not user)
             eff = obj.lookup(entry.property)
             if eff is None:
-                if entry.optional or self.lenient:
+                if entry.optional or lenient:
                     continue
                 raise GlobalPropertyError(
                     entry.driver, entry.property, entry.value,
@@ -223,7 +245,7 @@ class Builder:
             try:
                 value = eff.prop.parse(entry.value)
             except PropertyValueError as exc:
-                if self.lenient:
+                if lenient:
                     continue
                 raise GlobalPropertyError(entry.driver, entry.property, entry.value,
                                           exc.with_type(obj.type), source=entry.source) from None
@@ -319,6 +341,21 @@ def _check_links(obj: DeviceObject, objects: dict[str, UserObject], release: Rel
             raise DeviceError(f"Invalid parameter type for '{name}', expected: {target}")
 
 
+def _board_devices(builder: Builder, release: Release, machine: str) -> list[DeviceObject]:
+    """The board's devices, from the build's capture of ``machine`` (none without one)."""
+    capture = release.capture()
+    captured = capture.machine(machine) if capture is not None else None
+    if captured is None:
+        return []
+    out = []
+    for type_name in captured.board_types:
+        if type_name in release.types and not release.types[type_name].abstract:
+            obj = builder.board_device(type_name)
+            if obj is not None:
+                out.append(obj)
+    return out
+
+
 def _first_slot(release: Release, machine: str) -> int | None:
     """The root bus's first free slot, as the build was seen to give it."""
     capture = release.capture()
@@ -353,6 +390,7 @@ def realize_vm(config: VMConfig) -> VM:
     vm = VM(config=config, machine=machine, objects=create_objects(release, config.objects),
             machine_options=options)
     seen_ids: set[str] = set()
+    vm.board = _board_devices(builder, release, machine.name)
     placer = Placer(machine.family, _first_slot(release, machine.name))
     board = [DeviceSpec(t, options=(("addr", a),)) for t, a in BOARD_USB.get(machine.family, ())
              if options.get("usb") is True]

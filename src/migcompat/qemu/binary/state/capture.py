@@ -81,6 +81,7 @@ class Capture:
     slots: dict[str, tuple[int, int]] = field(default_factory=dict)
     skipped_devices: dict[str, str] = field(default_factory=dict)
     unmigratable: dict[str, str] = field(default_factory=dict)  # device -> QEMU's refusal
+    board_types: tuple[str, ...] = ()  # the device types the board creates
     failure: str | None = None  # why the machine is skipped
     notes: list[str] = field(default_factory=list)  # surprises, for the log
     option: str = ""  # machine options added to every run
@@ -95,7 +96,8 @@ def capture(target: Target, machine: str, available: set[str],
     """Run the three saves of ``machine``; never raises for a QEMU or stream failure."""
     cap = Capture(machine)
     try:
-        first = save(target, machine, 1).data
+        saved = save(target, machine, 1)
+        cap.board_types, first = saved.board_types, saved.data
         if find_vmdesc(first) is None:
             # pc-i440fx-2.0 to 2.2 have suppress-vmdesc=on in their default options; the
             # sections are the same without it, and only the vmdesc describes them.
@@ -242,7 +244,8 @@ def _machine(cap: Capture, schemas: dict[str, Any]) -> dict[str, Any]:
     devices, first_slot = _devices(cap, schemas)
     return {"board": board, "ram": ram, "pci_first_slot": first_slot, "devices": devices,
             "skipped_devices": dict(sorted(cap.skipped_devices.items())),
-            "unmigratable": dict(sorted(cap.unmigratable.items()))}
+            "unmigratable": dict(sorted(cap.unmigratable.items())),
+            "board_types": list(cap.board_types)}
 
 
 def _devices(cap: Capture, schemas: dict[str, Any]) -> tuple[dict[str, Any], int | None]:

@@ -84,6 +84,7 @@ class Saved:
 
     data: bytes
     slots: dict[str, tuple[int, int]] = field(default_factory=dict)  # qdev id -> slot, fn
+    board_types: tuple[str, ...] = ()  # the QOM types of the devices the board made
 
 
 def one_line(exc: BaseException) -> str:
@@ -129,6 +130,8 @@ def save(target: Target, machine: str, smp: int, devices: Sequence[Device] = ())
             saved = Saved(b"")
             if devices:
                 saved.slots = _slots(vm.cmd("query-pci"))
+            else:
+                saved.board_types = board_types(vm)
             part = f"{out}.part"
             vm.cmd("migrate", uri=f"exec:cat > {part} && mv {part} {out}")
             deadline = time.monotonic() + SAVE_TIMEOUT
@@ -139,6 +142,23 @@ def save(target: Target, machine: str, smp: int, devices: Sequence[Device] = ())
                 time.sleep(0.01)
         saved.data = out.read_bytes()
     return saved
+
+
+def board_types(vm: QemuProcess, root: str = "/machine", limit: int = 2000) -> tuple[str, ...]:
+    """The QOM types of every device under ``root`` (qom-list, child<TYPE> properties): what
+    the board itself creates, which ``-global`` can reach (bounded: a board has ~100)."""
+    found: set[str] = set()
+    todo, seen = [root], 0
+    while todo and seen < limit:
+        path = todo.pop()
+        seen += 1
+        for prop in vm.cmd("qom-list", path=path):
+            kind = str(prop.get("type", ""))
+            if kind.startswith("child<") and kind.endswith(">"):
+                found.add(kind[6:-1])
+                todo.append(f"{path}/{prop['name']}")
+    devices = {str(t["name"]) for t in vm.cmd("qom-list-types", implements="device")}
+    return tuple(sorted(found & devices))
 
 
 def _slots(buses: object) -> dict[str, tuple[int, int]]:
