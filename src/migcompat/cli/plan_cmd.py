@@ -1,0 +1,165 @@
+"""``plan``: what every VM of an inventory needs before each step of an upgrade path.
+
+The inventory is streamed (cli/inventory.py) and each VM's line written as it is read; the
+plans are memoized twice, on the row's config as written (no parsing for a repeat) and on
+the parsed config (analysis/plan.py), so a fleet's cost is its distinct configs'.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+import click
+
+from migcompat.analysis.plan import ACTIONS, ConfigPlan, Planner
+from migcompat.catalog.load import find_release
+from migcompat.cli.inventory import Row, rows
+from migcompat.cli.options import VMArgs, catalog_option, format_choice
+from migcompat.cli.plan_out import Writer, writer_for
+from migcompat.cli.vm_inputs import config_for, line_from
+from migcompat.errors import EXIT_INCOMPATIBLE, MigcompatError, UsageError
+from migcompat.model.release import Release
+from migcompat.model.vm import VMConfig
+
+RAW_MEMO_LIMIT = 1 << 16  # rows as written; past it the parsed-config memo still holds
+
+
+class FleetPlanner:
+    """Rows to plans: the releases by id, the two memos, and the VM label of each plan."""
+
+    def __init__(self, to: tuple[str, ...], from_: str | None, catalog: str | None) -> None:
+        self.catalog = catalog
+        self.releases: dict[str, Release] = {}
+        self.from_ = from_
+        if from_ is not None:
+            self.release(from_, "--from")
+        path = [self.release(r, "--to") for r in to]
+        cat, _ = find_release(to[0], catalog)
+        known = [self.release(r, "the catalog") for r in cat.release_ids()]
+        self.planner = Planner(path, known)
+        self.raw: dict[tuple[object, ...], ConfigPlan] = {}
+        self.labels: dict[int, str] = {}  # id(plan): the config, as people name it
+
+    def release(self, release_id: str, where: str) -> Release:
+        found = self.releases.get(release_id)
+        if found is None:
+            try:
+                _, found = find_release(release_id, self.catalog)
+            except UsageError as exc:
+                raise UsageError(f"{where}: {exc}") from None
+            self.releases[release_id] = found
+        return found
+
+    def plan(self, row: Row) -> ConfigPlan:
+        release_id = row.release or self.from_
+        if release_id is None:
+            raise UsageError(f"{row.where}: the inventory does not say the host's release of "
+                             f"'{row.name}': give --from RELEASE")
+        key = row.key(release_id)
+        found = self.raw.get(key)
+        if found is None:
+            try:
+                config = self._config(row, self.release(release_id, row.where))
+                found = self.planner.plan(config)
+            except UsageError as exc:
+                text = str(exc)
+                raise UsageError(text if text.startswith(row.where) else
+                                 f"{row.where}: {text}") from None
+            except MigcompatError as exc:
+                raise UsageError(f"{row.where}: {exc}") from None
+            if len(self.raw) >= RAW_MEMO_LIMIT:
+                self.raw.clear()
+            self.raw[key] = found
+            self.labels.setdefault(id(found), _label(config))
+        return found
+
+    def _config(self, row: Row, release: Release) -> VMConfig:
+        if row.kind == "fields":
+            vm = VMArgs(row.devices, row.globals, row.smp, row.mem)
+            return config_for(release, row.machine, vm, None)
+        return config_for(release, None, VMArgs(), line_from(row.kind, row.text, self.catalog))
+
+
+def _label(config: VMConfig) -> str:
+    drivers = ",".join(d.driver for d in config.devices) or "no devices"
+    return f"{config.release.id}:{config.machine} {drivers}"
+
+
+@contextmanager
+def _destination(output: Path | None) -> Iterator[Callable[[str], object]]:
+    """stdout, or a file that appears whole or not at all (migration/atomic.py)."""
+    if output is None:
+        yield sys.stdout.write
+        sys.stdout.flush()
+        return
+    from migcompat.migration.atomic import AtomicFile  # only with --output
+
+    try:
+        target = AtomicFile(output)
+    except OSError as exc:
+        raise UsageError(f"{output}: {exc.strerror or exc}") from None
+    text = io.TextIOWrapper(target.file, encoding="utf-8", newline="")
+    try:
+        yield text.write
+        text.flush()
+        target.commit()
+    finally:
+        target.discard()
+
+
+@click.command(epilog="""\b
+Examples:
+  migcompat plan --catalog qemu docs/examples/plan/fleet.args --from 7.2 --to 10.0 --to 10.2
+  migcompat plan --catalog qemu docs/examples/plan/fleet.jsonl --to 10.0 --to 10.2 \\
+      --format json
+  migcompat plan --catalog qemu docs/examples/plan/fleet.csv --to 10.0 --format csv
+  migcompat plan --catalog qemu tests/data/libvirt --from 7.2 --to 10.0 --format jsonl
+""")
+@click.argument("inventory", type=click.Path(path_type=Path), metavar="INVENTORY")
+@click.option("--to", "to", multiple=True, required=True, metavar="RELEASE",
+              help="The next release of the path. Repeatable, in order: "
+                   "--to 10.0 --to 10.2 is 10.0, then 10.2.")
+@click.option("--from", "from_", metavar="RELEASE", default=None,
+              help="The hosts' release of every VM whose row does not say it.")
+@click.option("--output", "-o", "output", metavar="FILE", default=None,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the plan to FILE, whole or not at all (default: stdout).")
+@catalog_option
+@format_choice(type=click.Choice(["text", "json", "jsonl", "csv"]),
+               help="Output format: text (a summary and one line a config), json (one "
+                    "document), jsonl (one JSON line a VM), csv (one row a VM); docs/json.md.")
+def plan_command(inventory: Path, to: tuple[str, ...], from_: str | None, output: Path | None,
+                 catalog: str | None, fmt: str) -> None:
+    """Plan the upgrade of every VM of INVENTORY along the path --from (or each VM's own
+    release) -> --to -> --to ...: the verdict of each step both ways, the verified pins,
+    the cold boot a missing machine type needs, and the machine type's removal horizon.
+
+    INVENTORY is a directory of libvirt domain XMLs, a file of QEMU command lines (one a
+    line, optionally RELEASE<TAB> or NAME<TAB>RELEASE<TAB> first), or *.jsonl / *.csv rows
+    (name, release, and qemu_args, libvirt_xml, or machine + devices); docs/plan.md.
+
+    Each VM gets one action: none (live-migrates both ways), pin (with verified pins),
+    cold-boot (its machine type is missing on the path) or cannot-move. Exit 0, or 1 when
+    a VM cannot move; 2 on bad input, naming the file and line.
+    """
+    fleet = FleetPlanner(to, from_, catalog)
+    inventory_rows = rows(inventory)
+    counts = dict.fromkeys(ACTIONS, 0)
+    with _destination(output) as write:
+        out: Writer = writer_for(fmt, write, fleet.planner, fleet.labels)
+        for row in inventory_rows:
+            plan = fleet.plan(row)
+            counts[plan.action] += 1
+            out.vm(row, plan)
+        if sum(counts.values()) == 0:
+            raise UsageError(f"{inventory}: no VM in the inventory")
+        out.end()
+    if counts["cannot-move"]:
+        raise click.exceptions.Exit(EXIT_INCOMPATIBLE)
+
+
+plan_command.name = "plan"
+COMMANDS = [plan_command]
