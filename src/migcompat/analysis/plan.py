@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from migcompat.analysis.chain import ChainResult, HopFix, chain_fixes, check_chain
+from migcompat.analysis.check import shared_realizations
 from migcompat.errors import UsageError
 from migcompat.model.calendar import MachineLife, calendar, gone_in, oldest_surviving
 from migcompat.model.machines import version_key
@@ -169,13 +170,14 @@ class Planner:
         key = config_key(config)
         found = self.memo.get(key)
         if found is None:
-            found = self.memo[key] = self._plan(config)
+            with shared_realizations():
+                found = self.memo[key] = self._plan(config)
         return found
 
     def _sides(self, config: VMConfig) -> list[Release]:
         return [config.release, *(r for r in self.path if r.id != config.release.id)]
 
-    def _plan(self, config: VMConfig, cold_booted: bool = False) -> ConfigPlan:
+    def _plan(self, config: VMConfig) -> ConfigPlan:
         self.checks += 1
         releases = self._sides(config)
         if len(releases) < 2:
@@ -188,7 +190,7 @@ class Planner:
         missing = tuple(r.id for r in releases[1:] if machine.name not in r.machines.machines)
         horizon = self._horizon(machine.name, releases, missing)
         if missing:
-            return self._cold_boot(config, releases, missing, horizon, cold_booted)
+            return self._cold_boot(config, releases, missing, horizon)
         configs = [config, *(replace(config, release=r) for r in releases[1:])]
         res = check_chain(configs, back=True)
         steps = _steps(res, machine.name)
@@ -207,13 +209,14 @@ class Planner:
                           [f"cannot move: {why}"])
 
     def _cold_boot(self, config: VMConfig, releases: list[Release], missing: tuple[str, ...],
-                   horizon: Horizon, cold_booted: bool) -> ConfigPlan:
+                   horizon: Horizon) -> ConfigPlan:
         family = config.release.machines.machines[config.machine].family
         oldest = oldest_surviving(self.lives.values(), family, [_version(r) for r in releases])
         target = newest_common(releases, family)
         after = None
-        if target is not None and not cold_booted:
-            after = self._plan(replace(config, machine=target), cold_booted=True)
+        if target is not None:  # in every release: its own plan is no cold boot
+            # memoized: the VMs of every older type of the family land on the same one
+            after = self.plan(replace(config, machine=target))
         low = oldest.name if oldest is not None else target
         advice = [f"{config.machine} is gone in {missing[0]}: cold boot onto {low} or newer "
                   f"before that step" + (f" (newest all know: {target})" if target else "")]

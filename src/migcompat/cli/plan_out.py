@@ -11,6 +11,7 @@ import csv
 import io
 import json
 from collections.abc import Callable
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from migcompat.analysis.plan import ACTIONS, ConfigPlan, Planner
@@ -89,8 +90,8 @@ class JsonlWriter(Writer):
     def line(self, row: Row, plan: ConfigPlan, cid: str, new: bool) -> str:
         if new:
             self.tails[cid] = dumps({"config": cid, **plan.to_json()})[1:]
-        return (f'{self.head},"name":{dumps(row.name)},"where":{dumps(row.where)},'
-                f'{self.tails[cid]}\n')
+        return (f'{self.head},"name":{encode_basestring(row.name)},'
+                f'"where":{encode_basestring(row.where)},{self.tails[cid]}\n')
 
 
 class JsonWriter(Writer):
