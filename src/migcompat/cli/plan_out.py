@@ -11,7 +11,7 @@ import csv
 import io
 import json
 from collections.abc import Callable
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any
 
 from migcompat.analysis.plan import ACTIONS, ConfigPlan, Planner
@@ -34,34 +34,35 @@ class Writer:
 
     def __init__(self, write: Write, planner: Planner, labels: dict[int, str]) -> None:
         self.write, self.planner, self.labels = write, planner, labels
-        self.ids: dict[int, str] = {}  # id(plan): c1, c2 ... in the order first seen
+        # id(plan): [its id, its VMs, the first VM names]
+        self.seen: dict[int, list[Any]] = {}
         self.plans: dict[str, ConfigPlan] = {}
-        self.count: dict[str, int] = {}
-        self.names: dict[str, list[str]] = {}
         self.actions = dict.fromkeys(ACTIONS, 0)
         self.buffer: list[str] = []
 
-    def config_id(self, plan: ConfigPlan) -> tuple[str, bool]:
-        cid = self.ids.get(id(plan))
-        if cid is not None:
-            return cid, False
-        cid = self.ids[id(plan)] = f"c{len(self.ids) + 1}"
-        self.plans[cid] = plan
-        self.count[cid] = 0
-        self.names[cid] = []
-        return cid, True
-
     def vm(self, row: Row, plan: ConfigPlan) -> None:
-        cid, new = self.config_id(plan)
-        self.count[cid] += 1
+        seen = self.seen.get(id(plan))
+        new = seen is None
+        if seen is None:
+            cid = f"c{len(self.seen) + 1}"  # c1, c2 ... in the order first seen
+            seen = self.seen[id(plan)] = [cid, 0, []]
+            self.plans[cid] = plan
+        seen[1] += 1
         self.actions[plan.action] += 1
-        if len(self.names[cid]) < NAMES_SHOWN:
-            self.names[cid].append(row.name)
-        line = self.line(row, plan, cid, new)
+        if len(seen[2]) < NAMES_SHOWN:
+            seen[2].append(row.name)
+        line = self.line(row, plan, seen[0], new)
         if line:
-            self.buffer.append(line)
-            if len(self.buffer) >= BLOCK:
+            buffer = self.buffer
+            buffer.append(line)
+            if len(buffer) >= BLOCK:
                 self.flush()
+
+    def count(self, cid: str) -> int:
+        return int(self.seen[id(self.plans[cid])][1])
+
+    def names(self, cid: str) -> list[str]:
+        return list(self.seen[id(self.plans[cid])][2])
 
     def line(self, row: Row, plan: ConfigPlan, cid: str, new: bool) -> str:
         return ""
@@ -115,7 +116,7 @@ class JsonWriter(Writer):
 
     def end(self) -> None:
         self.flush()
-        configs = [{"id": cid, "vms": self.count[cid], "label": self.labels.get(id(p), ""),
+        configs = [{"id": cid, "vms": self.count(cid), "label": self.labels.get(id(p), ""),
                     **p.to_json()} for cid, p in self.plans.items()]
         self.write("\n],\n" + f'"configs":{json.dumps(configs, indent=1)},\n'
                    + f'"summary":{dumps(self.summary())}}}\n')
@@ -154,14 +155,14 @@ class TextWriter(Writer):
         lines = [f"plan to {path}: {total} VMs, {len(self.plans)} distinct configs",
                  *(f"  {action:<12}{self.actions[action]:>8}" for action in ACTIONS)]
         order = sorted(self.plans, key=lambda c: (ACTIONS.index(self.plans[c].action),
-                                                  -self.count[c]))
+                                                  -self.count(c)))
         for cid in order:
             plan = self.plans[cid]
-            names = ", ".join(self.names[cid]) + (", ..." if self.count[cid] > NAMES_SHOWN
+            names = ", ".join(self.names(cid)) + (", ..." if self.count(cid) > NAMES_SHOWN
                                                   else "")
             steps = "  ".join(f"{s.source}->{s.dest} {s.forward}/{s.back}"
                               for s in plan.steps)
-            lines.append(f"{plan.action:<12}{self.count[cid]:>6} VMs  "
+            lines.append(f"{plan.action:<12}{self.count(cid):>6} VMs  "
                          f"{self.labels.get(id(plan), plan.machine)}  ({names})")
             if steps:
                 lines.append(f"    steps (forward/back): {steps}")
