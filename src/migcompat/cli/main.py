@@ -59,7 +59,7 @@ SUMMARIES: dict[str, str] = {
     "diff": "Compare every property of two releases or trees.",
     "lint": "Find changes that break old machine types, with the fix.",
     "matrix": "Predict migration for every machine type two releases share.",
-    "plan": "Plan a fleet's upgrade: per VM, none, pin, cold boot or cannot move.",
+    "plan": "Plan a fleet's upgrade, VM by VM, along a path of releases.",
     "run": "Start a destination VM and wait for a migration.",
     "migrate": "Start a source VM and migrate it to a destination.",
     "settle": "Decide where an unknown-outcome migration left its VM.",
