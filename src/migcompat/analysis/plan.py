@@ -223,8 +223,8 @@ class Planner:
         if target is None:
             advice = [f"{config.machine} is gone in {missing[0]} and no {family} machine "
                       "type is in every release of the path"]
-        elif after is not None and after.action != "none":
-            advice.append(f"on {target}: {after.advice[0]}")
+        elif after is not None:
+            advice.append(f"once on {target}: {after.advice[0]}")
         return self._done(config, releases, "cold-boot", "refused", (), (), horizon, advice,
                           ColdBoot(missing, low, target, after))
 
