@@ -89,9 +89,13 @@ class ColdBoot:
     after: ConfigPlan | None  # the plan on target_machine, once cold-booted onto it
 
     def to_json(self) -> dict[str, object]:
+        after = self.after
         return {"missing_in": list(self.missing_in), "min_machine": self.min_machine,
                 "target_machine": self.target_machine,
-                "after": None if self.after is None else self.after.to_json()}
+                "after": None if after is None else {
+                    "machine": after.machine, "action": after.action,
+                    "verdict": after.verdict, "pin_args": list(after.pin_args),
+                    "state_compared": not after.weak, "advice": list(after.advice)}}
 
 
 @dataclass(frozen=True)

@@ -67,8 +67,11 @@ def _open(path: Path) -> Iterator[tuple[int, str]]:
         with path.open(encoding="utf-8", newline="") as f:
             yield from enumerate(f, 1)
     except (OSError, UnicodeDecodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise UsageError(f"{path}: {why}") from None
+        raise UsageError(f"{path}: {_why(exc)}") from None
+
+
+def _why(exc: OSError | UnicodeDecodeError) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 def _xml_dir(path: Path) -> Iterator[Row]:
@@ -160,24 +163,31 @@ def _row(where: str, data: dict[str, object], base: Path) -> Row:
 
 
 def _jsonl(path: Path) -> Iterator[Row]:
-    base, loads, plain = path.parent, orjson.loads, _PLAIN
-    for number, raw in _open(path):
-        where = f"{path}:{number}"
-        try:
-            data = loads(raw)
-        except orjson.JSONDecodeError as exc:
-            if not raw.strip():
-                continue
-            raise UsageError(f"{where}: not JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise UsageError(f"{where}: expected a JSON object, got {type(data).__name__}")
-        if data.keys() == plain:  # the common row, inline: a million go through here
-            name, release, args = data["name"], data["release"], data["qemu_args"]
-            if name.__class__ is str and release.__class__ is str and args.__class__ is str \
-                    and name and release and args:
-                yield Row(where, name, release, "qemu-args", args)
-                continue
-        yield _row(where, data, base)
+    base, loads, plain, make = path.parent, orjson.loads, _PLAIN, tuple.__new__
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            for number, raw in enumerate(f, 1):
+                where = f"{path}:{number}"
+                try:
+                    data = loads(raw)
+                except orjson.JSONDecodeError as exc:
+                    if not raw.strip():
+                        continue
+                    raise UsageError(f"{where}: not JSON: {exc}") from None
+                if data.__class__ is dict and data.keys() == plain:
+                    # the common row, inline: a million go through here
+                    name, release, args = data["name"], data["release"], data["qemu_args"]
+                    if name.__class__ is str and release.__class__ is str \
+                            and args.__class__ is str and name and release and args:
+                        yield make(Row, (where, name, release, "qemu-args", args, None, (), (),
+                                         None, None))
+                        continue
+                if not isinstance(data, dict):
+                    raise UsageError(f"{where}: expected a JSON object, got "
+                                     f"{type(data).__name__}")
+                yield _row(where, data, base)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: {_why(exc)}") from None
 
 
 def _csv(path: Path) -> Iterator[Row]:

@@ -37,7 +37,6 @@ class Writer:
         # id(plan): [its id, its VMs, the first VM names]
         self.seen: dict[int, list[Any]] = {}
         self.plans: dict[str, ConfigPlan] = {}
-        self.actions = dict.fromkeys(ACTIONS, 0)
         self.buffer: list[str] = []
 
     def vm(self, row: Row, plan: ConfigPlan) -> None:
@@ -48,8 +47,7 @@ class Writer:
             seen = self.seen[id(plan)] = [cid, 0, []]
             self.plans[cid] = plan
         seen[1] += 1
-        self.actions[plan.action] += 1
-        if len(seen[2]) < NAMES_SHOWN:
+        if seen[1] <= NAMES_SHOWN:
             seen[2].append(row.name)
         line = self.line(row, plan, seen[0], new)
         if line:
@@ -72,9 +70,21 @@ class Writer:
             self.write("".join(self.buffer))
             self.buffer.clear()
 
+    @property
+    def actions(self) -> dict[str, int]:
+        """VMs by action, counted per config at the end rather than once a VM."""
+        counts = dict.fromkeys(ACTIONS, 0)
+        for plan in self.plans.values():
+            counts[plan.action] += self.count_of(plan)
+        return counts
+
+    def count_of(self, plan: ConfigPlan) -> int:
+        return int(self.seen[id(plan)][1])
+
     def summary(self) -> dict[str, Any]:
-        return {"vms": sum(self.actions.values()), "configs": len(self.plans),
-                "checked": self.planner.checks, "by_action": dict(self.actions)}
+        actions = self.actions
+        return {"vms": sum(actions.values()), "configs": len(self.plans),
+                "checked": self.planner.checks, "by_action": actions}
 
     def end(self) -> None:
         self.flush()
@@ -150,10 +160,11 @@ class TextWriter(Writer):
     """The summary, then one line per distinct config, most VMs first."""
 
     def end(self) -> None:
-        total = sum(self.actions.values())
+        actions = self.actions
+        total = sum(actions.values())
         path = " -> ".join(r.id for r in self.planner.path)
         lines = [f"plan to {path}: {total} VMs, {len(self.plans)} distinct configs",
-                 *(f"  {action:<12}{self.actions[action]:>8}" for action in ACTIONS)]
+                 *(f"  {action:<12}{actions[action]:>8}" for action in ACTIONS)]
         order = sorted(self.plans, key=lambda c: (ACTIONS.index(self.plans[c].action),
                                                   -self.count(c)))
         for cid in order:
