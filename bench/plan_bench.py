@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
 import resource
 import subprocess
@@ -94,7 +95,7 @@ def run(argv: list[str], stdout: int | None) -> tuple[float, subprocess.Complete
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "migcompat", *argv], stdout=stdout,
                           stderr=subprocess.PIPE, text=True, check=False,
-                          env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     return time.perf_counter() - start, done
 
 

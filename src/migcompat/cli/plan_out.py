@@ -73,7 +73,7 @@ class Writer:
     @property
     def actions(self) -> dict[str, int]:
         """VMs by action, counted per config at the end rather than once a VM."""
-        counts = dict.fromkeys(ACTIONS, 0)
+        counts: dict[str, int] = dict.fromkeys(ACTIONS, 0)
         for plan in self.plans.values():
             counts[plan.action] += self.count_of(plan)
         return counts
