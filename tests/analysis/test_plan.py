@@ -108,6 +108,16 @@ def test_a_vm_already_on_the_last_release_has_nothing_to_do() -> None:
     assert plan.action == "none" and plan.steps == ()
 
 
+def test_a_vm_half_way_through_the_path_plans_the_steps_ahead_of_it() -> None:
+    plan = planner(R100, R102).plan(vm("pc-q35-7.2", "virtio-net-pci", release=R100))
+    assert plan.path == ("10.0", "10.2")
+    assert [(s.source, s.dest) for s in plan.steps] == [("10.0", "10.2")]
+    # pc-i440fx-2.4 on a 10.0 host: the step ahead lacks it
+    old = planner(R100, R102).plan(vm("pc-i440fx-2.4", "virtio-blk-pci", release=R100))
+    assert old.action == "cold-boot" and old.cold_boot is not None
+    assert old.cold_boot.missing_in == ("10.2",)
+
+
 def test_the_same_config_twice_is_planned_once(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
     real = plan_module.check_chain

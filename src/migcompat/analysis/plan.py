@@ -179,7 +179,12 @@ class Planner:
         return found
 
     def _sides(self, config: VMConfig) -> list[Release]:
-        return [config.release, *(r for r in self.path if r.id != config.release.id)]
+        """The VM's host, then the releases of the path still ahead of it: a VM already on
+        a release of the path starts there (a fleet half-way through its upgrade)."""
+        ids = [r.id for r in self.path]
+        if config.release.id in ids:
+            return self.path[ids.index(config.release.id):]
+        return [config.release, *self.path]
 
     def _plan(self, config: VMConfig) -> ConfigPlan:
         self.checks += 1
