@@ -193,13 +193,25 @@ def _jsonl(path: Path) -> Iterator[Row]:
 def _csv(path: Path) -> Iterator[Row]:
     lines = (raw for _, raw in _open(path))
     reader = csv.reader(lines)
+    make = tuple.__new__
     try:
         header = next(reader, None)
         if header is None:
             raise UsageError(f"{path}: empty: expected a header row ({', '.join(COLUMNS)})")
         header = [h.strip() for h in header]
+        # the common table, name, release and qemu_args in any order: read inline
+        plain = len(header) == 3 and set(header) == _PLAIN
+        at_name, at_release, at_args = (header.index(k) for k in ("name", "release",
+                                                                  "qemu_args")) \
+            if plain else (0, 0, 0)
         for record in reader:
             where = f"{path}:{reader.line_num}"
+            if plain and len(record) == 3:
+                name, release, args = record[at_name], record[at_release], record[at_args]
+                if name and release and args:
+                    yield make(Row, (where, name, release, "qemu-args", args, None, (), (),
+                                     None, None))
+                    continue
             if not any(record):
                 continue
             if len(record) != len(header):
