@@ -72,15 +72,19 @@ def command_line(rng: random.Random, number: int) -> str:
 def generate(path: Path, vms: int, rows: str, unique: bool = False, seed: int = 15) -> None:
     """VMS rows of a fleet on 7.2 hosts, each VM named on its own. The command lines come
     from 2000 templates (a few hundred distinct configs), as a fleet provisioned from
-    templates has them; with ``unique`` the disk path names the VM, so no two rows are
-    written alike and plan parses every command line (its first memo is keyed on the text
-    as written, the second on the parsed config)."""
+    templates has them; with ``unique`` each VM has its own -name, disk path and MAC
+    address, as libvirt writes them, so no two rows are written alike (plan's first memo
+    then keys them on the line without what is the VM's own, plan_cmd.args_key)."""
     rng = random.Random(seed)
     pool = [command_line(rng, 0) for _ in range(2000)]  # the fleet's templates
 
     def args(n: int) -> str:
         text = rng.choice(pool)
-        return text.replace("/vm/0.qcow2", f"/vm/{n}.qcow2") if unique else text
+        if not unique:
+            return text
+        mac = f"52:54:00:{n >> 16 & 255:02x}:{n >> 8 & 255:02x}:{n & 255:02x}"
+        return text.replace("/vm/0.qcow2", f"/vm/{n}.qcow2").replace(
+            "guest=vm0", f"guest=vm{n}").replace("id=net0", f"id=net0,mac={mac}")
 
     with path.open("w", newline="") as f:
         if rows == "csv":
@@ -108,7 +112,7 @@ def main() -> None:
     parser.add_argument("--rows", choices=["jsonl", "csv"], default="jsonl")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--unique", action="store_true",
-                        help="no two command lines alike (the disk path names the VM)")
+                        help="no two command lines alike (each VM's own name, disk, MAC)")
     parser.add_argument("--keep", type=Path, default=None,
                         help="write the inventory in this directory and keep it")
     args = parser.parse_args()

@@ -153,3 +153,11 @@ def test_a_plan_to_json_is_plain_data() -> None:
     assert again["action"] == "cold-boot"
     assert again["cold_boot"]["min_machine"] == "pc-i440fx-5.0"
     assert again["path"] == ["7.2", "10.0", "10.2"]
+
+
+def test_a_vm_own_mac_and_serial_share_a_plan_other_options_do_not() -> None:
+    p = planner(R100)
+    a = p.plan(vm("pc-q35-7.2", "virtio-net-pci,id=n0,mac=52:54:00:00:00:01"))
+    b = p.plan(vm("pc-q35-7.2", "virtio-net-pci,id=n0,mac=52:54:00:00:00:02"))
+    c = p.plan(vm("pc-q35-7.2", "virtio-net-pci,id=n0,mac=52:54:00:00:00:01,mq=on"))
+    assert a is b and c is not a and p.checks == 2

@@ -220,3 +220,38 @@ def test_csv_rows_with_qemu_args_in_any_column_order(capsys: pytest.CaptureFixtu
     assert [(r["name"], r["action"]) for r in table] == [
         ("vm,0", "none"), ("vm,1", "cold-boot"), ("vm,2", "pin")]
     assert [r["where"] for r in table] == [f"{path}:{n}" for n in (2, 3, 4)]
+
+
+LIBVIRTISH = ("-name guest={n},debug-threads=on -uuid {u} -machine pc-q35-7.2 -nodefaults "
+              "-netdev tap,id=hostnet0 -drive file=/var/lib/{n}.qcow2,if=none,id=drive0 "
+              "-device virtio-net-pci,netdev=hostnet0,id=net0,mac={m} "
+              "-device virtio-blk-pci,drive=drive0,id=disk0,serial={n}")
+
+
+def libvirtish(n: int, **extra: str) -> str:
+    text = LIBVIRTISH.format(n=f"vm{n}", u=f"0000-{n:04d}", m=f"52:54:00:00:00:{n:02x}")
+    return text + "".join(f" {k} {v}" for k, v in extra.items())
+
+
+def test_what_is_a_vm_own_does_not_split_the_memo() -> None:
+    from migcompat.cli.plan_cmd import args_key
+
+    assert args_key(libvirtish(1)) == args_key(libvirtish(2))
+    # what the plan reads stays in the key
+    assert args_key(libvirtish(1)) != args_key(libvirtish(1).replace("pc-q35-7.2", "q35"))
+    assert args_key(libvirtish(1)) != args_key(libvirtish(1, **{"-global": "e1000.x=1"}))
+    assert args_key(libvirtish(1)) != args_key(libvirtish(1).replace(
+        "id=disk0", "id=disk0,num-queues=2"))
+    # a line a shell would split otherwise, or an option without its argument: its own key
+    quoted = libvirtish(1).replace("guest=vm1", "'guest=vm 1'")
+    assert args_key(quoted) == quoted
+    assert args_key("-machine q35 -name") == "-machine q35 -name"
+
+
+def test_a_libvirt_fleet_with_its_own_macs_and_disks_plans_one_config(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = jsonl(tmp_path, [{"name": f"vm{n}", "release": "7.2", "qemu_args": libvirtish(n)}
+                            for n in range(20)])
+    doc = run(capsys, "plan", path, *PATH, "--format", "json").json()
+    assert doc["summary"]["checked"] == 1 and doc["summary"]["vms"] == 20
+    assert doc["summary"]["by_action"]["none"] == 20

@@ -29,6 +29,7 @@ from migcompat.analysis.chain import ChainResult, HopFix, chain_fixes, check_cha
 from migcompat.analysis.check import shared_realizations
 from migcompat.errors import UsageError
 from migcompat.model.calendar import MachineLife, calendar, gone_in, oldest_surviving
+from migcompat.model.devspec import DeviceSpec
 from migcompat.model.machines import version_key
 from migcompat.model.release import Release
 from migcompat.model.vm import VMConfig
@@ -38,13 +39,27 @@ ACTIONS: tuple[Action, ...] = ("none", "pin", "cold-boot", "cannot-move")
 WEAK_CODE = "state-not-compared"  # a release without device-state schemas (10.2 today)
 
 
+# Device options whose value is one VM's own and never changes a plan: every side of a
+# path runs the VM with the same value, it sizes no state, and a pin never names it (a
+# plan's pins are globals: its sides share their -device options). libvirt gives every VM
+# its own MAC address and disk serial; keyed with them, no two VMs of a fleet would share.
+IDENTITY_OPTIONS = frozenset({"mac", "serial", "wwn"})
+
+
+def _device_key(spec: DeviceSpec) -> object:
+    if not any(k in IDENTITY_OPTIONS for k, _ in spec.options):
+        return spec
+    return (spec.driver, spec.id, spec.bus, tuple((k, "" if k in IDENTITY_OPTIONS else v)
+                                                  for k, v in spec.options))
+
+
 def config_key(config: VMConfig) -> tuple[object, ...]:
     """What makes two VM configs the same VM for a plan: the release and everything
     ``check`` reads (machine type and options, devices in order, globals, objects, vCPUs
-    and RAM). Device ids are part of it: they name the sections' instances."""
+    and RAM), but the values of :data:`IDENTITY_OPTIONS`. Device ids are part of it."""
     return (config.release.id, config.machine, tuple(config.machine_options),
-            tuple(config.devices), tuple(config.globals), tuple(config.objects),
-            config.smp, config.mem)
+            tuple(_device_key(d) for d in config.devices), tuple(config.globals),
+            tuple(config.objects), config.smp, config.mem)
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,10 @@
 
 ``rows(path)`` yields :class:`Row`: where it came from (``FILE:LINE``), the VM's name, its
 host's release when the format says it, and its config as the inventory writes it. Nothing
-is parsed here beyond the row itself: the row's ``key`` (release and config text) is what
+is parsed here beyond the row itself: the row's release and config as written are what
 ``plan`` memoizes first, so a million rows with a few hundred distinct configs parse a few
-hundred command lines. The inventory is never held whole: a directory lists its file names,
-a file is read line by line.
+hundred command lines (plan_cmd.py's ``FleetPlanner.plan``). The inventory is never held
+whole: a directory lists its file names, a file is read line by line.
 
 - a directory: every ``*.xml`` in it, a libvirt domain each (``virsh dumpxml``), named after
   the file;
@@ -43,10 +43,6 @@ class Row(NamedTuple):  # a tuple: a million of them are made, each in a microse
     globals: tuple[str, ...] = ()
     smp: int | None = None
     mem: str | None = None
-
-    def key(self, release: str) -> tuple[object, ...]:
-        """The row's config as written, on ``release``: equal keys are the same VM."""
-        return (release, self[3:])  # kind and everything after it
 
 
 def rows(path: Path) -> Iterator[Row]:

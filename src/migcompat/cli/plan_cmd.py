@@ -15,17 +15,53 @@ from pathlib import Path
 
 import click
 
-from migcompat.analysis.plan import ConfigPlan, Planner
+from migcompat.analysis.plan import IDENTITY_OPTIONS, ConfigPlan, Planner
 from migcompat.catalog.load import find_release
 from migcompat.cli.inventory import Row, rows
 from migcompat.cli.options import VMArgs, catalog_option, format_choice
 from migcompat.cli.plan_out import Writer, writer_for
 from migcompat.cli.vm_inputs import config_for, line_from
 from migcompat.errors import EXIT_INCOMPATIBLE, MigcompatError, UsageError
+from migcompat.model.cmdline import BACKEND
 from migcompat.model.release import Release
 from migcompat.model.vm import VMConfig
 
 RAW_MEMO_LIMIT = 1 << 16  # rows as written; past it the parsed-config memo still holds
+# A command line with none of these splits on white space as a shell would split it.
+_SHELL = frozenset("'\"\\#$`")
+
+
+def args_key(text: str) -> str:
+    """A command line as the raw memo keys it: what a VM's own line holds that cannot
+    change its plan left out, so a libvirt fleet's lines (each with its own -name, -uuid,
+    disk paths and MAC addresses) share their key. Only when the line splits on white
+    space: the options QEMU reads for the host alone (model/cmdline.py's BACKEND, skipped
+    by the reader too) are dropped with their argument, and in -drive and -device the
+    values of file= and of the IDENTITY_OPTIONS. Any other line is its own key."""
+    if text.startswith(("@", "/proc/")) or not _SHELL.isdisjoint(text) or ",," in text:
+        return text
+    words = text.split()
+    kept: list[str] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in BACKEND:
+            if i + 1 == len(words):
+                return text  # an option without its argument: the reader says so
+            i += 2
+            continue
+        if word in ("-drive", "-device") and i + 1 < len(words):
+            kept += [word, ",".join(_blank(o) for o in words[i + 1].split(","))]
+            i += 2
+            continue
+        kept.append(word)
+        i += 1
+    return " ".join(kept)
+
+
+def _blank(option: str) -> str:
+    key, sep, _ = option.partition("=")
+    return f"{key}=" if sep and (key == "file" or key in IDENTITY_OPTIONS) else option
 
 
 class FleetPlanner:
@@ -56,8 +92,15 @@ class FleetPlanner:
 
     def plan(self, row: Row) -> ConfigPlan:
         release_id = row.release or self.from_
-        found = self.raw.get((release_id, row[3:]))  # Row.key, inline: once a row
+        exact = (release_id, row[3:])  # Row.key, inline: this runs once a row
+        found = self.raw.get(exact)
         if found is not None:
+            return found
+        # written otherwise, the same VM: a fleet's lines that differ in names and paths
+        key = (release_id, args_key(row.text)) if row.kind == "qemu-args" else exact
+        found = self.raw.get(key)
+        if found is not None:
+            self._keep(exact, found)
             return found
         if release_id is None:
             raise UsageError(f"{row.where}: the inventory does not say the host's release of "
@@ -71,11 +114,15 @@ class FleetPlanner:
                              f"{row.where}: {text}") from None
         except MigcompatError as exc:
             raise UsageError(f"{row.where}: {exc}") from None
-        if len(self.raw) >= RAW_MEMO_LIMIT:
-            self.raw.clear()
-        self.raw[row.key(release_id)] = found
+        self._keep(key, found)
+        self._keep(exact, found)
         self.labels.setdefault(id(found), _label(config))
         return found
+
+    def _keep(self, key: tuple[object, ...], plan: ConfigPlan) -> None:
+        if len(self.raw) >= RAW_MEMO_LIMIT:
+            self.raw.clear()
+        self.raw[key] = plan
 
     def _config(self, row: Row, release: Release) -> VMConfig:
         if row.kind == "fields":
