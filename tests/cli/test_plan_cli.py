@@ -234,9 +234,13 @@ def libvirtish(n: int, **extra: str) -> str:
 
 
 def test_what_is_a_vm_own_does_not_split_the_memo() -> None:
+    from migcompat.analysis.plan import IDENTITY_OPTIONS
     from migcompat.cli.plan_cmd import args_key
 
     assert args_key(libvirtish(1)) == args_key(libvirtish(2))
+    for option in (*IDENTITY_OPTIONS, "file"):
+        assert args_key(f"-device e1000,{option}=1") == args_key(f"-device e1000,{option}=2")
+    assert args_key("-device e1000,vectors=1") != args_key("-device e1000,vectors=2")
     # what the plan reads stays in the key
     assert args_key(libvirtish(1)) != args_key(libvirtish(1).replace("pc-q35-7.2", "q35"))
     assert args_key(libvirtish(1)) != args_key(libvirtish(1, **{"-global": "e1000.x=1"}))

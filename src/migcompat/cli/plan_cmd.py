@@ -22,13 +22,13 @@ from migcompat.cli.options import VMArgs, catalog_option, format_choice
 from migcompat.cli.plan_out import Writer, writer_for
 from migcompat.cli.vm_inputs import config_for, line_from
 from migcompat.errors import EXIT_INCOMPATIBLE, MigcompatError, UsageError
-from migcompat.model.cmdline import BACKEND
+from migcompat.model.cmdline import BACKEND, FLAGS
 from migcompat.model.release import Release
 from migcompat.model.vm import VMConfig
 
 RAW_MEMO_LIMIT = 1 << 16  # rows as written; past it the parsed-config memo still holds
 # A command line with none of these splits on white space as a shell would split it.
-_SHELL = frozenset("'\"\\#$`")
+_SHELL = ("'", '"', "\\", "#", "$", "`")
 
 
 def args_key(text: str) -> str:
@@ -36,26 +36,32 @@ def args_key(text: str) -> str:
     change its plan left out, so a libvirt fleet's lines (each with its own -name, -uuid,
     disk paths and MAC addresses) share their key. Only when the line splits on white
     space: the options QEMU reads for the host alone (model/cmdline.py's BACKEND, skipped
-    by the reader too) are dropped with their argument, and in -drive and -device the
-    values of file= and of the IDENTITY_OPTIONS. Any other line is its own key."""
-    if text.startswith(("@", "/proc/")) or not _SHELL.isdisjoint(text) or ",," in text:
+    by the reader too) are dropped with their argument, and in -device and -drive the
+    values of ``file=`` and of the IDENTITY_OPTIONS are blanked. Options are told from
+    arguments as the reader tells them (an option not in FLAGS takes one). Any other line,
+    or one the reader would refuse, is its own key."""
+    if text.startswith(("@", "/proc/")) or ",," in text or any(c in text for c in _SHELL):
         return text
     words = text.split()
     kept: list[str] = []
-    i = 0
-    while i < len(words):
+    i, count = 0, len(words)
+    while i < count:
         word = words[i]
+        if word[:1] != "-" or word in FLAGS:
+            kept.append(word)
+            i += 1
+            continue
+        if i + 1 == count:
+            return text  # an option without its argument: the reader says so
+        arg = words[i + 1]
+        i += 2
         if word in BACKEND:
-            if i + 1 == len(words):
-                return text  # an option without its argument: the reader says so
-            i += 2
             continue
-        if word in ("-drive", "-device") and i + 1 < len(words):
-            kept += [word, ",".join(_blank(o) for o in words[i + 1].split(","))]
-            i += 2
-            continue
-        kept.append(word)
-        i += 1
+        # IDENTITY_OPTIONS by name: a test holds them equal
+        if (word == "-device" or word == "-drive") and "=" in arg and (
+                "mac=" in arg or "file=" in arg or "serial=" in arg or "wwn=" in arg):
+            arg = ",".join(_blank(o) for o in arg.split(","))
+        kept += (word, arg)
     return " ".join(kept)
 
 
