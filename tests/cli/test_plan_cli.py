@@ -214,11 +214,11 @@ def test_csv_rows_with_qemu_args_in_any_column_order(capsys: pytest.CaptureFixtu
         out = csv.writer(f)
         out.writerow(["qemu_args", "release", "name"])
         for n, args in enumerate([PLAIN, OLD, PINNED]):  # they hold commas: quoted
-            out.writerow([args, "7.2", f"vm,{n}"])
+            out.writerow([args, "7.2", f'vm,"{n}"'])
     result = run(capsys, "plan", path, *PATH, "--format", "csv")
     table = list(csv.DictReader(io.StringIO(result.out)))
     assert [(r["name"], r["action"]) for r in table] == [
-        ("vm,0", "none"), ("vm,1", "cold-boot"), ("vm,2", "pin")]
+        ('vm,"0"', "none"), ('vm,"1"', "cold-boot"), ('vm,"2"', "pin")]
     assert [r["where"] for r in table] == [f"{path}:{n}" for n in (2, 3, 4)]
 
 

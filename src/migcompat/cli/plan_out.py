@@ -138,6 +138,14 @@ def _csv_text(values: list[str]) -> str:
     return buf.getvalue()
 
 
+def _csv_field(text: str) -> str:
+    """One field as the csv module's writer quotes it (minimal quoting), without a writer
+    per VM."""
+    if any(c in text for c in ',"\r\n') or text != text.strip(" "):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 class CsvWriter(Writer):
     def __init__(self, write: Write, planner: Planner, labels: dict[int, str]) -> None:
         super().__init__(write, planner, labels)
@@ -153,7 +161,7 @@ class CsvWriter(Writer):
                 cold.target_machine or "" if cold else "",
                 hz.deprecated or "" if hz else "", hz.removed or "" if hz else "",
                 "; ".join(plan.advice)])
-        return _csv_text([row.name, row.where])[:-1] + "," + self.tails[cid]
+        return f"{_csv_field(row.name)},{_csv_field(row.where)},{self.tails[cid]}"
 
 
 class TextWriter(Writer):
