@@ -83,7 +83,8 @@ class FleetPlanner:
         cat, _ = find_release(to[0], catalog)
         known = [self.release(r, "the catalog") for r in cat.release_ids()]
         self.planner = Planner(path, known)
-        self.raw: dict[tuple[object, ...], ConfigPlan] = {}
+        self.raw: dict[tuple[object, ...], ConfigPlan] = {}  # the row as written
+        self.normalized: dict[tuple[object, ...], ConfigPlan] = {}  # by args_key
         self.labels: dict[int, str] = {}  # id(plan): the config, as people name it
 
     def release(self, release_id: str, where: str) -> Release:
@@ -104,9 +105,9 @@ class FleetPlanner:
             return found
         # written otherwise, the same VM: a fleet's lines that differ in names and paths
         key = (release_id, args_key(row.text)) if row.kind == "qemu-args" else exact
-        found = self.raw.get(key)
+        found = self.normalized.get(key)
         if found is not None:
-            self._keep(exact, found)
+            self._keep(self.raw, exact, found)
             return found
         if release_id is None:
             raise UsageError(f"{row.where}: the inventory does not say the host's release of "
@@ -120,15 +121,18 @@ class FleetPlanner:
                              f"{row.where}: {text}") from None
         except MigcompatError as exc:
             raise UsageError(f"{row.where}: {exc}") from None
-        self._keep(key, found)
-        self._keep(exact, found)
+        self._keep(self.normalized, key, found)
+        self._keep(self.raw, exact, found)
         self.labels.setdefault(id(found), _label(config))
         return found
 
-    def _keep(self, key: tuple[object, ...], plan: ConfigPlan) -> None:
-        if len(self.raw) >= RAW_MEMO_LIMIT:
-            self.raw.clear()
-        self.raw[key] = plan
+    @staticmethod
+    def _keep(memo: dict[tuple[object, ...], ConfigPlan], key: tuple[object, ...],
+              plan: ConfigPlan) -> None:
+        # two memos: lines all written differently fill the first, not the second
+        if len(memo) >= RAW_MEMO_LIMIT:
+            memo.clear()
+        memo[key] = plan
 
     def _config(self, row: Row, release: Release) -> VMConfig:
         if row.kind == "fields":
