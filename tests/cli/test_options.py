@@ -104,6 +104,9 @@ DIFFERENT_OPTIONS = {
     "--machine": "validate: the destination's machine type; probe/crosscheck: a filter",
     "--schema": "analyze/rewrite: the stream's own layout; validate: the destination's dump",
     "--against": "validate: a stream the destination saved; builds resolve: a codename",
+    "--to": "migrate: the destination's URI; plan: the next release of the upgrade path",
+    "--output": "import-source/probe: the catalog file made; plan: the plan (any format)",
+    "-o": "the short form of --output, as above",
 }
 
 
@@ -141,6 +144,7 @@ PARAMETERISED = {
 # are still defined in options.py.
 OWN_VALUES = {
     ("lint", "--format"): "adds sarif, for code scanning",
+    ("plan", "--format"): "adds jsonl and csv: one line or row per VM of a fleet",
     ("lint", "--fail-on"): "a SARIF severity (error, warning, note), not a verdict category",
 }
 

@@ -31,9 +31,23 @@ class Token:
     offset: int  # byte offset in the section body
 
 
+# The tokens of one schema object at one version, kept with the object (so its id is not
+# reused while cached): a fleet plan compares the same captured schemas thousands of times,
+# and walking them was most of its time. Bounded, as the schemas a process loads are.
+_CACHE: dict[tuple[int, int], tuple[VMStateDescription, tuple[Token, ...]]] = {}
+CACHE_LIMIT = 1 << 14
+
+
 def tokens(vmsd: VMStateDescription, version: int) -> list[Token]:
+    """The section's tokens (a new list; its tokens are not to be changed)."""
+    found = _CACHE.get((id(vmsd), version))
+    if found is not None and found[0] is vmsd:
+        return list(found[1])
     out: list[Token] = []
     _walk(vmsd, version, "", out, [0])
+    if len(_CACHE) >= CACHE_LIMIT:
+        _CACHE.clear()
+    _CACHE[(id(vmsd), version)] = (vmsd, tuple(out))
     return out
 
 
