@@ -49,3 +49,4 @@ def test_both_sides_with_the_same_global_are_compatible() -> None:
     res = check(VMConfig(rel, "pc-q35-7.2", [], globals=g),
                 VMConfig(rel, "pc-q35-7.2", [], globals=g))
     assert res.compatible and not [r for r in res.reasons if r.code == "board-global-differs"]
+

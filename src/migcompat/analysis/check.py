@@ -261,6 +261,10 @@ def compare_machine_options(src: VM, dst: VM) -> list[Reason]:
         if a == b:
             continue
         shown = [("default" if v is None else format_value("", v)) for v in (a, b)]
+        if shown[0] == shown[1]:
+            # A release without the family's option list keeps values as written ("off"),
+            # the other typed them (False): the same option as QEMU reads it.
+            continue
         reasons.append(Reason(
             "machine-option-differs", f"machine option {name} is {shown[0]} on the source "
             f"and {shown[1]} on the destination", property=name,
