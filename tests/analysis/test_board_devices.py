@@ -18,11 +18,12 @@ def _vm(release: str, machine: str, *globals_: str) -> object:
 
 
 def test_the_board_devices_are_the_builds() -> None:
-    vm = _vm("7.2", "pc-q35-7.2")
+    vm = _vm("7.2", "pc-q35-7.2", "hpet.timers=3")  # built when a -global could reach them
     types = {obj.type for obj in vm.board}  # type: ignore[attr-defined]
     assert {"hpet", "mc146818rtc", "ICH9-LPC", "i8042"} <= types
     assert "PIIX4_PM" not in types  # i440fx's, not q35's
-    i440fx = {obj.type for obj in _vm("7.2", "pc-i440fx-7.2").board}  # type: ignore[attr-defined]
+    i440fx = {obj.type for obj in
+              _vm("7.2", "pc-i440fx-7.2", "hpet.timers=3").board}  # type: ignore[attr-defined]
     assert "PIIX4_PM" in i440fx and "ICH9-LPC" not in i440fx
 
 
@@ -36,6 +37,10 @@ def test_a_user_global_reaches_a_board_device() -> None:
 def test_an_unknown_property_of_a_board_device_is_qemus_error() -> None:
     with pytest.raises(GlobalPropertyError, match=r"Property 'hpet\.nosuchprop' not found"):
         _vm("7.2", "pc-q35-7.2", "hpet.nosuchprop=1")
+
+
+def test_without_a_global_no_board_device_is_built() -> None:
+    assert _vm("7.2", "pc-q35-7.2").board == []  # type: ignore[attr-defined]
 
 
 def test_a_release_without_capture_has_no_board_devices() -> None:

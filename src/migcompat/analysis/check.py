@@ -36,7 +36,7 @@ from migcompat.errors import (
 from migcompat.model.machine_options import HOST_ONLY
 from migcompat.model.objects import UserObject
 from migcompat.model.props import format_value
-from migcompat.model.vm import VM, DeviceObject, Effective, VMConfig, realize_vm
+from migcompat.model.vm import VM, DeviceObject, Effective, VMConfig, board_devices, realize_vm
 
 PINNED = frozenset({"compat", "sugar", "global", "device"})
 Verdict = Literal["compatible", "guest-visible", "incompatible", "refused"]
@@ -331,9 +331,11 @@ def compare_board(src: VM, dst: VM) -> list[Reason]:
     -device's: whether the destination checks the value is its build's business (10.0
     refuses pc-q35-7.2's hpet.timers=4 into 3, "hpet/num_timers must match"; 7.2 loads it),
     and the captured layouts are the same either way."""
-    theirs = {obj.type: obj for obj in dst.board}
+    if not src.board and not dst.board:
+        return []  # no -global on either side
+    theirs = {obj.type: obj for obj in board_devices(dst)}
     reasons: list[Reason] = []
-    for mine in src.board:
+    for mine in board_devices(src):
         other = theirs.get(mine.type)
         if other is None:
             continue
