@@ -94,16 +94,21 @@ def cached(name: str, files: Iterable[Path], build: Callable[[], _T]) -> _T:
 def store(entry: Path, value: object) -> None:
     """Write the entry whole or not at all; any failure is left silent (no cache)."""
     with contextlib.suppress(Exception):
-        entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".part-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, entry)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_whole(entry, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
         _prune(entry.parent)
+
+
+def write_whole(entry: Path, data: bytes) -> None:
+    """``data`` as ``entry``, whole or not at all, in a directory only this user reads."""
+    entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".part-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, entry)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def _prune(directory: Path, keep: int = KEEP) -> None:

@@ -11,7 +11,7 @@ from rich.table import Table
 from migcompat.catalog.load import bundled_names, find_release, open_catalog, validate_catalog
 from migcompat.cli.html_out import HtmlOutput
 from migcompat.cli.output import emit_json, out
-from migcompat.model.calendar import MachineLife, Milestone, calendar
+from migcompat.model.calendar import MachineLife, Milestone, calendar, milestone_text
 from migcompat.model.release import Release
 
 calendar_option = click.option(
@@ -35,17 +35,6 @@ def life_json(catalog: str, life: MachineLife) -> dict[str, Any]:
         "deprecated": milestone_json(life.deprecated), "removed": milestone_json(life.removed),
         "deprecation_reason": life.deprecation_reason, "note": life.note or None,
     }
-
-
-def milestone_text(step: Milestone | None) -> str:
-    if step is None:
-        return "-"
-    if step.how == "predicted":
-        return f"{step.version} (predicted)"
-    if step.how == "documented":
-        return f"{step.version} (QEMU docs)"
-    return f"{step.version} (seen {step.release})" if step.exact else \
-        f"by {step.version} (seen {step.release})"
 
 
 def show_calendar(release: str | None, catalog: str | None, fmt: str,

@@ -21,14 +21,12 @@ import atexit
 import contextlib
 import dataclasses
 import marshal
-import os
 import sys
-import tempfile
 from pathlib import Path
 from types import CodeType
 from typing import Any
 
-from migcompat.catalog.cache import cache_root, enabled, trusted
+from migcompat.catalog.cache import cache_root, enabled, trusted, write_whole
 
 KEEP = 4000  # entries; beyond it, only those the last run used are kept
 _SHAPE = ("name", "args", "body", "globals", "locals", "return_type")
@@ -50,16 +48,8 @@ def _load(path: Path) -> dict[str, CodeType]:
 def _save(path: Path, codes: dict[str, CodeType], used: set[str]) -> None:
     if len(codes) > KEEP:
         codes = {text: code for text, code in codes.items() if text in used}
-    with contextlib.suppress(Exception):
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(marshal.dumps(codes))
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+    with contextlib.suppress(Exception):  # no file: the next run compiles again
+        write_whole(path, marshal.dumps(codes))
 
 
 def install() -> None:

@@ -77,6 +77,18 @@ class Milestone:
     exact: bool = True  # False: only "by this version" is known
 
 
+def milestone_text(step: Milestone | None) -> str:
+    """A step as people read it: "11.0 (predicted)", "by 10.0 (seen 10.0)", or "-"."""
+    if step is None:
+        return "-"
+    if step.how == "predicted":
+        return f"{step.version} (predicted)"
+    if step.how == "documented":
+        return f"{step.version} (QEMU docs)"
+    return f"{step.version} (seen {step.release})" if step.exact else \
+        f"by {step.version} (seen {step.release})"
+
+
 @dataclass(frozen=True)
 class MachineLife:
     name: str

@@ -14,9 +14,9 @@ from itertools import islice
 
 from migcompat.model.calendar import (
     MachineLife,
-    Milestone,
     calendar,
     major_minor,
+    milestone_text,
     releases_after,
     text,
 )
@@ -26,17 +26,6 @@ from migcompat.report.page import esc, legend
 
 STATES = ("present", "deprecated", "removed", "predicted-deprecated", "predicted-removed",
           "absent")
-
-
-def _milestone(step: Milestone | None) -> str:
-    if step is None:
-        return "-"
-    if step.how == "predicted":
-        return f"{step.version} (predicted)"
-    if step.how == "documented":
-        return f"{step.version} (QEMU docs)"
-    return f"{step.version} (seen {step.release})" if step.exact else \
-        f"by {step.version} (seen {step.release})"
 
 
 def observed_state(life: MachineLife, release: Release, index: int,
@@ -104,8 +93,8 @@ def calendar_section(releases: Sequence[Release], future: int = 3,
             f'<tr class="f cal" data-k="{esc(key)}"><th class="row">{esc(life.name)}</th>'
             + "".join(cells)
             + f'<td class="txt">{esc(life.introduced or "-")}</td>'
-              f'<td class="txt">{esc(_milestone(life.deprecated))}</td>'
-              f'<td class="txt">{esc(_milestone(life.removed))}</td></tr>')
+              f'<td class="txt">{esc(milestone_text(life.deprecated))}</td>'
+              f'<td class="txt">{esc(milestone_text(life.removed))}</td></tr>')
     future_note = f"; {', '.join(coming)}? are QEMU versions to come" if coming else ""
     return (f'<section id="{sid}"><h2>{esc(title)}</h2>'
             f'<p>{len(chosen)} machine types over {len(ordered)} releases{esc(future_note)}, '
