@@ -12,6 +12,7 @@ import pytest
 
 from cli_run import run
 from migcompat.cli.main import cli
+from plan_fleet import inventory_text
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples" / "plan"
@@ -191,6 +192,34 @@ def test_the_bundled_example_inventories_plan(capsys: pytest.CaptureFixture[str]
                      "--format", "jsonl")
         assert result.code in (0, 1), (name, result.err)
         assert result.out.count("\n") >= 4, name
+
+
+def test_the_walkthroughs_fleet_is_the_one_real_qemu_checks() -> None:
+    # docs/plan.md walks through cluster.args; tests/qemu_migrations/test_plan_real.py
+    # migrates each of its VMs on the real builds
+    assert (EXAMPLES / "cluster.args").read_text() == inventory_text()
+
+
+def test_html_report_is_written_whole_or_not_at_all(capsys: pytest.CaptureFixture[str],
+                                                    tmp_path: Path) -> None:
+    page = tmp_path / "plan.html"
+    result = run(capsys, "plan", EXAMPLES / "cluster.args", *PATH, "--html", page)
+    assert result.code == 1  # cluster.args has a VM that cannot move (nvme)
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>") and text.endswith("</html>\n")
+    assert "<h1>Upgrade plan: 7.2 -&gt; 10.0 -&gt; 10.2</h1>" in text
+    assert text.count('<tr class="f cfg"') == 25
+    # a bad row: exit 2, one line, and no page
+    bad = jsonl(tmp_path, [{"name": "a", "release": "7.2", "qemu_args": PLAIN},
+                           {"name": "b", "release": "7.9", "qemu_args": PLAIN}])
+    other = tmp_path / "other.html"
+    result = run(capsys, "plan", bad, *PATH, "--html", other)
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1
+    assert not other.exists() and not list(tmp_path.glob("*.part"))
+    result = run(capsys, "plan", bad, *PATH, "--html", tmp_path)
+    assert result.code == 2 and f"--html {tmp_path}: is a directory" in result.err
+    result = run(capsys, "plan", bad, *PATH, "--html", tmp_path / "no" / "x.html")
+    assert result.code == 2 and "No such file or directory" in result.err
 
 
 def test_the_help_examples_run_from_the_repository(

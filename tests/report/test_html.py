@@ -144,3 +144,18 @@ def test_machines_calendar_html(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert re.search(r'<th class="row">pc-5\.1</th>', text)
     refused = run(capsys, "machines", "qemu-5.2", "--html", target)
     assert refused.code == 2 and "--calendar" in refused.err
+
+
+def test_plan_report_escapes_what_the_inventory_names(capsys: pytest.CaptureFixture[str],
+                                                      tmp_path: Path) -> None:
+    # a VM name and a device id are the inventory's own text: a hostile one stays text
+    inventory = tmp_path / "fleet.args"
+    inventory.write_text("<script>alert(1)</script>\t7.2\t-machine pc-q35-7.2 -nodefaults "
+                         "-device virtio-net-pci,id=n0\n")
+    out = tmp_path / "plan.html"
+    result = run(capsys, "plan", "--catalog", "qemu", inventory, "--to", "10.0",
+                 "--html", out)
+    assert result.code == 0, result.err
+    text = out.read_text()
+    assert "<script>alert" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert text.count("<script>") == 1  # the page's own

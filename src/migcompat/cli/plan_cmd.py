@@ -17,8 +17,9 @@ import click
 
 from migcompat.analysis.plan import IDENTITY_OPTIONS, ConfigPlan, Planner
 from migcompat.catalog.load import find_release
+from migcompat.cli.html_out import HtmlOutput, html_output
 from migcompat.cli.inventory import Row, rows
-from migcompat.cli.options import VMArgs, catalog_option, format_choice
+from migcompat.cli.options import VMArgs, catalog_option, format_choice, html_option
 from migcompat.cli.plan_out import Writer, writer_for
 from migcompat.cli.vm_inputs import config_for, line_from
 from migcompat.errors import EXIT_INCOMPATIBLE, MigcompatError, UsageError
@@ -81,8 +82,8 @@ class FleetPlanner:
             self.release(from_, "--from")
         path = [self.release(r, "--to") for r in to]
         cat, _ = find_release(to[0], catalog)
-        known = [self.release(r, "the catalog") for r in cat.release_ids()]
-        self.planner = Planner(path, known)
+        self.known = [self.release(r, "the catalog") for r in cat.release_ids()]
+        self.planner = Planner(path, self.known)
         self.raw: dict[tuple[object, ...], ConfigPlan] = {}  # the row as written
         self.normalized: dict[tuple[object, ...], ConfigPlan] = {}  # by args_key
         self.labels: dict[int, str] = {}  # id(plan): the config, as people name it
@@ -175,6 +176,8 @@ Examples:
       --format json
   migcompat plan --catalog qemu docs/examples/plan/fleet.csv --to 10.0 --format csv
   migcompat plan --catalog qemu tests/data/libvirt --from 7.2 --to 10.0 --format jsonl
+  migcompat plan --catalog qemu docs/examples/plan/fleet.args --from 7.2 --to 10.0 \\
+      --to 10.2 --html /tmp/plan.html
 """)
 @click.argument("inventory", type=click.Path(path_type=Path), metavar="INVENTORY")
 @click.option("--to", "to", multiple=True, required=True, metavar="RELEASE",
@@ -189,8 +192,9 @@ Examples:
 @format_choice(type=click.Choice(["text", "json", "jsonl", "csv"]),
                help="Output format: text (a summary and one line a config), json (one "
                     "document), jsonl (one JSON line a VM), csv (one row a VM); docs/json.md.")
+@html_option
 def plan_command(inventory: Path, to: tuple[str, ...], from_: str | None, output: Path | None,
-                 catalog: str | None, fmt: str) -> None:
+                 catalog: str | None, fmt: str, html_path: Path | None) -> None:
     """Plan the upgrade of every VM of INVENTORY along the path --from (or each VM's own
     release) -> --to -> --to ...: the verdict of each step both ways, the verified pins,
     the cold boot a missing machine type needs, and the machine type's removal horizon.
@@ -203,6 +207,7 @@ def plan_command(inventory: Path, to: tuple[str, ...], from_: str | None, output
     cold-boot (its machine type is missing on the path) or cannot-move. Exit 0, or 1 when
     a VM cannot move; 2 on bad input, naming the file and line.
     """
+    page_out = click.get_current_context().with_resource(html_output(html_path))
     fleet = FleetPlanner(to, from_, catalog)
     inventory_rows = rows(inventory)
     with _destination(output) as write:
@@ -213,8 +218,42 @@ def plan_command(inventory: Path, to: tuple[str, ...], from_: str | None, output
         if not out.seen:
             raise UsageError(f"{inventory}: no VM in the inventory")
         out.end()
+    if page_out is not None:
+        _write_report(page_out, out, fleet, inventory)
     if out.actions["cannot-move"]:
         raise click.exceptions.Exit(EXIT_INCOMPATIBLE)
+
+
+def _write_report(page_out: HtmlOutput, out: Writer, fleet: FleetPlanner,
+                  inventory: Path) -> None:
+    # imported here: only --html renders a page
+    from migcompat.model.machines import version_key
+    from migcompat.report.calendar_grid import calendar_section
+    from migcompat.report.fleet import STYLE, PlannedConfig, configs_section, machines_section
+    from migcompat.report.page import fleet_section, page
+
+    configs = [PlannedConfig(p, out.count(cid), fleet.labels.get(id(p), p.machine),
+                             tuple(out.names(cid))) for cid, p in out.plans.items()]
+    machines = {c.plan.machine for c in configs}
+    for c in configs:  # where the cold boots go
+        if c.plan.cold_boot is not None:
+            machines.update(m for m in (c.plan.cold_boot.min_machine,
+                                        c.plan.cold_boot.target_machine) if m)
+    path = " -> ".join(r.id for r in fleet.planner.path)
+    hosts = sorted({c.plan.path[0] for c in configs} - {r.id for r in fleet.planner.path},
+                   key=version_key)
+    title = " -> ".join([", ".join(hosts), path] if hosts else [path])
+    releases = {r.id: r for r in [*fleet.known, *fleet.releases.values()]}
+    text = page(f"Upgrade plan: {title}", [
+        fleet_section(out.actions, title="VMs by action",
+                      note=f"{len(configs)} distinct configs, path to {path}"),
+        machines_section(configs),
+        configs_section(configs),
+        calendar_section(list(releases.values()), machines=machines,
+                         title="The fleet's machine types by release"),
+    ], subtitle=f"{inventory}; generated by migcompat, works offline (docs/report.md).",
+        style=STYLE, search="action, config, machine, pin, VM name")
+    page_out.write(text)
 
 
 plan_command.name = "plan"

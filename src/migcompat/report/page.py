@@ -150,14 +150,16 @@ def _nav(sections: Sequence[str]) -> str:
     return f'<nav>{" &middot; ".join(links)}</nav>' if len(links) > 1 else ""
 
 
-def page(title: str, sections: Sequence[str], subtitle: str = "") -> str:
-    """The whole document around already rendered ``sections``."""
+def page(title: str, sections: Sequence[str], subtitle: str = "", style: str = "",
+         search: str = "type, property, machine, class") -> str:
+    """The whole document around already rendered ``sections``; ``style`` is the
+    sections' own CSS, ``search`` what the search box matches (its placeholder)."""
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
+            f"<title>{esc(title)}</title><style>{STYLE}{style}</style></head><body>"
             f"<h1>{esc(title)}</h1>"
             + (f'<p class="sub">{esc(subtitle)}</p>' if subtitle else "")
-            + '<div id="search"><input id="q" type="search" placeholder="filter rows: type, '
-              'property, machine, class" aria-label="filter rows"><span id="qn"></span></div>'
+            + '<div id="search"><input id="q" type="search" placeholder="filter rows: '
+            + esc(search) + '" aria-label="filter rows"><span id="qn"></span></div>'
             + _nav(sections) + "".join(sections)
             + f"<script>{SCRIPT}</script></body></html>\n")
