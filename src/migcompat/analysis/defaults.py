@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from migcompat.errors import MigcompatError
+from migcompat.gctools import collector_paused
 from migcompat.model.globals import GlobalProperty
 from migcompat.model.machines import MachineType
 from migcompat.model.props import Value
@@ -168,6 +169,12 @@ def _evaluate(release: Release, machine: MachineType, type_name: str,
 def type_defaults(release: Release, names: Iterable[str] | None = None,
                   machines: Iterable[str] | None = None) -> dict[str, TypeDefaults]:
     """Evaluate ``names`` (default: every evaluable type) under ``machines`` (default: all)."""
+    with collector_paused():  # millions of objects, all kept (gctools.py)
+        return _type_defaults(release, names, machines)
+
+
+def _type_defaults(release: Release, names: Iterable[str] | None,
+                   machines: Iterable[str] | None) -> dict[str, TypeDefaults]:
     ms = release.machines
     chosen = [ms.machines[m] for m in (machines if machines is not None else ms.names())]
     index = _Index(release, chosen)

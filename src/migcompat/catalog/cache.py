@@ -15,6 +15,7 @@ runs code when loaded, so it must be as trusted as the code itself.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import os
 import pickle
@@ -22,9 +23,10 @@ import tempfile
 from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import migcompat
+from migcompat.gctools import collector_paused
 
 _T = TypeVar("_T")
 # The packages whose classes a pickled release holds, or that decide how it is built.
@@ -84,10 +86,33 @@ def cached(name: str, files: Iterable[Path], build: Callable[[], _T]) -> _T:
     with contextlib.suppress(Exception):  # a broken or foreign entry: rebuild
         if trusted(entry):
             with entry.open("rb") as f:
-                value: _T = pickle.load(f)
+                value: _T = load_kept(f)
             return value
     value = build()
     store(entry, value)
+    if FREEZE_LOADED:  # as load_kept does with a loaded one
+        gc.freeze()
+    return value
+
+
+# Set by the command line when the process is its own (cli/main.py): see load_kept.
+FREEZE_LOADED = False
+
+
+def load_kept(f: BinaryIO) -> Any:
+    """Unpickle an entry that lives as long as the process (a release, a capture).
+
+    Unpickling allocates hundreds of thousands of objects, none of them garbage: the cycle
+    collector is paused for the load (gctools.py; a third of the load's time). In a
+    process that is one command's own (``FREEZE_LOADED``), what was loaded is then moved
+    out of the collector's sight (``gc.freeze``): every later full collection would walk
+    it again for nothing, which costs a ``check`` a fifth of its time. A long-lived process
+    (a test run, a program that imports the library) keeps the collector's usual view, so
+    that what it drops can still be freed."""
+    with collector_paused():
+        value = pickle.load(f)
+    if FREEZE_LOADED:
+        gc.freeze()
     return value
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from migcompat.analysis.lint import (
     severity_at_least,
     vmstate_findings,
 )
-from migcompat.catalog.cache import cache_root, enabled, store, trusted
+from migcompat.catalog.cache import cache_root, enabled, load_kept, store, trusted
 from migcompat.cli.options import (
     catalog_option,
     format_choice,
@@ -174,7 +173,7 @@ def _lint(old: str, new: str, catalog: str | None, machine_glob: str,
         with contextlib.suppress(Exception):  # missing or broken: compute
             if trusted(entry):
                 with entry.open("rb") as f:
-                    found: list[Finding] = pickle.load(f)
+                    found: list[Finding] = load_kept(f)
                 return old_r, new_r, found
     findings = lint(compare(old_r, new_r, machine=machine_glob, type_glob=type_glob))
     if entry is not None:

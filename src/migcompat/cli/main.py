@@ -117,6 +117,12 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The program; ``argv`` None: the process's own arguments, and the process is this
+    one command's (catalog/cache.py's FREEZE_LOADED)."""
+    if argv is None:
+        from migcompat.catalog import cache  # here: --help and --version need no cache
+
+        cache.FREEZE_LOADED = True
     try:
         code = cli.main(args=argv, prog_name="migcompat", standalone_mode=False)
     except click.exceptions.Abort:

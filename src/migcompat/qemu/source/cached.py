@@ -13,11 +13,10 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-import pickle
 from dataclasses import replace
 from pathlib import Path
 
-from migcompat.catalog.cache import cache_root, enabled, store, trusted
+from migcompat.catalog.cache import cache_root, enabled, load_kept, store, trusted
 from migcompat.catalog.checker import Checker
 from migcompat.catalog.load import open_catalog
 from migcompat.catalog.release_loader import build_release
@@ -118,7 +117,7 @@ def _cached(key: str) -> Release | None:
         try:
             if trusted(_entry(key)):
                 with _entry(key).open("rb") as f:
-                    cached: Release = pickle.load(f)
+                    cached: Release = load_kept(f)
                 return cached
         except Exception:
             pass
