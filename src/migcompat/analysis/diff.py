@@ -26,6 +26,7 @@ from fnmatch import fnmatchcase
 
 from migcompat.analysis.defaults import Group, Key, Outcome, TypeDefaults, type_defaults
 from migcompat.analysis.defaults import evaluable_types as _evaluable
+from migcompat.gctools import collector_paused
 from migcompat.model.machines import version_key
 from migcompat.model.release import Release
 
@@ -157,6 +158,12 @@ def _unresolved(outcome: Outcome | None) -> bool:
 def compare(old: Release, new: Release, machine: str = "*", type_glob: str = "*",
             types: Iterable[str] | None = None) -> ReleaseDiff:
     """Compare every evaluable type (or ``types``) matching ``type_glob``."""
+    with collector_paused():  # every type's defaults on both sides, all kept (gctools.py)
+        return _compare(old, new, machine, type_glob, types)
+
+
+def _compare(old: Release, new: Release, machine: str, type_glob: str,
+             types: Iterable[str] | None) -> ReleaseDiff:
     machines = shared_machines(old, new, machine)
     old_top, new_top = newest_machines(old), newest_machines(new)
     every = set(_evaluable(old)) | set(_evaluable(new)) if types is None else set(types)

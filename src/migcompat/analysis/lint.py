@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 
 from migcompat.analysis.defaults import SMPS, Outcome, type_defaults
 from migcompat.analysis.diff import PropertyDiff, ReleaseDiff, Row
+from migcompat.gctools import collector_paused
 from migcompat.model.globals import GlobalProperty, entry_text
 from migcompat.model.machines import CompatTable, MachineSet, MachineType, version_key
 from migcompat.model.props import BOOL_KINDS, format_value
@@ -118,7 +119,8 @@ def _text(kind: str, value: object) -> str:
 
 def lint(diff: ReleaseDiff) -> list[Finding]:
     """The findings of a comparison, most severe first."""
-    findings = _changed(diff) + _added_removed(diff)
+    with collector_paused():  # evaluations again, all kept (gctools.py)
+        findings = _changed(diff) + _added_removed(diff)
     findings.sort(key=lambda f: (SEVERITIES.index(f.severity), f.kind, f.driver, f.property))
     return findings
 
