@@ -31,12 +31,16 @@ from migcompat.stream import DONE, Decoder, SectionFull, stream_schemas
 from qemu_helpers import VIRTIO_BLK_ARGS, make_stream, require_qemu
 
 STATE_FILES = sorted((DATA_DIR / "qemu").glob("*.state.json"))
+# The device probe on a few types (the whole probe of a build takes minutes): one that
+# migrates, blockers (one lifted by an option), one that needs what the probe cannot give.
+PROBED = ("e1000", "usb-uas", "ivshmem-plain", "rocker", "vfio-pci")
 
 
 @pytest.fixture(scope="module")
 def doc() -> dict[str, Any]:
     """The state document of the two 7.2 machine types, from the real system QEMU."""
-    return probe_state("7.2", Target(require_qemu()), machines="pc-*-7.2")
+    return probe_state("7.2", Target(require_qemu()), machines="pc-*-7.2",
+                       probe_only=PROBED)
 
 
 @pytest.fixture(scope="module")
@@ -212,3 +216,52 @@ def test_bundled_state_files() -> None:
         assert doc["release"] == path.name.removesuffix(".state.json")
         assert doc["machines"], path
         _check_references(doc)
+
+
+@pytest.mark.qemu
+def test_device_probe(doc: dict[str, Any]) -> None:
+    probe = doc["device_probe"]
+    assert sorted(probe) == ["pc-i440fx", "pc-q35"]
+    q35 = probe["pc-q35"]
+    assert q35["machine"] == "pc-q35-7.2" and q35["ok"] == ["e1000"]
+    devices = q35["devices"]
+    assert devices["usb-uas"] == {"status": "blocked", "words": "State blocked by "
+                                  "non-migratable device '0000:00:01.0/1/usb-uas'"}
+    assert devices["ivshmem-plain"]["status"] == "blocked"
+    assert "master=on" in devices["ivshmem-plain"]["lifted_by"]
+    assert devices["rocker"]["status"] == "blocked"
+    assert devices["vfio-pci"]["status"] == "cannot-start"
+    assert "host=" in devices["vfio-pci"]["words"]
+
+
+def test_bundled_device_probes_load() -> None:
+    from migcompat.catalog.capture_loader import load_capture
+
+    for path in STATE_FILES:
+        probe = load_capture(str(path)).device_probe
+        assert set(probe) == {"pc-q35", "pc-i440fx"}, path
+        machine, devices = probe["pc-q35"]
+        assert machine.startswith("pc-q35-") and len(devices) > 150, path
+        assert devices["nvme"].status == "blocked", path
+        assert devices["e1000"].status == "ok", path
+
+
+@pytest.mark.parametrize(("probe", "where"), [
+    ([], "$.device_probe"),
+    ({"pc-q35": {"ok": []}}, "$.device_probe['pc-q35']"),
+    ({"pc-q35": {"machine": "pc-q35-7.2", "devices": {"x": {"status": "maybe"}}}},
+     "$.device_probe['pc-q35'].devices.x"),
+])
+def test_a_malformed_device_probe_is_a_catalog_error(tmp_path: Path, probe: object,
+                                                      where: str) -> None:
+    from migcompat.catalog.capture_loader import load_capture
+    from migcompat.errors import CatalogError
+
+    doc = {"format": FORMAT, "release": "7.2", "machines": {}, "device_probe": probe}
+    path = tmp_path / "7.2.state.json"
+    path.write_text(json.dumps(doc))
+    load_capture.cache_clear()
+    with pytest.raises(CatalogError) as info:
+        load_capture(str(path))
+    (problem,) = info.value.problems
+    assert problem.path == where and str(path) in problem.format()

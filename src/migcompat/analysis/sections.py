@@ -16,7 +16,7 @@ from migcompat.analysis.reasons import Reason
 from migcompat.analysis.wire import describe, first_difference, tokens
 from migcompat.errors import RuleError, StateError
 from migcompat.model.vm import VM
-from migcompat.vm.captured import max_length, plan_captured
+from migcompat.vm.captured import CapturedPlan, max_length, plan_captured
 from migcompat.vm.live import Section, plan_sections
 from migcompat.vmstate.rules import RuleContext
 from migcompat.vmstate.schema import Amount, FromField, VMStateDescription
@@ -176,6 +176,8 @@ def captured_rule(src: VM, dst: VM) -> list[Reason]:
     if mine is not None:  # the source's QEMU refuses to start the migration at all
         reasons += [Reason("migration-blocked", f"{path}: {words}", device=path)
                     for path, words in mine.blocked]
+    if mine is not None and theirs is not None:
+        reasons += cannot_start(src, dst, mine, theirs)
     if mine is None or theirs is None or any(p.gaps for p in (mine, theirs)):
         return reasons
     local = dict(theirs.ram)
@@ -191,6 +193,27 @@ def captured_rule(src: VM, dst: VM) -> list[Reason]:
                     else f"Size too large: {name}: 0x{size:x} > 0x{limit:x}")
             reasons.append(Reason("ramblock-size", f"{what}: Invalid argument", section="ram"))
     return reasons
+
+
+STARTED = ("ok", "blocked", "crashes")
+
+
+def cannot_start(src: VM, dst: VM, mine: CapturedPlan, theirs: CapturedPlan) -> list[Reason]:
+    """A device type one build started in the device probe and the other refused on the
+    same machine family: that side's QEMU will not start the VM (QEMU's words). A type
+    neither started says nothing (the probe gave it too little to start with)."""
+    out = []
+    for path, (dtype, there) in theirs.probed.items():
+        here = mine.probed.get(path)
+        if here is None or here[0] != dtype:
+            continue
+        for side, vm, a, b in (("destination", dst, here[1], there),
+                               ("source", src, there, here[1])):
+            if b.status == "cannot-start" and a.status in STARTED:
+                out.append(Reason("cannot-start", f"the {side}'s QEMU {vm.release.id} "
+                                  f"refuses {dtype} on {vm.machine.family} machine types "
+                                  f"(the device probe: {b.words})", device=path))
+    return out
 
 
 SECTION_RULES = (section_rule, captured_rule)

@@ -18,11 +18,14 @@ from migcompat.catalog.cache import cached
 from migcompat.catalog.checker import Checker, path_key
 from migcompat.errors import CatalogError, StreamError
 from migcompat.model.capture import (
+    OK,
     Capture,
     CapturedDevice,
     CapturedMachine,
     CapturedRam,
     CapturedSection,
+    DeviceProbe,
+    ProbedDevice,
 )
 from migcompat.vmstate.rules import NEVER
 from migcompat.vmstate.schema import VMStateDescription
@@ -51,9 +54,41 @@ def load_capture(file: str) -> Capture:
         raise CatalogError(chk.problems)
     reader = _Reader(file, data)
     skipped = data.get("skipped", {})
+    probe = device_probe(chk, data.get("device_probe", {}))
     return Capture(str(data.get("release", "")), str(data.get("build", "")), file,
                    tuple(machines), skipped if isinstance(skipped, dict) else {},
-                   reader.machine)
+                   reader.machine, probe)
+
+
+STATUSES = ("ok", "blocked", "crashes", "cannot-start")
+
+
+def device_probe(chk: Checker, raw: object) -> DeviceProbe:
+    """``$.device_probe``: per family, the probed machine type, the device types that
+    started and migrated (``ok``) and the others with QEMU's words."""
+    if not isinstance(raw, dict):
+        chk.add("$.device_probe", "wrong-type", "expected an object of machine families")
+        raise CatalogError(chk.problems)
+    out: dict[str, tuple[str, dict[str, ProbedDevice]]] = {}
+    for family, entry in raw.items():
+        where = path_key("$.device_probe", family)
+        if not (isinstance(entry, dict) and isinstance(entry.get("machine"), str)
+                and isinstance(entry.get("ok", []), list)
+                and isinstance(entry.get("devices", {}), dict)):
+            chk.add(where, "wrong-type", "expected {machine, ok: [...], devices: {...}}")
+            raise CatalogError(chk.problems)
+        found: dict[str, ProbedDevice] = dict.fromkeys(map(str, entry.get("ok", [])), OK)
+        for name, dev in entry.get("devices", {}).items():
+            if not (isinstance(dev, dict) and dev.get("status") in STATUSES
+                    and isinstance(dev.get("words", ""), str)
+                    and isinstance(dev.get("lifted_by", []), list)):
+                chk.add(path_key(f"{where}.devices", name), "wrong-type",
+                        f"expected {{status: {'|'.join(STATUSES)}, words, lifted_by}}")
+                raise CatalogError(chk.problems)
+            found[name] = ProbedDevice(dev["status"], dev.get("words", ""),
+                                       tuple(map(str, dev.get("lifted_by", []))))
+        out[str(family)] = (entry["machine"], found)
+    return out
 
 
 def cached_capture(file: str) -> Capture:
@@ -61,14 +96,16 @@ def cached_capture(file: str) -> Capture:
     index (machine names, skipped devices), then each machine when it is asked for. The
     whole file (700 KB of JSON, every machine type) is read only for what the cache lacks:
     a check needs one machine type of it."""
-    release, build, names, skipped = cached(f"capture-index:{file}", [Path(file)],
-                                            partial(_index, file))
-    return Capture(release, build, file, names, skipped, partial(_cached_machine, file))
+    release, build, names, skipped, probe = cached(f"capture-index:{file}", [Path(file)],
+                                                   partial(_index, file))
+    return Capture(release, build, file, names, skipped, partial(_cached_machine, file),
+                   probe)
 
 
-def _index(file: str) -> tuple[str, str, tuple[str, ...], dict[str, str]]:
+def _index(file: str) -> tuple[str, str, tuple[str, ...], dict[str, str], DeviceProbe]:
     whole = load_capture(file)
-    return whole.release, whole.build, whole.machine_names, dict(whole.skipped)
+    return (whole.release, whole.build, whole.machine_names, dict(whole.skipped),
+            whole.device_probe)
 
 
 def _cached_machine(file: str, name: str) -> CapturedMachine | None:

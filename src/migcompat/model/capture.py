@@ -58,19 +58,44 @@ class CapturedMachine:
     board_types: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class ProbedDevice:
+    """What the build did with a device type alone on a family's newest machine type
+    (docs/probe-state.md, "Every device type"): ``ok`` (started and migrated),
+    ``blocked`` (QEMU refused to migrate, ``words``; an option of ``lifted_by`` lifts it),
+    ``crashes`` (the source died when asked) or ``cannot-start`` (QEMU's ``words``)."""
+
+    status: str
+    words: str = ""
+    lifted_by: tuple[str, ...] = ()
+
+
+OK = ProbedDevice("ok")
+# family (pc-q35, pc-i440fx) -> (the probed machine type, device type -> outcome)
+DeviceProbe = Mapping[str, tuple[str, Mapping[str, ProbedDevice]]]
+
+
 class Capture:
     """A build's captured machines, turned into model objects one machine at a time."""
 
     def __init__(self, release: str, build: str, file: str, machine_names: tuple[str, ...],
                  skipped: Mapping[str, str],
-                 load_machine: Callable[[str], CapturedMachine | None]) -> None:
+                 load_machine: Callable[[str], CapturedMachine | None],
+                 device_probe: DeviceProbe | None = None) -> None:
         self.release = release
         self.build = build
         self.file = file
         self.machine_names = machine_names
         self.skipped = skipped
+        self.device_probe: DeviceProbe = device_probe or {}
         self._load = load_machine
         self._machines: dict[str, CapturedMachine] = {}
+
+    def probed(self, family: str, device_type: str) -> ProbedDevice | None:
+        """The device probe's outcome for ``device_type`` on ``family``; None when the
+        family or the type was not probed."""
+        found = self.device_probe.get(family)
+        return None if found is None else found[1].get(device_type)
 
     def machine(self, name: str) -> CapturedMachine | None:
         if name not in self._machines:

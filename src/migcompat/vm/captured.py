@@ -13,7 +13,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from migcompat.model.capture import CapturedDevice, CapturedMachine, CapturedSection
+from migcompat.model.capture import (
+    CapturedDevice,
+    CapturedMachine,
+    CapturedSection,
+    ProbedDevice,
+)
 from migcompat.model.devspec import DeviceSpec
 from migcompat.model.props import TEXT_KINDS, format_value
 from migcompat.model.vm import VM, DeviceObject, VMConfig, realize_vm
@@ -37,6 +42,8 @@ class CapturedPlan:
     gaps: list[tuple[str, str]] = field(default_factory=list)
     # Devices that make QEMU refuse to migrate at all: (device path, QEMU's words).
     blocked: list[tuple[str, str]] = field(default_factory=list)
+    # What the build's device probe did with each device's type (path -> (type, outcome)).
+    probed: dict[str, tuple[str, ProbedDevice]] = field(default_factory=dict)
 
 
 # fw_cfg blobs are resizable RAM blocks (hw/core/loader.c rom_add_blob): an incoming size up
@@ -95,6 +102,15 @@ def plan_captured(vm: VM) -> CapturedPlan | None:
     plan.ram = [(r.idstr, r.sized(vm.config.mem)) for r in machine.ram]
     short = short_root_bus(machine)
     for dev in vm.devices:
+        probed = capture.probed(vm.machine.family, dev.type)
+        if probed is not None:
+            plan.probed[dev.path] = (dev.type, probed)
+        words = _probe_refusal(dev, probed, vm.release.id)
+        if words is not None and dev.type not in machine.unmigratable:
+            address = _root_address(dev.address, short) if _on_root_bus(dev) else ""
+            plan.blocked.append((dev.path, _ADDRESS.sub(f"'{address}/", words)
+                                 if address else words))
+            continue
         if not _on_root_bus(dev):
             where = f"bus {dev.bus}" if dev.bus else "the main system bus"
             plan.gaps.append((dev.path, f"{vm.release.id} {vm.machine.name}: no captured "
@@ -109,6 +125,26 @@ def plan_captured(vm: VM) -> CapturedPlan | None:
             continue
         _device(dev, address, machine.devices, machine.skipped_devices, vm, plan)
     return plan
+
+
+def _probe_refusal(dev: DeviceObject, probed: ProbedDevice | None,
+                   release: str) -> str | None:
+    """QEMU's words when the device probe saw the build refuse to migrate (or die
+    migrating) a VM with this device type, unless the device sets an option the probe saw
+    lift the blocker (ivshmem's ``master=on``)."""
+    if probed is None or probed.status not in ("blocked", "crashes"):
+        return None
+    for option in probed.lifted_by:
+        name, _, value = option.partition("=")
+        eff = dev.lookup(name)
+        if eff is not None and format_value(eff.prop.kind, eff.value) == value:
+            return None
+    if probed.status == "crashes":
+        return (f"QEMU {release} dies when asked to migrate a VM with {dev.type} (the "
+                f"device probe: {probed.words})")
+    if probed.lifted_by:  # QEMU's words first, then what the probe saw lift them
+        return f"{probed.words} ({' or '.join(probed.lifted_by)} lifts it)"
+    return probed.words
 
 
 def _device(dev: DeviceObject, address: str, devices: Mapping[str, CapturedDevice],

@@ -21,13 +21,14 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from migcompat.errors import MigcompatError, UsageError
 from migcompat.model.machines import version_key
+from migcompat.qemu.binary.state.device_probe import probe_devices
 from migcompat.qemu.binary.state.dump import versions_from_dump
 from migcompat.qemu.binary.state.run import (
     DEVICES,
@@ -148,8 +149,10 @@ def _save_devices(target: Target, cap: Capture, devices: list[Device]) -> None:
 
 
 def probe_state(release: str, target: Target, machines: str | Sequence[str] | None = None,
-                progress: Progress | None = None, jobs: int = 2) -> dict[str, Any]:
-    """The ``<release>.state.json`` document of ``target`` (a build of ``release``)."""
+                progress: Progress | None = None, jobs: int = 2,
+                probe_only: Collection[str] | None = None) -> dict[str, Any]:
+    """The ``<release>.state.json`` document of ``target`` (a build of ``release``);
+    ``probe_only``: the device probe tries only these device types (default: all)."""
     say = progress or (lambda _msg: None)
     available, build_name = device_types(target)
     names = machine_types(target)
@@ -189,10 +192,22 @@ def probe_state(release: str, target: Target, machines: str | Sequence[str] | No
     versions, type_vmsd = versions_from_dump(dump, conflicts)
     for note in conflicts:
         say(f"{release}: -dump-vmstate: note: {note}")
+    probe = probe_devices(target, newest_families(target), say, jobs, only=probe_only)
     return {"format": FORMAT, "release": release, "build": build_name,
             "versions": versions, "type_vmsd": type_vmsd,
             "schemas": dict(sorted(schemas.items())), "machines": out_machines,
-            "skipped": skipped}
+            "skipped": skipped, "device_probe": probe}
+
+
+def newest_families(target: Target) -> dict[str, str]:
+    """The newest machine type of each pc family the build has (the device probe's)."""
+    names = machine_types(target)
+    out = {}
+    for family in ("pc-q35", "pc-i440fx"):
+        mine = [n for n in names if n.startswith(f"{family}-")]
+        if mine:
+            out[family] = max(mine, key=lambda n: version_key(n.removeprefix(f"{family}-")))
+    return out
 
 
 def _newest_q35(names: Iterable[str]) -> str:
