@@ -102,7 +102,11 @@ def _connect(qmp: Any, proc: subprocess.Popen[bytes], timeout: float) -> None:
             qmp.connect()
             return
         except Exception:
-            if proc.poll() is not None or time.monotonic() > deadline:
+            if proc.poll() is not None:  # it died: say why, in its words
+                proc.wait()
+                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                raise RuntimeError(f"QEMU exited early ({proc.returncode}): {err}") from None
+            if time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
 

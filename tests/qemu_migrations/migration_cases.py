@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from qemu.qmp import ExecuteError, QMPError
 
 from migcompat.catalog.load import DATA_DIR
 from migcompat.cli.main import main as cli_main
@@ -111,6 +112,29 @@ class Case:
         return [*argv, "--format", "json"]
 
 
+XHCI = Dev("qemu-xhci,id=usb", ("-device", "qemu-xhci,id=usb"))
+ALL_PAIRS = (("7.2", "10.0"), ("10.0", "7.2"), ("5.2", "7.2"), ("7.2", "5.2"), ("5.2", "10.0"),
+             ("10.0", "5.2"))
+BOTH_FAMILIES = ("pc-q35-5.2", "pc-i440fx-5.2")
+BLOCKED_CASES = (
+    (Dev("usb-uas,bus=usb.0", ("-device", "usb-uas,bus=usb.0")), (XHCI,), BOTH_FAMILIES,
+     ALL_PAIRS),
+    (Dev("usb-net,bus=usb.0", ("-device", "usb-net,bus=usb.0")), (XHCI,), ("pc-q35-5.2",),
+     ALL_PAIRS),
+    (Dev("usb-wacom-tablet,bus=usb.0", ("-device", "usb-wacom-tablet,bus=usb.0")), (XHCI,),
+     ("pc-i440fx-5.2",), ALL_PAIRS),
+    (Dev("rocker", ("-device", "rocker")), (), BOTH_FAMILIES, ALL_PAIRS),
+    (Dev("amd-iommu", ("-device", "amd-iommu")), (), ("pc-q35-5.2",), ALL_PAIRS),
+    (Dev("ufs", ("-device", "ufs")), (), ("pc-q35-5.2",), (("10.0", "7.2"), ("10.0", "5.2"))),
+)
+CANNOT_START_CASES = (
+    # 5.2 refuses virtio-iommu-pci ("Check the guest is booted without FW or with -no-acpi")
+    (Dev("virtio-iommu-pci", ("-device", "virtio-iommu-pci")), BOTH_FAMILIES,
+     (("7.2", "5.2"), ("10.0", "5.2"), ("5.2", "7.2"), ("5.2", "10.0"))),
+    # 7.2 and 10.0 refuse vmmouse without the i8042 that -nodefaults leaves out
+    (Dev("vmmouse", ("-device", "vmmouse")), ("pc-q35-5.2",),
+     (("5.2", "7.2"), ("5.2", "10.0"), ("7.2", "5.2"), ("10.0", "5.2"))),
+)
 MACHINES = ("pc-q35-5.1", "pc-i440fx-5.1")
 # 7.2 (the system build) with itself, and with 5.2 and 10.0 in both directions; 5.2 <-> 10.0 too.
 PAIRS = (("7.2", "7.2"), ("5.2", "7.2"), ("7.2", "5.2"), ("7.2", "10.0"), ("10.0", "7.2"),
@@ -161,6 +185,13 @@ CASES: tuple[Case, ...] = (
                        ("pc-q35-2.4", (("7.2", "10.0"), ("10.0", "7.2"))))
       for s, d in pairs),
     Case("rombar 1 vs -1", "10.0", "7.2", "pc-i440fx-5.1", "loaded", shared=(E1000,)),
+    # Devices the device probe saw each build refuse to migrate (docs/probe-state.md): the
+    # source's QEMU refuses the migrate command, in the words check quotes.
+    *(Case(f"blocked: {dev.spec.split(',')[0]}", s, d, m, "refused", shared=(BLK, *extra, dev))
+      for dev, extra, machines, pairs in BLOCKED_CASES for m in machines for s, d in pairs),
+    # A device type one build starts and the other refuses on the same machine family.
+    *(Case(f"cannot start: {dev.spec}", s, d, m, "refused", shared=(BLK, dev))
+      for dev, machines, pairs in CANNOT_START_CASES for m in machines for s, d in pairs),
 )
 
 
@@ -215,8 +246,13 @@ def run_real(case: Case, src: QemuBuild, dst: QemuBuild, workdir: Path,
     """Migrate through a file between the two real builds (one stream per source config)."""
     key = (case.src, case.machine, *case.src_args())
     if key not in streams:
-        streams[key] = make_stream(workdir, case.machine, case.src_args(), smp=SMP,
-                                   mem=MEM_MIB, qemu=src, name=f"stream{len(streams)}.mig")
+        try:
+            streams[key] = make_stream(workdir, case.machine, case.src_args(), smp=SMP,
+                                       mem=MEM_MIB, qemu=src, name=f"stream{len(streams)}.mig")
+        except ExecuteError as exc:  # the source refuses to migrate (a migration blocker)
+            return Actual("refused", str(exc), str(exc))
+        except (RuntimeError, QMPError) as exc:  # the source does not start it at all
+            return Actual("refused", _first_error(str(exc)), str(exc))
     return classify(load_stream(streams[key], case.machine, case.dst_args(), smp=SMP,
                                 mem=MEM_MIB, qemu=dst))
 
