@@ -102,11 +102,7 @@ def _connect(qmp: Any, proc: subprocess.Popen[bytes], timeout: float) -> None:
             qmp.connect()
             return
         except Exception:
-            if proc.poll() is not None:  # it died: say why, in its words
-                proc.wait()
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise RuntimeError(f"QEMU exited early ({proc.returncode}): {err}") from None
-            if time.monotonic() > deadline:
+            if proc.poll() is not None or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
 
@@ -144,7 +140,15 @@ def make_stream(
     try:
         _wait_for_socket(proc, sock, timeout)
         qmp = QEMUMonitorProtocol(str(sock))
-        _connect(qmp, proc, timeout)
+        try:
+            _connect(qmp, proc, timeout)
+        except Exception:
+            if proc.poll() is None:
+                raise
+            # it died before its monitor answered: say why, in its words
+            proc.wait()
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise RuntimeError(f"QEMU exited early ({proc.returncode}): {err}") from None
         try:
             qmp.settimeout(timeout)
             # Write to a temporary name and rename: the file appears only once `cat` is done.

@@ -123,13 +123,12 @@ def test_failing_devices_are_left_out() -> None:
     cap = capture(Target(require_qemu()), "pc-q35-7.2", {"virtio-rng-pci", "mc-no-such-device"},
                   devices)
     assert cap.failure is None
-    assert [d.type for d in cap.used] == ["virtio-rng-pci"]
+    assert [[d.type for d in b.used] for b in cap.batches] == [["virtio-rng-pci"]]
     assert cap.skipped_devices["not-built"] == "not in this build"
     reason = cap.skipped_devices["mc-no-such-device"]
     assert "mc-no-such-device" in reason and "\n" not in reason
     assert not reason.startswith(("/", "qemu-system"))
-    assert cap.with_devices is not None
-    assert any(s.idstr == "0000:00:01.0/virtio-rng" for s in cap.with_devices.full())
+    assert any(s.idstr == "0000:00:01.0/virtio-rng" for s in cap.batches[0].stream.full())
 
 
 @pytest.mark.qemu

@@ -28,6 +28,7 @@ from qemu.qmp import ExecuteError, QMPError
 from migcompat.catalog.load import DATA_DIR
 from migcompat.cli.main import main as cli_main
 from migcompat.errors import BuildUnavailable, FetchError
+from migcompat.qemu.binary.state.capture import BATCH
 from migcompat.qemu.binary.state.run import DEVICES as PROBED_DEVICES
 from migcompat.qemu.debian.builds import QemuBuild, build
 from qemu_helpers import LoadResult, load_stream, make_stream
@@ -66,16 +67,30 @@ CHANGED_DEFAULTS = {
 }
 
 
-def probed(src: str, dst: str, machine: str) -> tuple[Dev, ...]:
+# The ESP SCSI controllers: their nested esp struct changed version (v4 in 5.2, v6 in 7.2,
+# v7 in 10.0) and 10.0 cannot load the older ones; their own cases below.
+ESP = ("am53c974", "dc390")
+
+
+def probed(src: str, dst: str, machine: str) -> list[tuple[Dev, ...]]:
     """Every probed device type both builds were captured with on ``machine`` (a type one
     build lacks, like pvpanic-pci on 5.2, or cannot migrate, like nvme, is left out), less
-    those of CHANGED_DEFAULTS."""
+    those of CHANGED_DEFAULTS, in VMs of at most BATCH devices (as the capture saved them:
+    the root PCI bus has about 30 free slots)."""
     both = set.intersection(*(set(json.loads(
         (DATA_DIR / "qemu" / f"{r}.state.json").read_text())["machines"][machine]["devices"])
         for r in (src, dst)))
-    return tuple(Dev(d.type, tuple(d.args(10 + n)))
-                 for n, d in enumerate(PROBED_DEVICES)
-                 if d.type in both and d.type not in CHANGED_DEFAULTS)
+    devs = [Dev(d.type, tuple(d.args(10 + n))) for n, d in enumerate(PROBED_DEVICES)
+            if d.type in both and d.type not in CHANGED_DEFAULTS and d.type not in ESP]
+    batches: list[list[Dev]] = []
+    for dev in devs:  # a VM has one balloon at most (QEMU refuses a second)
+        fits = [b for b in batches if len(b) < BATCH and not (
+            "balloon" in dev.spec and any("balloon" in x.spec for x in b))]
+        if fits:
+            fits[0].append(dev)
+        else:
+            batches.append([dev])
+    return [tuple(b) for b in batches]
 
 
 @dataclass(frozen=True)
@@ -176,19 +191,32 @@ CASES: tuple[Case, ...] = (
     Case("rombar 1 vs -1", "7.2", "10.0", "pc-q35-5.1", "loaded", shared=(E1000,)),
     # Every probed device type at once, on newer and older machine types: the captured sections
     # (versions, subsections, layouts, RAM blocks) of both builds must agree, as QEMU does.
-    *(Case("all probed devices", s, d, m, "loaded", shared=probed(s, d, m))
+    *(Case(f"all probed devices {n + 1}", s, d, m, "loaded", shared=batch)
       for m, pairs in (("pc-q35-7.2", (("7.2", "10.0"), ("10.0", "7.2"))),
                        ("pc-i440fx-7.2", (("7.2", "10.0"), ("10.0", "7.2"))),
                        ("pc-q35-5.2", (("5.2", "10.0"), ("10.0", "5.2"), ("5.2", "7.2"),
                                        ("7.2", "5.2"))),
                        ("pc-i440fx-2.4", (("5.2", "10.0"), ("10.0", "5.2"))),
                        ("pc-q35-2.4", (("7.2", "10.0"), ("10.0", "7.2"))))
-      for s, d in pairs),
+      for s, d in pairs for n, batch in enumerate(probed(s, d, m))),
     Case("rombar 1 vs -1", "10.0", "7.2", "pc-i440fx-5.1", "loaded", shared=(E1000,)),
     # Devices the device probe saw each build refuse to migrate (docs/probe-state.md): the
     # source's QEMU refuses the migrate command, in the words check quotes.
     *(Case(f"blocked: {dev.spec.split(',')[0]}", s, d, m, "refused", shared=(BLK, *extra, dev))
       for dev, extra, machines, pairs in BLOCKED_CASES for m in machines for s, d in pairs),
+    # The nested esp struct at another version on each side (struct-version): real 10.0
+    # fails on 7.2's and 5.2's ("Missing section footer"), 7.2 reads 10.0's, 5.2 refuses
+    # both newer section versions. 7.2 also reads 5.2's v4: check's conservative rule says
+    # it fails (the one known disagreement, never a false "compatible").
+    *(Case(f"nested struct version: {dev}", s, d, "pc-q35-5.2", expect, shared=(BLK, Dev(
+        dev, ("-device", dev))), known=known)
+      for dev in ESP
+      for s, d, expect, known in (
+          ("7.2", "10.0", "failed", ""), ("5.2", "10.0", "failed", ""),
+          ("10.0", "7.2", "loaded", ""), ("10.0", "5.2", "failed", ""),
+          ("7.2", "5.2", "failed", ""),
+          ("5.2", "7.2", "loaded", "7.2 reads the esp v4 of 5.2 by tests no description "
+                                   "shows; struct-version predicts a failure"))),
     # A device type one build starts and the other refuses on the same machine family.
     *(Case(f"cannot start: {dev.spec}", s, d, m, "refused", shared=(BLK, dev))
       for dev, machines, pairs in CANNOT_START_CASES for m in machines for s, d in pairs),

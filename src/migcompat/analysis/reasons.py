@@ -89,6 +89,9 @@ _TABLE = (
                "sizes on each side", BREAKING, "breaking"),
     ReasonCode("equal-check", "a field the destination checks against its own value (an "
                "equal info) gets another value from the source", BREAKING, "breaking"),
+    ReasonCode("struct-version", "a nested struct is at a newer version on the destination, "
+               "whose loader reads the source's older one by tests no description shows",
+               BREAKING, "breaking"),
     ReasonCode("migration-blocked", "the source has a device its build refuses to migrate",
                BREAKING, "breaking"),
     ReasonCode("unknown-ramblock", "the source sends a RAM block the destination lacks",

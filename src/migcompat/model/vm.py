@@ -9,7 +9,7 @@ applies the proxy's, writing through the aliases (reference §2.3).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -395,6 +395,21 @@ def _place(obj: DeviceObject, bus: Bus, placer: Placer, spec: DeviceSpec) -> Non
                              detail=f"the first free slot of {bus.name}"))
 
 
+# Devices a VM can have one of, with QEMU's refusal of a second (a type or any proxy of
+# it: virtio-balloon-pci's child is a virtio-balloon-device). hw/virtio/virtio-balloon.c
+# registers the VM's one balloon handler at realize.
+ONE_OF_A_KIND = {"virtio-balloon-device": "Only one balloon device is supported"}
+PROXY_CHILD = {"virtio-balloon-device": ("virtio-balloon-pci-base",)}
+
+
+def _one_of_a_kind(driver: str, is_a: Callable[[str], bool], seen: set[str]) -> None:
+    for kind, words in ONE_OF_A_KIND.items():
+        if is_a(kind) or any(is_a(p) for p in PROXY_CHILD.get(kind, ())):
+            if kind in seen:
+                raise DeviceError(words)
+            seen.add(kind)
+
+
 def realize_vm(config: VMConfig) -> VM:
     """Build the VM: resolve the machine, create and realize every device in order."""
     release = config.release
@@ -410,6 +425,7 @@ def realize_vm(config: VMConfig) -> VM:
     board = [DeviceSpec(t, options=(("addr", a),)) for t, a in BOARD_USB.get(machine.family, ())
              if options.get("usb") is True]
     anonymous: dict[str, int] = {}
+    singles: set[str] = set()
     for spec in [*board, *config.devices]:
         info = release.types.get(spec.driver)
         if info is None or not release.types.is_a(spec.driver, "device"):
@@ -423,6 +439,7 @@ def realize_vm(config: VMConfig) -> VM:
             seen_ids.add(spec.id)
         def is_a(ancestor: str, driver: str = spec.driver) -> bool:
             return release.types.is_a(driver, ancestor)
+        _one_of_a_kind(spec.driver, is_a, singles)
         # QEMU finds the bus first, then sets the options, then realizes (qdev_device_add).
         bus = placer.bus_for(spec.driver, kind_needed(is_a), spec.bus)
         # A device without id is named TYPE#N (the Nth of its type): people can tell

@@ -46,6 +46,8 @@ from migcompat.qemu.debian.builds import build
 from migcompat.stream import find_vmdesc
 
 FORMAT = 1
+# Devices saved at once: the root PCI bus has about 30 free slots.
+BATCH = 24
 RELEASES = ("5.2", "7.2", "10.0")
 DUMP_MACHINE = "pc-q35-5.1"  # else the build's newest q35
 # QEMU's words when a device makes the whole VM unmigratable (migrate_add_blocker).
@@ -71,15 +73,23 @@ def schema_key(schema: Mapping[str, Any]) -> str:
 
 
 @dataclass
+class Batch:
+    """One save with devices: the devices (ids ``mcdev0``...), where query-pci put them,
+    and the stream."""
+
+    used: list[Device]
+    slots: dict[str, tuple[int, int]]
+    stream: SavedStream
+
+
+@dataclass
 class Capture:
     """What the three saves of one machine type showed."""
 
     machine: str
     plain: SavedStream | None = None
     smp2: SavedStream | None = None
-    with_devices: SavedStream | None = None
-    used: list[Device] = field(default_factory=list)
-    slots: dict[str, tuple[int, int]] = field(default_factory=dict)
+    batches: list[Batch] = field(default_factory=list)  # the saves with devices
     skipped_devices: dict[str, str] = field(default_factory=dict)
     unmigratable: dict[str, str] = field(default_factory=dict)  # device -> QEMU's refusal
     board_types: tuple[str, ...] = ()  # the device types the board creates
@@ -117,10 +127,17 @@ def capture(target: Target, machine: str, available: set[str],
             wanted.append(dev)
         else:
             cap.skipped_devices[dev.type] = "not in this build"
+    for start in range(0, len(wanted), BATCH):
+        _batch(target, cap, wanted[start:start + BATCH])
+    return cap
+
+
+def _batch(target: Target, cap: Capture, wanted: list[Device]) -> None:
+    """Save one batch of devices at once; when that fails, each alone (a blocker, or a
+    device the build refuses), then the rest together."""
     try:
         _save_devices(target, cap, wanted)
     except MigcompatError as exc:
-        # Each device starts alone: leave out the ones that fail, and try once more.
         for dev in wanted:
             try:
                 save(target, cap.run_as, 1, [dev])
@@ -137,15 +154,12 @@ def capture(target: Target, machine: str, available: set[str],
         except MigcompatError:
             for dev in rest:
                 cap.skipped_devices[dev.type] = f"fails with the other devices: {one_line(exc)}"
-            cap.used = []
-    return cap
 
 
 def _save_devices(target: Target, cap: Capture, devices: list[Device]) -> None:
-    cap.used = devices
     if devices:
         saved = save(target, cap.run_as, 1, devices)
-        cap.slots, cap.with_devices = saved.slots, read_stream(saved.data)
+        cap.batches.append(Batch(devices, saved.slots, read_stream(saved.data)))
 
 
 def probe_state(release: str, target: Target, machines: str | Sequence[str] | None = None,
@@ -264,14 +278,23 @@ def _machine(cap: Capture, schemas: dict[str, Any]) -> dict[str, Any]:
 
 
 def _devices(cap: Capture, schemas: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
-    stream = cap.with_devices
-    if stream is None or not cap.used:
-        return {}, None
     devices: dict[str, Any] = {}
+    first: int | None = None
+    for batch in cap.batches:
+        slot = _batch_devices(cap, batch, schemas, devices)
+        first = slot if first is None else first
+    return dict(sorted(devices.items())), first
+
+
+def _batch_devices(cap: Capture, batch: Batch, schemas: dict[str, Any],
+                   devices: dict[str, Any]) -> int | None:
+    """Each device's sections and RAM blocks of one batch (under its PCI address); the
+    first slot a device took."""
+    stream = batch.stream
     prefixes: list[str] = []
     first: int | None = None
-    for n, dev in enumerate(cap.used):
-        slot = cap.slots.get(f"mcdev{n}")
+    for n, dev in enumerate(batch.used):
+        slot = batch.slots.get(f"mcdev{n}")
         if slot is None:
             cap.skipped_devices[dev.type] = "not on the root PCI bus (query-pci)"
             continue
@@ -293,7 +316,7 @@ def _devices(cap: Capture, schemas: dict[str, Any]) -> tuple[dict[str, Any], int
     for name, _ in stream.ram:
         if name not in plain_ram and not name.startswith(tuple(prefixes)):
             cap.notes.append(f"with devices: RAM block {name} belongs to no device")
-    return dict(sorted(devices.items())), first
+    return first
 
 
 def _prefix(stream: SavedStream, slot: int, function: int) -> str:
