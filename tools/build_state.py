@@ -26,6 +26,7 @@ from migcompat.catalog.load import DATA_DIR
 from migcompat.errors import MigcompatError
 from migcompat.qemu.binary.state.capture import (
     RELEASES,
+    machine_types,
     newest_families,
     probe_state,
     target_for,
@@ -67,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.devices_only:
                 target = target_for(release)
                 doc = json.loads(path.read_text())
-                doc["device_probe"] = probe_devices(target, newest_families(target), say,
-                                                    args.jobs)
+                families = newest_families(machine_types(target))
+                doc["device_probe"] = probe_devices(target, families, say, args.jobs)
                 size = write(path, doc)
                 print(f"{path}: device probe merged, {size} bytes, "
                       f"{time.monotonic() - start:.0f} s", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,24 @@ def test_a_device_one_build_cannot_start_is_refused_as_check_says() -> None:
         assert (run.returncode == 0) is starts, run.stderr
         if not starts:
             assert words in run.stderr
+
+
+def test_a_second_balloon_is_refused_as_qemu_refuses_it() -> None:
+    words = "Only one balloon device is supported"
+    b = get_build("7.2")
+    run = subprocess.run([b.binary, *b.args(), "-M", "pc-q35-7.2", "-nodefaults", "-display",
+                          "none", "-S", "-device", "virtio-balloon-pci", "-device",
+                          "virtio-balloon-pci-transitional"], capture_output=True, text=True,
+                         env=b.env, timeout=60, check=False)
+    assert run.returncode == 1 and words in run.stderr
+    ours = subprocess.run([sys.executable, "-m", "migcompat", "check", "--catalog", "qemu",
+                           "7.2:pc-q35-7.2", "10.0", "--device", "virtio-balloon-pci",
+                           "--device", "virtio-balloon-pci-transitional"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert ours.returncode == 2 and words in ours.stderr and not ours.stdout
+    # one side only: that side's QEMU refuses to start
+    doc = cli_json(["check", "--catalog", "qemu", "7.2:pc-q35-7.2", "10.0", "--device",
+                    "virtio-balloon-pci", "--dst-device", "virtio-balloon-pci-transitional",
+                    "--format", "json"])
+    assert doc["verdict"] == "refused"
+    assert any(words in r["message"] for r in doc["reasons"] if r["code"] == "cannot-start")

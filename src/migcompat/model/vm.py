@@ -9,7 +9,7 @@ applies the proxy's, writing through the aliases (reference §2.3).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -395,16 +395,16 @@ def _place(obj: DeviceObject, bus: Bus, placer: Placer, spec: DeviceSpec) -> Non
                              detail=f"the first free slot of {bus.name}"))
 
 
-# Devices a VM can have one of, with QEMU's refusal of a second (a type or any proxy of
-# it: virtio-balloon-pci's child is a virtio-balloon-device). hw/virtio/virtio-balloon.c
-# registers the VM's one balloon handler at realize.
+# Devices a VM can have one of, with QEMU's refusal of a second, by the type of the
+# object (or of a proxy's child: virtio-balloon-pci's is a virtio-balloon-device, which
+# registers the VM's one balloon handler at realize, hw/virtio/virtio-balloon.c).
 ONE_OF_A_KIND = {"virtio-balloon-device": "Only one balloon device is supported"}
-PROXY_CHILD = {"virtio-balloon-device": ("virtio-balloon-pci-base",)}
 
 
-def _one_of_a_kind(driver: str, is_a: Callable[[str], bool], seen: set[str]) -> None:
+def _one_of_a_kind(obj: DeviceObject, release: Release, seen: set[str]) -> None:
+    types = [obj.type] + ([obj.child.type] if obj.child is not None else [])
     for kind, words in ONE_OF_A_KIND.items():
-        if is_a(kind) or any(is_a(p) for p in PROXY_CHILD.get(kind, ())):
+        if any(release.types.is_a(t, kind) for t in types):
             if kind in seen:
                 raise DeviceError(words)
             seen.add(kind)
@@ -439,7 +439,6 @@ def realize_vm(config: VMConfig) -> VM:
             seen_ids.add(spec.id)
         def is_a(ancestor: str, driver: str = spec.driver) -> bool:
             return release.types.is_a(driver, ancestor)
-        _one_of_a_kind(spec.driver, is_a, singles)
         # QEMU finds the bus first, then sets the options, then realizes (qdev_device_add).
         bus = placer.bus_for(spec.driver, kind_needed(is_a), spec.bus)
         # A device without id is named TYPE#N (the Nth of its type): people can tell
@@ -448,6 +447,7 @@ def realize_vm(config: VMConfig) -> VM:
             anonymous[spec.driver] = anonymous.get(spec.driver, 0) + 1
         path = spec.id or f"{spec.driver}#{anonymous[spec.driver]}"
         obj = builder.create(spec.driver, path, spec.id)
+        _one_of_a_kind(obj, release, singles)
         builder.set_options(obj, spec)
         _check_links(obj, vm.objects, release)
         builder.bus = bus

@@ -169,7 +169,7 @@ def probe_state(release: str, target: Target, machines: str | Sequence[str] | No
     ``probe_only``: the device probe tries only these device types (default: all)."""
     say = progress or (lambda _msg: None)
     available, build_name = device_types(target)
-    names = machine_types(target)
+    every = names = machine_types(target)
     dump_machine = DUMP_MACHINE if DUMP_MACHINE in names else _newest_q35(names)
     say(f"{release}: {build_name}; -dump-vmstate of {dump_machine}")
     dump = json.loads(dump_vmstate(target, dump_machine))
@@ -206,16 +206,17 @@ def probe_state(release: str, target: Target, machines: str | Sequence[str] | No
     versions, type_vmsd = versions_from_dump(dump, conflicts)
     for note in conflicts:
         say(f"{release}: -dump-vmstate: note: {note}")
-    probe = probe_devices(target, newest_families(target), say, jobs, only=probe_only)
+    probe = probe_devices(target, newest_families(every), say, jobs, only=probe_only)
     return {"format": FORMAT, "release": release, "build": build_name,
             "versions": versions, "type_vmsd": type_vmsd,
             "schemas": dict(sorted(schemas.items())), "machines": out_machines,
             "skipped": skipped, "device_probe": probe}
 
 
-def newest_families(target: Target) -> dict[str, str]:
-    """The newest machine type of each pc family the build has (the device probe's)."""
-    names = machine_types(target)
+def newest_families(names: Iterable[str]) -> dict[str, str]:
+    """The newest of ``names`` (the build's machine types) in each pc family (the device
+    probe's)."""
+    names = list(names)
     out = {}
     for family in ("pc-q35", "pc-i440fx"):
         mine = [n for n in names if n.startswith(f"{family}-")]
