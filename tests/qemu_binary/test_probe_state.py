@@ -132,6 +132,32 @@ def test_failing_devices_are_left_out() -> None:
 
 
 @pytest.mark.qemu
+def test_mapped_backends_are_captured_by_name() -> None:
+    """A memory backend's RAM block bears the backend's id, which the user chooses: the
+    capture records how each device type names it, not the capture's own id."""
+    devices = [d for d in DEVICES if d.type in ("acpi-erst", "ivshmem-plain")]
+    cap = capture(Target(require_qemu()), "pc-q35-7.2", {"acpi-erst", "ivshmem-plain"},
+                  devices)
+    names = [name for name, _ in cap.batches[0].stream.ram]
+    assert "mcmem0" in names and "0000:00:02.0/mcmem1" in names  # erst alone, ivshmem under
+    machine = _machine(cap, {})
+    erst, ivshmem = (machine["devices"][t] for t in ("acpi-erst", "ivshmem-plain"))
+    assert erst["backend_ram"] == {"memdev": "global"} and "options" not in erst
+    assert ivshmem["backend_ram"] == {"memdev": "device"}
+    assert ivshmem["options"] == {"master": "on"}
+    assert ivshmem["ram"] == []  # its only block is the backend's
+    assert erst["ram"] == [{"suffix": "erst.exchange", "size": 8192}]
+    assert cap.notes == []
+
+
+def test_device_options_and_memdev() -> None:
+    dev = Device("ivshmem-plain", ("-object", "memory-backend-ram,id=mcmem{n},size=1M"),
+                 "master=on,memdev=mcmem{n}")
+    assert dev.options() == {"master": "on"} and dev.memdev(3) == "mcmem3"
+    assert Device("e1000").options() == {} and Device("e1000").memdev(0) is None
+
+
+@pytest.mark.qemu
 def test_old_machines() -> None:
     target, blk = Target(require_qemu()), [DEVICES[0]]
     # pc-i440fx-2.2 sends no vmdesc by default: captured with suppress-vmdesc=off.
@@ -243,6 +269,28 @@ def test_bundled_device_probes_load() -> None:
         assert machine.startswith("pc-q35-") and len(devices) > 150, path
         assert devices["nvme"].status == "blocked", path
         assert devices["e1000"].status == "ok", path
+
+
+@pytest.mark.parametrize(("device", "where"), [
+    ({"sections": [], "backend_ram": {"memdev": "elsewhere"}},
+     "$.machines['pc-q35-7.2'].devices.x.backend_ram.memdev"),
+    ({"sections": [], "options": {"master": True}},
+     "$.machines['pc-q35-7.2'].devices.x.options"),
+])
+def test_a_malformed_captured_device_is_a_catalog_error(tmp_path: Path, device: object,
+                                                         where: str) -> None:
+    from migcompat.catalog.capture_loader import load_capture
+    from migcompat.errors import CatalogError
+
+    machine = {"board": [], "ram": [], "pci_first_slot": 1, "devices": {"x": device}}
+    doc = {"format": FORMAT, "release": "7.2", "machines": {"pc-q35-7.2": machine}}
+    path = tmp_path / "7.2.state.json"
+    path.write_text(json.dumps(doc))
+    load_capture.cache_clear()
+    with pytest.raises(CatalogError) as info:  # a machine is read when it is first asked for
+        load_capture(str(path)).machine("pc-q35-7.2")
+    (problem,) = info.value.problems
+    assert problem.path == where and str(path) in problem.format()
 
 
 @pytest.mark.parametrize(("probe", "where"), [

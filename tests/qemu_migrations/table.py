@@ -17,7 +17,7 @@ import pytest
 
 ENV = "MIGCOMPAT_REAL_MIGRATIONS_TABLE"
 _KEY = pytest.StashKey[str]()
-COLUMNS = ("source", "destination", "machine", "case", "predicted", "actual", "why")
+COLUMNS = ("source", "destination", "machine", "case", "predicted", "actual", "validate", "why")
 # "why": check's breaking reasons, then QEMU's first error line
 
 
@@ -55,12 +55,12 @@ def rows() -> list[dict[str, Any]]:
 
 
 def format_table(table: list[dict[str, Any]]) -> list[str]:
-    widths = {c: max([len(c), *(len(str(r[c])) for r in table)]) for c in COLUMNS[:-1]}
+    widths = {c: max([len(c), *(len(str(r.get(c, "-"))) for r in table)]) for c in COLUMNS[:-1]}
     lines = ["  ".join(c.ljust(widths[c]) for c in COLUMNS[:-1]) + "  why"]
     for r in table:
         mark = ("" if r["predicted"] == r["actual"]
                 else "   <-- known limit" if r.get("known") else "   <-- MISMATCH")
-        lines.append("  ".join(str(r[c]).ljust(widths[c]) for c in COLUMNS[:-1])
+        lines.append("  ".join(str(r.get(c, "-")).ljust(widths[c]) for c in COLUMNS[:-1])
                      + f"  {r['why']}{mark}")
     return lines
 
@@ -71,6 +71,12 @@ def summary(reporter: Any) -> None:
         return
     agree = sum(r["predicted"] == r["actual"] for r in table)
     reporter.write_sep("=", f"real QEMU migrations: check agrees on {agree}/{len(table)}")
+    streams = [r for r in table if r.get("validate", "-") != "-"]
+    answered = [r for r in streams if r["validate"] != "no answer"]
+    wrong = [r for r in answered if r["validate"] == "loaded" and r["actual"] != "loaded"]
+    reporter.write_line(f"validate --dest answers on {len(answered)}/{len(streams)} streams, "
+                        f"agrees with QEMU on {sum(r['validate'] == r['actual'] for r in answered)}"
+                        f", false 'will load': {len(wrong)}")
     versions: dict[str, str] = {}
     for r in table:
         versions.update(r.get("versions", {}))

@@ -20,6 +20,7 @@ from qemu_migrations.migration_cases import (
     reasons_text,
     run_check,
     run_real,
+    run_validate,
 )
 from qemu_migrations.table import add_row
 
@@ -43,12 +44,26 @@ def test_check_predicts_real_migration(case: Case, workdir: Path) -> None:
     doc = run_check(case)
     guess = predicted(doc)
     actual = run_real(case, src, dst, workdir, _STREAMS)
+    checked = run_validate(case, _STREAMS)
     why = reasons_brief(doc) + (f" | QEMU: {actual.why[:90]}" if actual.why else "")
+    if checked and checked.outcome != actual.outcome:
+        why += f" | validate: {checked.why[:90]}"
     add_row(order=CASES.index(case), source=case.src, destination=case.dst,
             versions={case.src: src.version, case.dst: dst.version}, machine=case.machine,
-            case=case.kind, predicted=guess, actual=actual.outcome, why=why, known=case.known)
+            case=case.kind, predicted=guess, actual=actual.outcome, why=why, known=case.known,
+            validate=checked.outcome if checked else "-",
+            validate_why=checked.why if checked else "")
     assert actual.outcome == case.expect, (
         f"real QEMU: {actual.outcome}, recorded: {case.expect}\n{actual.stderr}")
+    if checked is not None:  # validate --dest on the stream the source saved
+        assert checked.outcome != "loaded" or actual.outcome == "loaded", (
+            f"validate: will load, QEMU: {actual.outcome} ({actual.why})")
+        if case.no_validate:
+            assert checked.outcome == "no answer", checked
+        else:
+            assert checked.outcome == actual.outcome, (
+                f"validate: {checked.outcome} ({checked.why}), QEMU: {actual.outcome} "
+                f"({actual.why})")
     assert guess == actual.outcome, (
         f"check predicted {guess}, QEMU {actual.outcome} ({actual.why})\n"
         f"check reasons: {reasons_text(doc)}\nQEMU stderr:\n{actual.stderr}")

@@ -49,10 +49,10 @@ def test_each_form_says_what_it_cannot_see() -> None:
 def test_the_verdict_json_names_where_it_failed() -> None:
     err = StreamError("Invalid argument", 1234, "0000:00:04.0/virtio-blk", "num_queues")
     doc = Verdict(False, err, ["load of migration failed"], ["w"], ["c"]).to_json()
-    assert doc == {"loads": False,
+    assert doc == {"loads": False, "refused": False,
                    "error": {"message": "Invalid argument", "offset": 1234,
                              "section": "0000:00:04.0/virtio-blk", "field": "num_queues"},
                    "qemu": ["load of migration failed"], "warnings": ["w"],
                    "cannot_see": ["c"]}
-    assert list(doc) == ["loads", "error", "qemu", "warnings", "cannot_see"]  # docs/json.md
+    assert list(doc) == ["loads", "refused", "error", "qemu", "warnings", "cannot_see"]  # docs
     assert Verdict(True).to_json()["error"] is None

@@ -34,7 +34,6 @@ from migcompat.errors import (
     UsageError,
 )
 from migcompat.model.machine_options import HOST_ONLY
-from migcompat.model.objects import UserObject
 from migcompat.model.props import format_value
 from migcompat.model.vm import VM, DeviceObject, Effective, VMConfig, board_devices, realize_vm
 
@@ -278,30 +277,24 @@ def compare_machine_options(src: VM, dst: VM) -> list[Reason]:
     return reasons
 
 
-def _backends(vm: VM) -> dict[tuple[str, str], UserObject]:
-    """The memory backends devices map, by (device path, link property): their RAM is
-    migrated as a RAM block of that device."""
-    out = {}
-    for obj in vm.all_objects():
-        for name, eff in obj.props.items():
-            if eff.prop.kind == "link" and isinstance(eff.value, str) and \
-                    eff.value in vm.objects and vm.objects[eff.value].is_backend(vm.release):
-                out[(obj.path, name)] = vm.objects[eff.value]
-    return out
-
-
 def compare_backends(src: VM, dst: VM) -> list[Reason]:
     """A mapped backend's RAM travels as a RAM block: the destination's device must map
     one of the same size (QEMU: an unknown block, or "Size mismatch")."""
     reasons = []
-    theirs = _backends(dst)
-    for (path, prop), mine in _backends(src).items():
+    theirs = dst.mapped_backends()
+    for (path, prop), mine in src.mapped_backends().items():
         other = theirs.get((path, prop))
         if other is None:
             reasons.append(Reason("unknown-ramblock", f"{path}.{prop}: the source maps "
                                   f"memory backend '{mine.id}', the destination none: its RAM "
                                   "block is unknown there (Unknown ramblock ..., cannot accept "
                                   "migration)", device=path, property=prop, section="ram"))
+        elif other.id != mine.id:  # QEMU names the RAM block after the backend's id
+            reasons.append(Reason("unknown-ramblock", f"{path}.{prop}: the source maps "
+                                  f"memory backend '{mine.id}', the destination "
+                                  f"'{other.id}' (Unknown ramblock \"{mine.id}\", cannot "
+                                  "accept migration)", device=path, property=prop,
+                                  section="ram"))
         elif other.size != mine.size:
             reasons.append(Reason("ramblock-size", f"{path}.{prop}: memory backend "
                                   f"'{mine.id}' is 0x{mine.size or 0:x} bytes on the source, "

@@ -220,6 +220,8 @@ def captured_rule(src: VM, dst: VM) -> list[Reason]:
         return reasons
     local = dict(theirs.ram)
     for name, size in mine.ram:
+        if name in mine.backend_ram:  # check.compare_backends compares them by device
+            continue
         if name not in local:
             reasons.append(Reason("unknown-ramblock",
                                   f'Unknown ramblock "{name}", cannot accept migration',

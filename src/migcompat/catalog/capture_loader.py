@@ -207,7 +207,19 @@ class _Reader:
                          for i, s in enumerate(raw.get("sections", [])))
         ram = tuple(self._ram(r, f"{path}.ram[{i}]", "suffix")
                     for i, r in enumerate(raw.get("ram", [])))
-        return CapturedDevice(sections, ram)
+        options = self._strings(raw.get("options", {}), f"{path}.options")
+        backend_ram = self._strings(raw.get("backend_ram", {}), f"{path}.backend_ram")
+        for prop, where in backend_ram.items():
+            if where not in ("device", "global"):
+                raise self._fail(f"{path}.backend_ram.{prop}",
+                                 f"expected 'device' or 'global', got '{where}'")
+        return CapturedDevice(sections, ram, options, backend_ram)
+
+    def _strings(self, raw: object, path: str) -> dict[str, str]:
+        if not isinstance(raw, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+            raise self._fail(path, "expected a table of strings")
+        return dict(raw)
 
 
 def with_versions(vmsd: VMStateDescription, versions: Mapping[str, Any],

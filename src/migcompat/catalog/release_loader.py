@@ -26,7 +26,7 @@ TYPE_KEYS = ("parent", "interfaces", "abstract", "properties", "child", "realize
 PROP_KEYS = ("kind", "default", "enum", "values", "word", "bit", "unresolved", "qapi_type",
              "link_type", "equivalent", "equivalent_why",
              "file", "line", "desc")
-RULE_KEYS = ("property", "when", "unset", "always", "if", "op", "cap", "source", "add",
+RULE_KEYS = ("property", "when", "unset", "always", "if", "bus", "op", "cap", "source", "add",
              "floor", "value", "otherwise", "file", "line")
 RULE_OPS = ("vcpus", "property", "machine", "constant", "pcie-port")
 
@@ -275,6 +275,7 @@ def _rules(raw: Any, chk: Checker, p: str) -> list[RealizeRule]:
             add=chk.typed(body, "add", rp, (int,), 0), value=body.get("value"),
             otherwise=body.get("otherwise"), unset=unset,
             always=always, require=tuple(require.items()),
+            bus=chk.typed(body, "bus", rp, (str,), ""),
             floor=chk.typed(body, "floor", rp, (int,)),
             file=chk.typed(body, "file", rp, (str,), ""),
             line=chk.typed(body, "line", rp, (int,), 0)))

@@ -23,6 +23,7 @@ from migcompat.cli.output import emit_json, json_text, printable, warn
 from migcompat.cli.vm_inputs import qemu_args_options, say_skipped
 from migcompat.errors import (
     EXIT_INCOMPATIBLE,
+    MachineError,
     StreamError,
     UnreadableStream,
     UsageError,
@@ -271,6 +272,7 @@ def validate(file: str, schema: str | None, against: str | None, machine: str | 
     # imported when validate runs: the destination model pulls in the VM and its realization
     from migcompat.analysis.stream_tools.destination import (
         describe_destination,
+        unknown_machine,
         validate_described,
         validate_loaded,
     )
@@ -288,7 +290,14 @@ def validate(file: str, schema: str | None, against: str | None, machine: str | 
         if dest_side is not None:
             say_skipped(qemu)
             config = side_config(dest_side, catalog, vm, qemu)
-            verdict = validate_loaded(sf, config, stream_layout(sf, None)[0])
+            own = stream_layout(sf, None)[0]
+            try:
+                verdict = validate_loaded(sf, config, own)
+            except MachineError as exc:  # a real machine type if the stream was saved on it
+                refused = unknown_machine(sf, own, exc.release, exc.machine)
+                if refused is None:
+                    raise
+                verdict = refused
             target = dest_side
         else:
             dest = describe_destination(_against_report(against) if against else None,

@@ -33,6 +33,8 @@ PROVIDES: tuple[tuple[str, str, int], ...] = (
     ("virtio-scsi-pci-base", "SCSI", 1), ("megasas-base", "SCSI", 1),
     ("lsi53c895a", "SCSI", 1), ("ich9-ahci", "IDE", 6), ("intel-hda-generic", "HDA", 1),
     ("virtio-serial-pci", "virtio-serial-bus", 1),
+    # the same devices on other transports (microvm's virtio-mmio): the bus is their own
+    ("virtio-scsi-device", "SCSI", 1), ("virtio-serial-device", "virtio-serial-bus", 1),
 )
 # Buses the boards make, by machine family (hw/i386/pc_q35.c, pc_piix.c; with -nodefaults).
 # Root PCI bus: (name, slots the board itself takes). q35's ICH9 functions sit at 1f.
@@ -70,6 +72,13 @@ class Bus:
     functions: dict[int, str] = field(default_factory=dict)  # PCI: devfn -> the device there
     first_free: int = 0
     express_port: bool = False  # provided by a PCIe port: express, and not the root bus
+    devices: int = 0  # how many devices sit on it
+
+    @property
+    def full(self) -> bool:
+        # A virtio transport's bus carries one device (virtio_bus max_dev = 1): QEMU's
+        # search for a bus of the kind passes over full ones (qbus_find_recursive).
+        return self.kind == "virtio-bus" and self.devices >= 1
 
 
 def kind_needed(is_a: Callable[[str], bool]) -> str | None:
@@ -79,9 +88,16 @@ def kind_needed(is_a: Callable[[str], bool]) -> str | None:
 class Placer:
     """Places devices one by one, in command-line order, as QEMU does."""
 
-    def __init__(self, family: str, first_slot: int | None = None) -> None:
+    def __init__(self, family: str, first_slot: int | None = None,
+                 transports: int | None = None) -> None:
+        """``transports``: how many virtio-mmio transports the board has, when the
+        machine type says (microvm: 8 in 5.2), else BOARD_BUSES' count."""
         self.buses: list[Bus] = []
-        for name, kind in BOARD_BUSES.get(family, ()):
+        board = BOARD_BUSES.get(family, ())
+        if transports is not None:
+            board = tuple(b for b in board if not b[0].startswith("virtio-mmio-bus.")
+                          or int(b[0].rpartition(".")[2]) < transports)
+        for name, kind in board:
             bus = Bus(name, kind)
             if kind == "PCI":
                 for slot, name in BOARD_SLOTS.get(family, {}).items():
@@ -101,10 +117,12 @@ class Placer:
                 raise DeviceError(f"Bus '{wanted}' not found")
             if kind is None or found.kind != kind:
                 raise DeviceError(f"Device '{driver}' can't go on {found.kind} bus")
+            if found.full:
+                raise DeviceError(f"Bus '{wanted}' is full")
             return found
         if kind is None:
             return None
-        found = next((b for b in self.buses if b.kind == kind), None)
+        found = next((b for b in self.buses if b.kind == kind and not b.full), None)
         if found is None:
             raise DeviceError(f"No '{kind}' bus found for device '{driver}'")
         return found

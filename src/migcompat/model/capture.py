@@ -41,6 +41,11 @@ class CapturedRam:
 class CapturedDevice:
     sections: tuple[CapturedSection, ...]
     ram: tuple[CapturedRam, ...] = ()
+    # The options it was captured with besides its backends (ivshmem-plain master=on).
+    options: Mapping[str, str] = field(default_factory=dict)
+    # A link property whose memory backend's RAM the device migrates: the block is named by
+    # the user's backend id, under the device's address ("device") or alone ("global").
+    backend_ram: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

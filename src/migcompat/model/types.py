@@ -26,8 +26,9 @@ class RealizeRule:
     - ``op == "constant"``: ``value``;
     - ``op == "pcie-port"``: ``value`` when the device sits behind a PCIe port (an express
       bus that is not the root bus: virtio_pci_realize), else ``otherwise``.
-    A proxy's rules run before its child's, as QEMU's proxy realize resolves before it
-    realizes the child.
+    With ``bus``, the rule applies only to a device on a bus whose name starts with it
+    (a transport's behaviour: microvm's legacy virtio-mmio). A proxy's rules run before its
+    child's, as QEMU's proxy realize resolves before it realizes the child.
     """
 
     prop: str
@@ -42,6 +43,7 @@ class RealizeRule:
     always: bool = False
     require: tuple[tuple[str, object], ...] = ()
     floor: int | None = None
+    bus: str = ""  # only on a bus whose name starts with this ("virtio-mmio-bus")
     file: str = ""
     line: int = 0
 

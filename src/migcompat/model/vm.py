@@ -141,6 +141,18 @@ class VM:
                 out.append(dev.child)
         return out
 
+    def mapped_backends(self) -> dict[tuple[str, str], UserObject]:
+        """The memory backends devices map, by (device path, link property): QEMU migrates
+        each one's RAM as a RAM block named by the backend's id."""
+        out = {}
+        for obj in self.all_objects():
+            for name, eff in obj.props.items():
+                if eff.prop.kind == "link" and isinstance(eff.value, str) and \
+                        eff.value in self.objects and \
+                        self.objects[eff.value].is_backend(self.release):
+                    out[(obj.path, name)] = self.objects[eff.value]
+        return out
+
     def find(self, path: str) -> DeviceObject | None:
         for obj in self.all_objects():
             if obj.path == path or obj.id == path:
@@ -280,6 +292,8 @@ class Builder:
             pass
         elif (eff.value is not None) if rule.unset else (eff.value != rule.when):
             return
+        if rule.bus and (self.bus is None or not self.bus.name.startswith(rule.bus)):
+            return
         for name, expected in rule.require:
             other = obj.lookup(name)
             if other is None or other.value != _typed(other, expected):
@@ -380,6 +394,7 @@ def _first_slot(release: Release, machine: str) -> int | None:
 
 def _place(obj: DeviceObject, bus: Bus, placer: Placer, spec: DeviceSpec) -> None:
     obj.bus = bus.name
+    bus.devices += 1
     if bus.kind != "PCI":
         return
     eff = obj.lookup("addr")
@@ -421,7 +436,9 @@ def realize_vm(config: VMConfig) -> VM:
             machine_options=options)
     seen_ids: set[str] = set()
     vm.board = _board_devices(builder, release, machine.name)
-    placer = Placer(machine.family, _first_slot(release, machine.name))
+    transports = release.machines.field(machine, "virtio_transports")
+    placer = Placer(machine.family, _first_slot(release, machine.name),
+                    transports if isinstance(transports, int) else None)
     board = [DeviceSpec(t, options=(("addr", a),)) for t, a in BOARD_USB.get(machine.family, ())
              if options.get("usb") is True]
     anonymous: dict[str, int] = {}

@@ -44,6 +44,8 @@ class CapturedPlan:
     blocked: list[tuple[str, str]] = field(default_factory=list)
     # What the build's device probe did with each device's type (path -> (type, outcome)).
     probed: dict[str, tuple[str, ProbedDevice]] = field(default_factory=dict)
+    # The RAM blocks of memory backends devices map (check compares them with the device).
+    backend_ram: set[str] = field(default_factory=set)
 
 
 # fw_cfg blobs are resizable RAM blocks (hw/core/loader.c rom_add_blob): an incoming size up
@@ -160,15 +162,33 @@ def _device(dev: DeviceObject, address: str, devices: Mapping[str, CapturedDevic
             plan.sections.append(PlannedSection(f"{address}/{s.idstr}", s.instance_id, s.vmsd,
                                                 device=dev.path))
     plan.ram += [(f"{address}/{r.idstr}", r.size) for r in captured.ram]
+    # A mapped backend's RAM: a block named by the user's backend id (the capture's own id
+    # is left out), sized as the -object says.
+    backends = vm.mapped_backends()
+    for prop, where in captured.backend_ram.items():
+        obj = backends.get((dev.path, prop))
+        if obj is not None and obj.size is not None:
+            name = f"{address}/{obj.id}" if where == "device" else obj.id
+            plan.ram.append((name, obj.size))
+            plan.backend_ram.add(name)
 
 
 def beyond_capture(vm: VM) -> list[str]:
-    """Properties of ``vm`` that differ from what the capture ran with (the devices with no
-    options, no globals): their effect on the state is not in the capture. Text and link
-    properties (backends, names) do not change the state."""
+    """Properties of ``vm`` that differ from what the capture ran with (the devices with the
+    options the capture gave them, no globals): their effect on the state is not in the
+    capture. Text and link properties (backends, names) do not change the state."""
+    capture = vm.release.capture()
+    machine = capture.machine(vm.machine.name) if capture is not None else None
+    known = machine.devices if machine is not None else {}
+
+    def as_captured(driver: str) -> tuple[tuple[str, str], ...]:
+        found = known.get(driver)
+        return tuple(found.options.items()) if found is not None else ()
+
     plain = realize_vm(VMConfig(vm.release, vm.config.machine,
-                                [DeviceSpec(d.driver, bus=d.bus) for d in vm.config.devices],
-                                smp=vm.config.smp, mem=vm.config.mem))
+                                [DeviceSpec(d.driver, bus=d.bus, options=as_captured(d.driver))
+                                 for d in vm.config.devices],
+                                smp=vm.config.smp, mem=vm.config.mem, objects=vm.config.objects))
     out = []
     for mine, base in zip(vm.all_objects(), plain.all_objects(), strict=False):
         for name, eff in mine.props.items():

@@ -101,7 +101,8 @@ def verdict_lines(name: str, target: str, verdict: Verdict) -> list[str]:
     if verdict.loads:
         lines = [f"{name} -> {target}: will load"]
     else:
-        lines = [f"{name} -> {target}: will NOT load"]
+        lines = [f"{name} -> {target}: will NOT load"
+                 + (" (the destination refuses to start)" if verdict.refused else "")]
         err = verdict.error
         if err is not None:
             where = [f"at byte {err.offset}"] if err.offset is not None else []

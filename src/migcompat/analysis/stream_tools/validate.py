@@ -65,11 +65,12 @@ class Verdict:
     qemu: list[str] = field(default_factory=list)  # what QEMU prints (without its prefix)
     warnings: list[str] = field(default_factory=list)
     cannot_see: list[str] = field(default_factory=list)
+    refused: bool = False  # the destination would not even start (its machine, a device)
 
     def to_json(self) -> dict[str, Any]:
         """The verdict in ``validate``'s JSON (docs/json.md)."""
         err = self.error
-        return {"loads": self.loads,
+        return {"loads": self.loads, "refused": self.refused,
                 "error": None if err is None else {"message": err.message, "offset": err.offset,
                                                    "section": err.section, "field": err.field},
                 "qemu": self.qemu, "warnings": self.warnings, "cannot_see": self.cannot_see}

@@ -16,10 +16,11 @@ Exit status: 0 when everything agrees, 1 on disagreements, 2 bad usage, 3 QEMU m
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,12 @@ from migcompat.qemu.binary.crosscheck.qom import CHILD, Comparison, compare_mach
 from migcompat.qemu.binary.crosscheck.worker import (
     DEVICES,
     SMP,
+    UNVERSIONED,
     Environment,
+    devices_for,
     ignore_sigint,
     list_machines,
+    smp_for,
     work,
 )
 from migcompat.qemu.binary.qmp import find_qemu
@@ -109,25 +113,76 @@ class Report:
                 "qemu": {"binary": self.binary, "version": self.version,
                          "package": self.package},
                 "catalog": self.catalog, "release": self.release, "smp": SMP,
-                "devices": list(DEVICES), "compared": self.compared, "agreed": self.agreed,
+                "devices": list(DEVICES),
+                "unversioned_devices": {m: list(d) for m, d in UNVERSIONED.items()},
+                "compared": self.compared, "agreed": self.agreed,
                 "disagreed": self.compared - self.agreed, "rate": round(self.rate, 6),
                 "seconds": round(self.seconds, 1),
                 "machines": [m.to_json() for m in self.machines],
                 "skipped": dict(sorted(self.skipped.items()))}
 
 
-def model_specs(leave_out: Collection[str] = ()) -> list[DeviceSpec]:
-    """The device set as the model takes it: bus= and addr= included, since the model
-    places devices as QEMU does (model/buses.py)."""
-    return [spec for spec in map(parse_device, DEVICES) if spec.id not in leave_out]
+def model_specs(machine: str, leave_out: Collection[str] = ()) -> list[DeviceSpec]:
+    """The machine's device set as the model takes it: bus= and addr= included, since the
+    model places devices as QEMU does (model/buses.py)."""
+    return [spec for spec in map(parse_device, devices_for(machine))
+            if spec.id not in leave_out]
+
+
+def compare_refusals(release: Release, machine: str, refused: dict[str, str]
+                     ) -> list[Comparison]:
+    """Each device QEMU refused outright (not for sitting on a refused one's bus) must be
+    refused by the model too, in QEMU's words: one comparison per device."""
+    ordered = list(map(parse_device, devices_for(machine)))
+    out = []
+    for dev, why in sorted(refused.items()):
+        at = next((i for i, spec in enumerate(ordered) if spec.id == dev), None)
+        if at is None or why.startswith("on "):
+            continue
+        # with the devices QEMU took before it (they may have filled its bus)
+        before = [spec for spec in ordered[:at] if spec.id not in refused]
+        model, probed = _model_refusal(release, machine, before, ordered[at])
+        # The probe keeps one line of QEMU's refusal, maybe not the line crosscheck read.
+        same = model is not None and (probed or _gist(why) in _gist(model))
+        model = "accepted" if model is None else model
+        out.append(Comparison(machine, dev, "(refused)", "agree" if same else "differ",
+                              qemu=why, model=model,
+                              cause="" if same else "QEMU refuses the device; the model "
+                              + ("accepts it" if model == "accepted" else "in other words")))
+    return out
+
+
+def _model_refusal(release: Release, machine: str, before: list[DeviceSpec],
+                   spec: DeviceSpec) -> tuple[str | None, bool]:
+    """Why the model refuses the device after ``before`` on the machine: realize's error,
+    else the release's device probe (a type its build was seen not to start on the family,
+    as `check` reports it: then True); None when it accepts it."""
+    try:
+        vm = realize_vm(VMConfig(release, machine, [*before, spec], smp=smp_for(machine)))
+    except MigcompatError as exc:
+        return str(exc), False
+    capture = release.capture()
+    probed = capture.probed(vm.machine.family, spec.driver) if capture is not None else None
+    if probed is not None and probed.status == "cannot-start":
+        return probed.words, True
+    return None, False
+
+
+_MACHINE_NAME = re.compile(r"\b(?:pc-(?:q35|i440fx)-[\d.]+|isapc|microvm)\b")
+
+
+def _gist(text: str) -> str:
+    """A refusal's words without the machine type's name (QEMU's and the probe's differ)."""
+    return _MACHINE_NAME.sub("this", text)
 
 
 def predict(release: Release, machine: str, leave_out: Collection[str] = ()
             ) -> tuple[dict[str, dict[str, Effective]], list[str]]:
     """The model's objects for the device set; devices it cannot realize are listed apart."""
-    specs = model_specs(leave_out)
+    specs = model_specs(machine, leave_out)
     try:
-        return model_objects(realize_vm(VMConfig(release, machine, specs, smp=SMP))), []
+        return model_objects(realize_vm(VMConfig(release, machine, specs,
+                                                          smp=smp_for(machine)))), []
     except MigcompatError:
         pass  # find out which devices fail, and compare the others
     # Add the devices one by one, keeping those that realize: a device on a controller's
@@ -136,11 +191,12 @@ def predict(release: Release, machine: str, leave_out: Collection[str] = ()
     failed: list[str] = []
     for spec in specs:
         try:
-            realize_vm(VMConfig(release, machine, [*kept, spec], smp=SMP))
+            realize_vm(VMConfig(release, machine, [*kept, spec], smp=smp_for(machine)))
             kept.append(spec)
         except MigcompatError as exc:
             failed.append(f"{spec.id}: {exc}")
-    return model_objects(realize_vm(VMConfig(release, machine, kept, smp=SMP))), failed
+    return model_objects(realize_vm(VMConfig(release, machine, kept,
+                                                   smp=smp_for(machine)))), failed
 
 
 def child_names(release: Release) -> set[str]:
@@ -159,7 +215,7 @@ def load_release(catalog: str, rid: str, overlay: Path | None = None) -> tuple[C
     cat = open_catalog(catalog)
     if overlay is None:
         return cat, cat.release(rid)
-    cat.release(rid)  # validates the id and the file as shipped
+    shipped = cat.release(rid)  # validates the id and the file as shipped
     ref = cat.refs[rid]
     data = apply_overlay(ref.data if ref.data is not None else read_data(ref.file),
                          load_overlay(overlay))
@@ -169,7 +225,8 @@ def load_release(catalog: str, rid: str, overlay: Path | None = None) -> tuple[C
     release = build_release(data, chk, ref.path, rid)
     if chk.problems or release is None:
         raise CatalogError(chk.problems)
-    return cat, release
+    # the overlay is about the catalog data; the captured state stays the shipped one's
+    return cat, replace(release, capture_loader=shipped.capture_loader)
 
 
 def run_crosscheck(binary: str | None = None, catalog: str = "qemu",
@@ -208,6 +265,7 @@ def run_crosscheck(binary: str | None = None, catalog: str = "qemu",
                 predicted, failed = predict(release, name, result.refused)
                 result.comparisons = compare_machine(name, observed, predicted, report.skipped,
                                                      release.types.is_a)
+                result.comparisons += compare_refusals(release, name, result.refused)
                 if failed:
                     result.error = "model: " + "; ".join(failed)
             done += 1

@@ -81,6 +81,48 @@ DEVICES: tuple[str, ...] = (
     "isa-serial,id=iser,chardev=c2",
     "isa-debugcon,id=dbgcon,chardev=c3",
 )
+# The unversioned machines take other devices: isapc has an ISA bus and no PCI, microvm
+# virtio-mmio transports (and an ISA bus), none no bus at all. none's set is what the other
+# machines take, to compare the refusals: each device is refused, by QEMU and the model.
+ISAPC_DEVICES: tuple[str, ...] = (
+    "isa-serial,id=iser,chardev=c2",
+    "isa-debugcon,id=dbgcon,chardev=c3",
+    "isa-parallel,id=ipar,chardev=c0",
+    "pvpanic,id=pvisa",
+    "ne2k_isa,id=ne2k",
+    "ib700,id=wdt",
+    "pc-testdev,id=ptest",
+    "isa-debug-exit,id=dexit",
+    "isa-applesmc,id=smc",
+    "isa-vga,id=ivga",
+    "ipmi-bmc-sim,id=bmc",
+    "isa-ipmi-kcs,id=kcs,bmc=bmc",
+)
+MICROVM_DEVICES: tuple[str, ...] = (
+    "virtio-blk-device,id=vblk,drive=d0",
+    "virtio-net-device,id=vnet",
+    "virtio-rng-device,id=vrng",
+    "virtio-balloon-device,id=vbal",
+    "virtio-serial-device,id=vser",
+    "virtserialport,id=vport,chardev=c1,bus=vser.0",
+    "virtio-scsi-device,id=vscsi",
+    "scsi-hd,id=shd,drive=d3,bus=vscsi.0",
+    "scsi-cd,id=scd,bus=vscsi.0",
+    "virtio-keyboard-device,id=vkbd",
+    "virtio-mouse-device,id=vmouse",
+    "virtio-tablet-device,id=vtab",
+    "isa-serial,id=iser,chardev=c2",
+    "isa-debugcon,id=dbgcon,chardev=c3",
+)
+NONE_DEVICES: tuple[str, ...] = (
+    "isa-serial,id=iser,chardev=c2",
+    "e1000,id=e1k",
+    "virtio-blk-device,id=vblk,drive=d0",
+    "usb-kbd,id=ukbd",
+)
+UNVERSIONED = {"isapc": ISAPC_DEVICES, "microvm": MICROVM_DEVICES, "none": NONE_DEVICES}
+# isapc and none take one vCPU ("The max CPUs supported by machine 'isapc' is 1").
+ONE_CPU = frozenset({"isapc", "none"})
 CHARDEVS = 4
 # A private build's extra QEMU arguments and environment, or None for a plain binary.
 Environment = tuple[Sequence[str], dict[str, str]] | None
@@ -92,8 +134,17 @@ def device_id(spec: str) -> str:
     return str(parse_device(spec).id)
 
 
+def devices_for(machine: str) -> tuple[str, ...]:
+    """The device set a machine type is checked with."""
+    return UNVERSIONED.get(machine, DEVICES)
+
+
+def smp_for(machine: str) -> int:
+    return 1 if machine in ONE_CPU else SMP
+
+
 def qemu_args(machine: str, devices: Sequence[str] = DEVICES) -> list[str]:
-    args = ["-M", machine, "-smp", str(SMP)]
+    args = ["-M", machine, "-smp", str(smp_for(machine))]
     for i in range(DRIVES):
         args += ["-drive", f"if=none,id=d{i},file=null-co://,format=raw"]
     for i in range(CHARDEVS):
@@ -118,7 +169,7 @@ def observe_machine(binary: str, machine: str, children: Collection[str],
                     ) -> tuple[dict[str, dict[str, Observed]], dict[str, str]]:
     """What QEMU reports for every device, and the devices it refused (id -> reason)."""
     extra, variables = env or ((), None)
-    devices = list(DEVICES)
+    devices = list(devices_for(machine))
     refused: dict[str, str] = {}
     while True:
         try:
@@ -157,12 +208,22 @@ def work(args: tuple[str, str, Collection[str], Environment]
         return machine, str(exc), time.monotonic() - t0
 
 
+def _order(name: str) -> tuple[int, str, tuple[int, ...]]:
+    """pc-i440fx-*, pc-q35-* by version, then the unversioned machines."""
+    if name in UNVERSIONED:
+        return (1, name, ())
+    family, _, version = name.rpartition("-")
+    return (0, family, version_key(version))
+
+
 def list_machines(binary: str, env: Environment = None) -> tuple[list[str], str, str]:
-    """The binary's pc-q35/pc-i440fx machine types, its version (x.y.z) and package."""
+    """The binary's pc-q35/pc-i440fx machine types and its isapc, microvm and none, its
+    version (x.y.z) and package."""
     extra, variables = env or ((), None)
     with QemuProcess([*extra, "-machine", "none"], binary=binary, env=variables) as proc:
         names = sorted((str(m["name"]) for m in proc.cmd("query-machines")
-                        if str(m["name"]).startswith(FAMILIES)),
-                       key=lambda n: (n.rsplit("-", 1)[0], version_key(n.rsplit("-", 1)[1])))
+                        if str(m["name"]).startswith(FAMILIES)
+                        or str(m["name"]) in UNVERSIONED),
+                       key=_order)
         major, minor, micro = proc.version()
         return names, f"{major}.{minor}.{micro}", proc.package()

@@ -293,6 +293,7 @@ def _batch_devices(cap: Capture, batch: Batch, schemas: dict[str, Any],
     first slot a device took."""
     stream = batch.stream
     prefixes: list[str] = []
+    mapped: set[str] = set()  # backend ids whose RAM block is named alone ("mcmem3")
     first: int | None = None
     for n, dev in enumerate(batch.used):
         slot = batch.slots.get(f"mcdev{n}")
@@ -305,9 +306,19 @@ def _batch_devices(cap: Capture, batch: Batch, schemas: dict[str, Any],
         sections = [{"suffix": s.idstr[len(prefix):], "instance_id": s.instance_id,
                      "schema": _key(s, schemas)}
                     for s in stream.full() if s.idstr.startswith(prefix)]
-        ram = [{"suffix": name[len(prefix):], "size": size}
-               for name, size in stream.ram if name.startswith(prefix)]
-        devices[dev.type] = {"sections": sections, "ram": ram}
+        entry: dict[str, Any] = {"sections": sections}
+        backend = dev.memdev(n)  # its block bears the user's backend id: not captured as is
+        names = {f"{prefix}{backend}": "device", backend: "global"} if backend else {}
+        entry["ram"] = [{"suffix": name[len(prefix):], "size": size}
+                        for name, size in stream.ram
+                        if name.startswith(prefix) and name not in names]
+        found = [where for name, where in names.items() if name in dict(stream.ram)]
+        if found:
+            entry["backend_ram"] = {"memdev": found[0]}
+            mapped.add(backend or "")
+        if dev.options():
+            entry["options"] = dev.options()
+        devices[dev.type] = entry
     board = {(s.idstr, s.instance_id) for s in cap.plain.full()} if cap.plain else set()
     for s in stream.full():
         if (s.idstr, s.instance_id) not in board and not s.idstr.startswith(tuple(prefixes)):
@@ -315,7 +326,8 @@ def _batch_devices(cap: Capture, batch: Batch, schemas: dict[str, Any],
                              "to no device")
     plain_ram = {name for name, _ in cap.plain.ram} if cap.plain else set()
     for name, _ in stream.ram:
-        if name not in plain_ram and not name.startswith(tuple(prefixes)):
+        if name not in plain_ram and name not in mapped and \
+                not name.startswith(tuple(prefixes)):
             cap.notes.append(f"with devices: RAM block {name} belongs to no device")
     return first
 

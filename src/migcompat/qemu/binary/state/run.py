@@ -33,11 +33,22 @@ class Device:
 
     type: str
     backend: tuple[str, ...] = ()
-    prop: str = ""  # the device option naming the backend ("drive=d{n}")
+    prop: str = ""  # the device options naming the backend ("drive=d{n}"), and others
 
     def args(self, n: int) -> list[str]:
         opts = f"{self.type},id=mcdev{n}" + (f",{self.prop.format(n=n)}" if self.prop else "")
         return [a.format(n=n) for a in self.backend] + ["-device", opts]
+
+    def options(self) -> dict[str, str]:
+        """The options it is captured with besides its backends (``master=on``): the
+        state it saves is that of these values, not the type's defaults."""
+        pairs = (o.partition("=") for o in self.prop.split(",") if o)
+        return {k: v for k, _, v in pairs if "{n}" not in v}
+
+    def memdev(self, n: int) -> str | None:
+        """The id of the memory backend it maps, if any (its RAM block's name)."""
+        pairs = (o.partition("=") for o in self.prop.format(n=n).split(",") if o)
+        return next((v for k, _, v in pairs if k == "memdev"), None)
 
 
 def _nic(name: str) -> Device:
@@ -80,6 +91,9 @@ DEVICES: tuple[Device, ...] = (
       for t in ("virtio-blk-pci-non-transitional", "virtio-blk-pci-transitional")),
     Device("acpi-erst", ("-object", "memory-backend-ram,id=mcmem{n},size=64K"),
            "memdev=mcmem{n}"),
+    # ivshmem-plain migrates only as the master (the device probe saw it blocked otherwise)
+    Device("ivshmem-plain", ("-object", "memory-backend-ram,id=mcmem{n},size=1M"),
+           "master=on,memdev=mcmem{n}"),
     # Left out: sound cards that need an -audiodev (10.0), whose backend adds an "audio"
     # section of its own; PCI bridges and ports, whose new bus adds a PCIBUS section outside
     # the bridge's address: neither can be told apart from the board in one save; and
