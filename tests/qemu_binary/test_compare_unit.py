@@ -12,7 +12,8 @@ from migcompat.qemu.binary.crosscheck.qom import Observed, compare_machine, mode
 TYPES: dict[str, Any] = {
     "device": {"abstract": True},
     "nic": {"parent": "device", "properties": {
-        "mac": {"kind": "str"}, "romsize": {"kind": "uint32", "default": 4294967295},
+        "mac": {"kind": "str"}, "netdev": {"kind": "str"},
+        "romsize": {"kind": "uint32", "default": 4294967295},
         "speed": {"kind": "int32", "default": -1}, "mq": {"kind": "bool", "default": False},
         "romfile": {"kind": "str"}, "only-model": {"kind": "bool", "default": True}}},
 }
@@ -30,12 +31,13 @@ def test_statuses_and_exclusions() -> None:
     got = {c.prop: c for c in compare_machine("pc-1.0", observed, predicted, skipped,
                                                rel.types.is_a)}
     assert got["speed"].status == "agree"
+    assert got["mac"].status == "agree"  # the model gives the first NIC QEMU's default MAC
     assert got["romfile"].status == "agree"  # unset string reads ""
     assert got["mq"].status == "differ"
     assert got["mq"].cause == "the model's value comes from the class default"
     assert got["only-qemu"].status == "missing-in-model"
     assert got["only-model"].status == "missing-in-qemu"
-    assert set(skipped) == {"n.type", "n.mac", "n.romsize", "n.legacy-x"}
+    assert set(skipped) == {"n.type", "n.romsize", "n.legacy-x"}
     assert "ROM file" in skipped["n.romsize"]
 
 

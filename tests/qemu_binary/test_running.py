@@ -171,8 +171,8 @@ def test_specs_carry_ids_buses_addresses_and_only_what_was_set(
     # the model derives device_id from drive=, which is skipped: so it is given
     assert specs["scsi-hd#sd0"] == "scsi-hd,id=sd0,bus=scsi0.0,device_id=d0"
     assert specs["ide-hd#ide0"] == "ide-hd,id=ide0,bus=ide.1"
-    # the MAC is the host's to assign (and the same on both sides), so it is not pinned
-    assert specs["e1000e"] == "e1000e,bus=pcie.0,addr=06.0"
+    # the user's MAC is carried (a NIC without mac= has the default the model gives too)
+    assert specs["e1000e"] == "e1000e,bus=pcie.0,addr=06.0,mac=52:54:00:aa:bb:cc"
     assert specs["virtio-rng-pci"].startswith("virtio-rng-pci,bus=pcie.0,addr=")
     assert "drive=d2 (vb0)" in q35[1].line.skipped
     # a bus's provider comes before the devices on it

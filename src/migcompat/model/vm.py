@@ -9,6 +9,7 @@ applies the proxy's, writing through the aliases (reference §2.3).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -410,6 +411,34 @@ def _place(obj: DeviceObject, bus: Bus, placer: Placer, spec: DeviceSpec) -> Non
                              detail=f"the first free slot of {bus.name}"))
 
 
+class _Macs:
+    """QEMU's default MAC addresses (net/net.c qemu_macaddr_default_if_unset): a NIC without
+    mac= gets 52:54:00:12:34:XX, XX the lowest byte from 0x56 up that no NIC realized
+    before it holds; a NIC's own 52:54:00:12:34:XX takes XX. A NIC is an object with both
+    properties of DEFINE_NIC_PROPERTIES, mac and netdev (a virtio proxy's child)."""
+
+    PREFIX = "52:54:00:12:34:"
+
+    def __init__(self) -> None:
+        self.used: set[int] = set()
+
+    def assign(self, dev: DeviceObject) -> None:
+        for obj in (dev, dev.child) if dev.child is not None else (dev,):
+            mac, netdev = obj.props.get("mac"), obj.props.get("netdev")
+            if mac is None or netdev is None:
+                continue
+            if isinstance(mac.value, str):
+                own = re.fullmatch(re.escape(self.PREFIX) + "([0-9a-f]{2})", mac.value.lower())
+                if own is not None:
+                    self.used.add(int(own.group(1), 16))
+                continue
+            byte = next((b for b in range(0x56, 0x100) if b not in self.used), 0xFF)
+            self.used.add(byte)
+            value = f"{self.PREFIX}{byte:02x}"
+            mac.set(value, Layer("realize", value, driver=obj.type,
+                                 detail="the first free default MAC address"))
+
+
 # Devices a VM can have one of, with QEMU's refusal of a second, by the type of the
 # object (or of a proxy's child: virtio-balloon-pci's is a virtio-balloon-device, which
 # registers the VM's one balloon handler at realize, hw/virtio/virtio-balloon.c).
@@ -443,6 +472,7 @@ def realize_vm(config: VMConfig) -> VM:
              if options.get("usb") is True]
     anonymous: dict[str, int] = {}
     singles: set[str] = set()
+    macs = _Macs()
     for spec in [*board, *config.devices]:
         info = release.types.get(spec.driver)
         if info is None or not release.types.is_a(spec.driver, "device"):
@@ -469,6 +499,7 @@ def realize_vm(config: VMConfig) -> VM:
         _check_links(obj, vm.objects, release)
         builder.bus = bus
         builder.realize(obj)
+        macs.assign(obj)
         if bus is not None:
             _place(obj, bus, placer, spec)
         placer.add_buses(provided(is_a), path, spec.id, obj.address,

@@ -33,7 +33,6 @@ class Exclusion:
     types: tuple[str, ...] = ()
 
 
-_BLOCK = "realize probes it from the drive's backend"
 _GEOMETRY = "realize guesses the disk geometry from the backend's size"
 _IDE = ("ide-device",)
 EXCLUSIONS: tuple[Exclusion, ...] = (
@@ -41,18 +40,13 @@ EXCLUSIONS: tuple[Exclusion, ...] = (
     Exclusion("realized", "run state"),
     Exclusion("hotplugged", "run state"),
     Exclusion("hotpluggable", "run state (the bus decides)"),
-    Exclusion("attached", "run state (USB device attached to a port)"),
     Exclusion("parent_bus", "the bus the device sits on"),
-    Exclusion("addr", "PCI slot assigned by the bus"),
+    Exclusion("addr", "PCI slot assigned by the bus", (-1,)),
     Exclusion("legacy-addr", "PCI slot assigned by the bus (legacy text form)"),
-    Exclusion("mac", "NIC MAC address assigned from a host counter when unset"),
-    Exclusion("port", "USB port assigned by the bus when unset"),
     Exclusion("guest-stats", "a runtime statistics report, not a setting"),
     Exclusion("romsize", "realize takes the size of the ROM file found on the host",
               (0xFFFFFFFF,)),
     Exclusion("sas_address", "megasas derives it from the PCI slot at realize", (0,)),
-    Exclusion("logical_block_size", _BLOCK, (0,)),
-    Exclusion("physical_block_size", _BLOCK, (0,)),
     Exclusion("cyls", _GEOMETRY, (0,)),
     Exclusion("heads", _GEOMETRY, (0,)),
     Exclusion("secs", _GEOMETRY, (0,)),
@@ -77,7 +71,6 @@ EXCLUSIONS: tuple[Exclusion, ...] = (
               "reads past it", (None,), ("isa-applesmc",)),
     Exclusion("virgl", "realize turns it off without an OpenGL display (the host's)", (True,),
               ("virtio-gpu-base",)),
-    Exclusion("busnr", "the number of the PCI bus the device sits on", (None,)),
     Exclusion("reserved-regions", "the x86 board's pre-plug hook adds the MSI window "
               "(virtio-iommu)", (None, ())),
     Exclusion("len-reserved-regions", "the x86 board's pre-plug hook adds the MSI window "
