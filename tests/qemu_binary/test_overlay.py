@@ -65,10 +65,13 @@ def test_bundled_overlay_loads_and_merges_into_a_valid_release() -> None:
     for body in overlay.get("types", {}).values():
         if "child" in body:
             types.setdefault(body["child"]["type"], {"parent": "device"})
-    data = {"id": "7.2", "types": types, "families": {"pc-i440fx": {}, "pc-q35": {}},
-            "machines": {m: {"family": m.rsplit("-", 1)[0], "version": m.rsplit("-", 1)[1],
+    # the unversioned machines (isapc, microvm, none) are their own family, version "0"
+    shape = {m: (m.rsplit("-", 1) if "-" in m else [m, "0"]) for m in overlay.get("machines", {})}
+    data = {"id": "7.2", "types": types,
+            "families": {family: {} for family, _ in shape.values()},
+            "machines": {m: {"family": family, "version": version,
                              "default": m == "pc-i440fx-1.4"}
-                         for m in overlay.get("machines", {})}}
+                         for m, (family, version) in shape.items()}}
     merged = apply_overlay(data, overlay)
     chk = Checker(str(OVERLAY_PATH))
     build_release(merged, chk)

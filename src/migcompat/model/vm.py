@@ -458,6 +458,10 @@ def realize_vm(config: VMConfig) -> VM:
     """Build the VM: resolve the machine, create and realize every device in order."""
     release = config.release
     machine = release.machines.resolve(config.machine, release.id)
+    most = release.machines.field(machine, "max_cpus")
+    if isinstance(most, int) and config.smp > most:  # QEMU checks -smp before any device
+        raise DeviceError(f"Invalid SMP CPUs {config.smp}. The max CPUs supported by machine "
+                          f"'{machine.name}' is {most}")
     builder = Builder(config, machine)
     options = machine_values(machine.name, release.machine_options(machine.family),
                              config.machine_options)
