@@ -88,9 +88,11 @@ class _Index:
             self.by_machine[machine.name] = index
             self.drivers.update(index)
 
-    def key(self, machine: str, drivers: set[str]) -> tuple[object, ...]:
+    def key(self, machine: str, drivers: set[str],
+            props: frozenset[str] | None = None) -> tuple[object, ...]:
         index = self.by_machine[machine]
-        found = [item for d in drivers for item in index.get(d, ())]
+        found = [item for d in drivers for item in index.get(d, ())
+                 if props is None or item[1].property in props]
         found.sort(key=lambda item: item[0])
         return tuple((e.driver, e.property, e.value, e.table, e.index, e.source)
                      for _, e in found)
@@ -167,14 +169,42 @@ def _evaluate(release: Release, machine: MachineType, type_name: str,
 
 
 def type_defaults(release: Release, names: Iterable[str] | None = None,
-                  machines: Iterable[str] | None = None) -> dict[str, TypeDefaults]:
-    """Evaluate ``names`` (default: every evaluable type) under ``machines`` (default: all)."""
+                  machines: Iterable[str] | None = None,
+                  only: str | None = None) -> dict[str, TypeDefaults]:
+    """Evaluate ``names`` (default: every evaluable type) under ``machines`` (default: all).
+
+    With ``only``, just that property's outcomes are sure: machine types are grouped by the
+    compat entries of it and of the properties its realize rules read, so the groups are
+    fewer (lint asks about one property at a time); other outcomes are a member's."""
     with collector_paused():  # millions of objects, all kept (gctools.py)
-        return _type_defaults(release, names, machines)
+        return _type_defaults(release, names, machines, only)
+
+
+def _reads(release: Release, name: str, prop: str) -> frozenset[str]:
+    """``prop`` and every property its realize rules read, transitively (type and child)."""
+    types = release.types
+    names = [name]
+    child = types.child_of(name)
+    if child is not None:
+        names.append(child.type)
+    rules = [rule for n in names if n in types for rule in types.realize_rules(n)]
+    out = {prop}
+    grew = True
+    while grew:
+        grew = False
+        for rule in rules:
+            if rule.prop in out:
+                more = {rule.source} if rule.op == "property" and rule.source else set()
+                more |= {key for key, _ in rule.require}
+                if not more <= out:
+                    out |= more
+                    grew = True
+    return frozenset(out)
 
 
 def _type_defaults(release: Release, names: Iterable[str] | None,
-                   machines: Iterable[str] | None) -> dict[str, TypeDefaults]:
+                   machines: Iterable[str] | None,
+                   only: str | None = None) -> dict[str, TypeDefaults]:
     ms = release.machines
     chosen = [ms.machines[m] for m in (machines if machines is not None else ms.names())]
     index = _Index(release, chosen)
@@ -184,9 +214,10 @@ def _type_defaults(release: Release, names: Iterable[str] | None,
         smps = SMPS if _rule_sources(release, name, "vcpus") else SMPS[:1]
         # A machine-type class field (hw_version...) read at realize splits the groups too.
         fields = _rule_sources(release, name, "machine")
+        props = _reads(release, name, only) if only is not None else None
         keyed: dict[tuple[object, ...], list[MachineType]] = {}
         for machine in chosen:
-            key = index.key(machine.name, drivers) if drivers else ()
+            key = index.key(machine.name, drivers, props) if drivers else ()
             if fields:
                 key = (*key, *(ms.field(machine, f) for f in fields))
             keyed.setdefault(key, []).append(machine)

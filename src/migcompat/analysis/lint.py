@@ -352,7 +352,7 @@ def mismatches(diff: ReleaseDiff, driver: str, prop: str,
     reached = [p for p in diff.properties if p.property == prop and p.cls != "new"
                and diff.new.types.is_a(p.object_type, driver)]
     patched = with_entries(diff.new, entries, diff.machines)
-    after = type_defaults(patched, sorted({p.type for p in reached}), diff.machines)
+    after = type_defaults(patched, sorted({p.type for p in reached}), diff.machines, only=prop)
     wrong: dict[str, str] = {}
     for p in reached:
         for row in p.rows:
