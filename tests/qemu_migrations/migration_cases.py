@@ -63,6 +63,16 @@ def mapped(device: str, backend: str, size: str) -> Dev:
     return Dev(spec, ("-object", obj, "-device", spec), (obj,))
 
 
+RP1 = Dev("pcie-root-port,id=rp1,chassis=1", ("-device", "pcie-root-port,id=rp1,chassis=1"))
+RNG_ON_RP1 = Dev("virtio-rng-pci,bus=rp1", ("-device", "virtio-rng-pci,bus=rp1"))
+BRIDGE = Dev("pci-bridge,id=br1,chassis_nr=1", ("-device", "pci-bridge,id=br1,chassis_nr=1"))
+RNG_ON_BRIDGE = Dev("virtio-rng-pci,bus=br1,addr=3",
+                    ("-device", "virtio-rng-pci,bus=br1,addr=3"))
+AHCI2 = Dev("ich9-ahci,id=ahci2", ("-device", "ich9-ahci,id=ahci2"))
+DISK_ON_AHCI2 = Dev("ide-hd,bus=ahci2.0", (
+    "-drive", "if=none,id=d9,file=null-co://,format=raw", "-device", "ide-hd,bus=ahci2.0,drive=d9"))
+NOT_CAPTURED = "devices behind a PCIe port, a bridge or a second controller were not captured"
+
 ERST_64K, ERST_128K = mapped("acpi-erst", "mb0", "64K"), mapped("acpi-erst", "mb0", "128K")
 ERST_OTHER_ID = mapped("acpi-erst", "mb9", "64K")
 IVSHMEM_1M = mapped("ivshmem-plain,master=on", "mb1", "1M")
@@ -254,6 +264,21 @@ CASES: tuple[Case, ...] = (
          src_only=(IVSHMEM_1M,), dst_only=(IVSHMEM_2M,)),
     Case("ivshmem backend size", "5.2", "7.2", "pc-i440fx-5.2", "failed",
          src_only=(IVSHMEM_2M,), dst_only=(IVSHMEM_1M,)),
+    # Devices on other buses: behind a PCIe root port, a PCI bridge, on a second AHCI. Their
+    # sections are named after the path (0000:00:02.0:00.0/virtio-rng); one side with the
+    # device behind a port and the other on the root bus is another VM.
+    *(Case("behind a root port", s, d, "pc-q35-7.2", "loaded", shared=(BLK, RP1, RNG_ON_RP1),
+           no_validate=NOT_CAPTURED) for s, d in (("7.2", "10.0"), ("10.0", "7.2"))),
+    Case("root port vs root bus", "7.2", "10.0", "pc-q35-7.2", "failed",
+         src_only=(RP1, RNG_ON_RP1), dst_only=(RNG,)),
+    Case("root port vs root bus", "10.0", "7.2", "pc-q35-7.2", "failed",
+         src_only=(RNG,), dst_only=(RP1, RNG_ON_RP1), no_validate=NOT_CAPTURED),
+    *(Case("behind a pci-bridge", s, d, "pc-i440fx-5.2", "loaded",
+           shared=(BLK, BRIDGE, RNG_ON_BRIDGE), no_validate=NOT_CAPTURED)
+      for s, d in (("5.2", "7.2"), ("7.2", "5.2"))),
+    *(Case("disk on a second AHCI", s, d, "pc-q35-5.2", "loaded",
+           shared=(BLK, AHCI2, DISK_ON_AHCI2), no_validate=NOT_CAPTURED)
+      for s, d in (("5.2", "10.0"), ("10.0", "5.2"))),
     # Devices the device probe saw each build refuse to migrate (docs/probe-state.md): the
     # source's QEMU refuses the migrate command, in the words check quotes.
     *(Case(f"blocked: {dev.spec.split(',')[0]}", s, d, m, "refused", shared=(BLK, *extra, dev))

@@ -129,6 +129,15 @@ def plan_captured(vm: VM) -> CapturedPlan | None:
     return plan
 
 
+def has_own_options(dev: DeviceObject) -> bool:
+    """Whether the device was given options (besides its address and backends): the device
+    probe ran each type with none, so its "cannot-start" may be for lack of one
+    (pci-bridge's chassis_nr). validate then does not answer from it; check still reports
+    it when the other build started the type (a refusal missed is the worse error)."""
+    return any(eff.decided_by.source == "device" and name != "addr" and eff.prop.kind != "link"
+               for name, eff in dev.view().items())
+
+
 def _probe_refusal(dev: DeviceObject, probed: ProbedDevice | None,
                    release: str) -> str | None:
     """QEMU's words when the device probe saw the build refuse to migrate (or die

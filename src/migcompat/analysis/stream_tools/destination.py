@@ -37,6 +37,7 @@ from migcompat.vm.captured import (
     CapturedPlan,
     adopt_device_sizes,
     beyond_capture,
+    has_own_options,
     plan_captured,
 )
 from migcompat.vm.live import build_empty
@@ -176,8 +177,13 @@ def validate_loaded(data: StreamInput, config: VMConfig,
 
 def _probe_refusal(vm: VM, captured: CapturedPlan | None) -> Verdict | None:
     """A device type the release's device probe saw its QEMU refuse to start on this
-    machine family (check's cannot-start): the destination never gets to the load."""
-    for dtype, probed in (captured.probed.values() if captured is not None else ()):
+    machine family (check's cannot-start): the destination never gets to the load. Only
+    for a device given no options of its own: the probe ran each type with none, and an
+    option may be what it lacked (pci-bridge's chassis_nr)."""
+    for path, (dtype, probed) in (captured.probed.items() if captured is not None else ()):
+        dev = vm.find(path)
+        if dev is not None and has_own_options(dev):
+            continue
         if probed.status == "cannot-start":
             return Verdict(False, StreamError(
                 f"QEMU {vm.release.id} refuses {dtype} on {vm.machine.family} machine types "
