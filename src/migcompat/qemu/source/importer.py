@@ -9,6 +9,7 @@ from typing import Any
 
 from migcompat.errors import UsageError
 from migcompat.qemu.source import cexpr, cpp
+from migcompat.qemu.source.boards import read_boards
 from migcompat.qemu.source.cinit import FileContext
 from migcompat.qemu.source.compat import TABLE_FILES, read_tables
 from migcompat.qemu.source.dynamic import dynamic_types
@@ -112,6 +113,10 @@ def import_tree(
             raw_types.extend(_machine_types(ctx, found))
     if progress:
         progress("tables", len(TABLE_FILES), len(TABLE_FILES))
+    # isapc, microvm, none...: the ones the build's configuration has (boards.py)
+    for name, board in read_boards(root).items():
+        machines[name] = board
+        families[name] = {"defaults": [], "file": board["file"], "line": board["line"]}
 
     enums = {**lookups, **qapi.members}  # QAPI's generated X_lookup cannot also be in C
     types = _assemble_types(raw_types, arrays, infos, enums, copies)
