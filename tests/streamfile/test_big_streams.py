@@ -135,13 +135,14 @@ def test_8_gb_analyze(room: Path) -> None:
     assert '"full_pages": 2097152' in res.out and '"complete": true' in res.out
 
 
-def no_signal(res: Sampled, why: str) -> None:
-    """The process finished, or stopped with one error line and exit 2: it never died."""
+def no_signal(res: Sampled, *why: str) -> None:
+    """The process finished, or stopped with one error line (saying one of ``why``) and exit
+    2: it never died."""
     assert res.code >= 0, f"killed by signal {-res.code}: {res.err}"
     if res.code == 0:
         return
     lines = [ln for ln in res.err.splitlines() if ln.startswith("migcompat: error:")]
-    assert res.code == 2 and len(lines) == 1 and why in lines[0], res.err
+    assert res.code == 2 and len(lines) == 1 and any(w in lines[0] for w in why), res.err
     assert "Traceback" not in res.err
 
 
@@ -173,4 +174,6 @@ def test_open_for_writing_and_cut_by_its_writer(room: Path) -> None:
     with stream.open("r+b") as writer:
         res = sampled(["analyze", str(stream), "--extract", str(room / "x"), "--brief"],
                       until=stream, during=lambda pid: writer.truncate(4096))
-    no_signal(res, "shrank to")
+    # Cut while it reads: "shrank to"; on a busy machine the cut can come before it first
+    # reads past 4096 bytes, and the file is then just a truncated stream.
+    no_signal(res, "shrank to", "truncated stream: the input ends")
