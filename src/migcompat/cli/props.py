@@ -22,9 +22,20 @@ from migcompat.model.props import format_value
 from migcompat.model.vm import VM, DeviceObject, Effective, Layer, realize_vm
 
 
+def qom_value(eff: Effective) -> Any:
+    """The value as QOM reads it back (qom-get): an unset string reads "", an unset list
+    [] (``value`` keeps null: unset and an explicit "" are different settings)."""
+    if eff.value is None and eff.prop.kind == "str":
+        return ""
+    if eff.value is None and eff.prop.kind == "array":
+        return []
+    return list(eff.value) if isinstance(eff.value, tuple) else eff.value
+
+
 def effective_json(eff: Effective, alias_of: str | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "value": eff.value,
+        "qom": qom_value(eff),
         "kind": eff.prop.kind,
         "provenance": [layer.to_json() for layer in eff.provenance],
     }
