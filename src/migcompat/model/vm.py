@@ -10,7 +10,7 @@ applies the proxy's, writing through the aliases (reference §2.3).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -411,6 +411,73 @@ def _place(obj: DeviceObject, bus: Bus, placer: Placer, spec: DeviceSpec) -> Non
                              detail=f"the first free slot of {bus.name}"))
 
 
+_UNSET = (0xFFFFFFFF, -1)
+# isa_serial_io/isa_serial_irq and isa_parallel_io (hw/char/serial-isa.c, parallel-isa.c)
+_ISA_PORTS = {"isa-serial": ((0x3F8, 4), (0x2F8, 3), (0x3E8, 4), (0x2E8, 3)),
+              "isa-parallel": ((0x378, None), (0x278, None), (0x3BC, None))}
+
+
+class _Numbers:
+    """What realize numbers when the user did not (crosscheck compares them with QEMU): a
+    SCSI device's first free target id (and LUN 0: scsi_qdev_realize), an IDE device's first
+    free unit, a virtio-serial port's first free number (0 is kept for a console), and ISA
+    serial and parallel ports' index from a counter of each type, with the standard I/O base
+    and IRQ of that index."""
+
+    def __init__(self) -> None:
+        self.taken: dict[str, set[object]] = {}
+        self.isa: dict[str, int] = {}
+
+    def _set(self, obj: DeviceObject, name: str, value: int, detail: str) -> None:
+        eff = obj.props[name]
+        eff.set(_typed(eff, value), Layer("realize", value, driver=obj.type, detail=detail))
+
+    def _unset(self, obj: DeviceObject, name: str) -> bool:
+        eff = obj.props.get(name)
+        return eff is not None and eff.value in _UNSET
+
+    def assign(self, obj: DeviceObject, bus: Bus | None, is_a: Callable[[str], bool]) -> None:
+        taken = self.taken.setdefault(bus.name, set()) if bus is not None else set()
+        if bus is not None and bus.kind == "SCSI" and "scsi-id" in obj.props \
+                and "lun" in obj.props:
+            sid, lun = obj.props["scsi-id"].value, obj.props["lun"].value
+            if sid in _UNSET:
+                lun = 0 if lun in _UNSET else lun
+                sid = next((i for i in range(256) if (i, lun) not in taken), 0)
+                self._set(obj, "scsi-id", sid, f"the first free target id on {bus.name}")
+            elif lun in _UNSET:
+                lun = next((n for n in range(256) if (sid, n) not in taken), 0)
+            if self._unset(obj, "lun"):
+                self._set(obj, "lun", int(str(lun)), "the first free LUN")
+            taken.add((sid, lun))
+        elif bus is not None and bus.kind == "IDE" and is_a("ide-device") and "unit" in obj.props:
+            if self._unset(obj, "unit"):
+                unit = next((u for u in (0, 1) if u not in taken), 0)
+                self._set(obj, "unit", unit, f"the first free unit on {bus.name}")
+            taken.add(obj.props["unit"].value)
+        elif bus is not None and bus.kind == "virtio-serial-bus" and "nr" in obj.props:
+            if not taken:
+                taken.add("console")  # port 0 is kept for a console
+            if self._unset(obj, "nr"):
+                console = is_a("virtconsole") and 0 not in taken
+                nr = 0 if console else next(n for n in range(1, 32) if n not in taken)
+                self._set(obj, "nr", nr, f"the first free port number on {bus.name}")
+            taken.add(obj.props["nr"].value)
+        for kind, ports in _ISA_PORTS.items():
+            if obj.type == kind or is_a(kind):
+                counter = self.isa.get(kind, 0)
+                self.isa[kind] = counter + 1
+                if self._unset(obj, "index"):
+                    self._set(obj, "index", counter, f"the {kind} counter")
+                index = obj.props["index"].value
+                if isinstance(index, int) and 0 <= index < len(ports):
+                    base, irq = ports[index]
+                    if self._unset(obj, "iobase"):
+                        self._set(obj, "iobase", base, f"the I/O base of {kind} {index}")
+                    if irq is not None and self._unset(obj, "irq"):
+                        self._set(obj, "irq", irq, f"the IRQ of {kind} {index}")
+
+
 class _Macs:
     """QEMU's default MAC addresses (net/net.c qemu_macaddr_default_if_unset): a NIC without
     mac= gets 52:54:00:12:34:XX, XX the lowest byte from 0x56 up that no NIC realized
@@ -477,6 +544,7 @@ def realize_vm(config: VMConfig) -> VM:
     anonymous: dict[str, int] = {}
     singles: set[str] = set()
     macs = _Macs()
+    numbers = _Numbers()
     for spec in [*board, *config.devices]:
         info = release.types.get(spec.driver)
         if info is None or not release.types.is_a(spec.driver, "device"):
@@ -506,6 +574,7 @@ def realize_vm(config: VMConfig) -> VM:
         macs.assign(obj)
         if bus is not None:
             _place(obj, bus, placer, spec)
+        numbers.assign(obj, bus, is_a)
         placer.add_buses(provided(is_a), path, spec.id, obj.address,
                          express_port=is_a("pcie-port"))
         vm.devices.append(obj)
