@@ -20,6 +20,7 @@ from migcompat.model.globals import GlobalProperty
 from migcompat.model.machines import MachineType
 from migcompat.model.props import Value
 from migcompat.model.release import Release
+from migcompat.model.types import RealizeRule
 from migcompat.model.vm import Builder, DeviceObject, Layer, VMConfig
 
 SMPS = (1, 4)  # one vCPU and several: what "auto" defaults resolve against
@@ -98,28 +99,31 @@ class _Index:
                      for _, e in found)
 
 
+def _with_child(release: Release, name: str) -> list[str]:
+    """The type and the type of its child (a virtio proxy's backend), if it has one."""
+    child = release.types.child_of(name)
+    return [name] if child is None else [name, child.type]
+
+
 def _drivers(release: Release, name: str) -> set[str]:
     types = release.types
-    names = {name}
-    child = types.child_of(name)
-    if child is not None:
-        names.add(child.type)
     out: set[str] = set()
-    for n in names:
+    for n in _with_child(release, name):
         out.update(types.ancestors(n))
         out.update(types.interfaces_of(n))
     return out
 
 
+def _rules(release: Release, name: str) -> list[RealizeRule]:
+    """The realize rules of the type and of its child."""
+    types = release.types
+    return [rule for n in _with_child(release, name) if n in types
+            for rule in types.realize_rules(n)]
+
+
 def _rule_sources(release: Release, name: str, op: str) -> list[str]:
     """The ``source`` of each realize rule with ``op`` of the type and its child."""
-    types = release.types
-    names = [name]
-    child = types.child_of(name)
-    if child is not None:
-        names.append(child.type)
-    return [rule.source for n in names if n in types for rule in types.realize_rules(n)
-            if rule.op == op]
+    return [rule.source for rule in _rules(release, name) if rule.op == op]
 
 
 def _declared(release: Release, type_name: str) -> dict[str, str]:
@@ -182,12 +186,7 @@ def type_defaults(release: Release, names: Iterable[str] | None = None,
 
 def _reads(release: Release, name: str, prop: str) -> frozenset[str]:
     """``prop`` and every property its realize rules read, transitively (type and child)."""
-    types = release.types
-    names = [name]
-    child = types.child_of(name)
-    if child is not None:
-        names.append(child.type)
-    rules = [rule for n in names if n in types for rule in types.realize_rules(n)]
+    rules = _rules(release, name)
     out = {prop}
     grew = True
     while grew:

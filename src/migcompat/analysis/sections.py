@@ -16,7 +16,7 @@ from migcompat.analysis.reasons import Reason
 from migcompat.analysis.wire import describe, first_difference, tokens
 from migcompat.errors import RuleError, StateError
 from migcompat.model.vm import VM
-from migcompat.vm.captured import CapturedPlan, max_length, plan_captured
+from migcompat.vm.captured import CapturedPlan, max_length, plan_captured, probe_refusal_words
 from migcompat.vm.live import Section, plan_sections
 from migcompat.vmstate.rules import RuleContext
 from migcompat.vmstate.schema import Amount, FromField, VMStateDescription
@@ -250,9 +250,8 @@ def cannot_start(src: VM, dst: VM, mine: CapturedPlan, theirs: CapturedPlan) -> 
         for side, vm, a, b in (("destination", dst, here[1], there),
                                ("source", src, there, here[1])):
             if b.status == "cannot-start" and a.status in STARTED:
-                out.append(Reason("cannot-start", f"the {side}'s QEMU {vm.release.id} "
-                                  f"refuses {dtype} on {vm.machine.family} machine types "
-                                  f"(the device probe: {b.words})", device=path))
+                words = probe_refusal_words(vm.release.id, dtype, vm.machine.family, b.words)
+                out.append(Reason("cannot-start", f"the {side}'s {words}", device=path))
     return out
 
 

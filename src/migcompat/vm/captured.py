@@ -129,6 +129,11 @@ def plan_captured(vm: VM) -> CapturedPlan | None:
     return plan
 
 
+def probe_refusal_words(release: str, dtype: str, family: str, words: str) -> str:
+    """How check and validate say that the device probe saw a build refuse a type."""
+    return f"QEMU {release} refuses {dtype} on {family} machine types (the device probe: {words})"
+
+
 def has_own_options(dev: DeviceObject) -> bool:
     """Whether the device was given options (besides its address and backends): the device
     probe ran each type with none, so its "cannot-start" may be for lack of one

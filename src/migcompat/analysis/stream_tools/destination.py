@@ -39,6 +39,7 @@ from migcompat.vm.captured import (
     beyond_capture,
     has_own_options,
     plan_captured,
+    probe_refusal_words,
 )
 from migcompat.vm.live import build_empty
 from migcompat.vmstate.dump import VMStateDump
@@ -185,10 +186,8 @@ def _probe_refusal(vm: VM, captured: CapturedPlan | None) -> Verdict | None:
         if dev is not None and has_own_options(dev):
             continue
         if probed.status == "cannot-start":
-            return Verdict(False, StreamError(
-                f"QEMU {vm.release.id} refuses {dtype} on {vm.machine.family} machine types "
-                f"(the device probe: {probed.words})", None), [probed.words],
-                refused=True)
+            words = probe_refusal_words(vm.release.id, dtype, vm.machine.family, probed.words)
+            return Verdict(False, StreamError(words, None), [probed.words], refused=True)
     return None
 
 

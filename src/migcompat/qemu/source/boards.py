@@ -19,6 +19,7 @@ of the real binary adds the others.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,21 +183,21 @@ def _holds(expr: str, features: dict[str, bool]) -> bool:
             return got
         return value(tok)
 
-    def both() -> bool:
+    def chain(operator: str, operand: Callable[[], bool]) -> bool:
+        """``operand (operator operand)*``, every operand read (no short cut)."""
         nonlocal pos
-        got = unary()
-        while pos < len(tokens) and tokens[pos] == "&&":
+        got = operand()
+        while pos < len(tokens) and tokens[pos] == operator:
             pos += 1
-            got = unary() and got
+            right = operand()
+            got = (got and right) if operator == "&&" else (got or right)
         return got
 
+    def both() -> bool:
+        return chain("&&", unary)
+
     def either() -> bool:
-        nonlocal pos
-        got = both()
-        while pos < len(tokens) and tokens[pos] == "||":
-            pos += 1
-            got = both() or got
-        return got
+        return chain("||", both)
 
     return either() if tokens else True
 
