@@ -447,8 +447,8 @@ class _Numbers:
                 self._set(obj, "scsi-id", sid, f"the first free target id on {bus.name}")
             elif lun in _UNSET:
                 lun = next((n for n in range(256) if (sid, n) not in taken), 0)
-            if self._unset(obj, "lun"):
-                self._set(obj, "lun", int(str(lun)), "the first free LUN")
+            if self._unset(obj, "lun") and isinstance(lun, int):
+                self._set(obj, "lun", lun, "the first free LUN")
             taken.add((sid, lun))
         elif bus is not None and bus.kind == "IDE" and is_a("ide-device") and "unit" in obj.props:
             if self._unset(obj, "unit"):

@@ -313,9 +313,9 @@ def _batch_devices(cap: Capture, batch: Batch, schemas: dict[str, Any],
                         for name, size in stream.ram
                         if name.startswith(prefix) and name not in names]
         found = [where for name, where in names.items() if name in dict(stream.ram)]
-        if found:
+        if found and backend is not None:
             entry["backend_ram"] = {"memdev": found[0]}
-            mapped.add(backend or "")
+            mapped.add(backend)
         if dev.options():
             entry["options"] = dev.options()
         devices[dev.type] = entry
