@@ -10,6 +10,7 @@ MemoryError or a huge file.
 
 from __future__ import annotations
 
+import errno
 import random
 import re
 import resource
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 from ram_streams import PS, ram_stream
 
+from migcompat.migration import ramfiles
 from migcompat.migration.ramfiles import SparseRamWriter, block_file_name
 from migcompat.stream import Page, ZeroPage
 from migcompat.stream.ram import encode_record
@@ -102,6 +104,45 @@ def test_zero_record_below_the_extent_is_a_hole(tmp_path: Path) -> None:
     data = (tmp_path / "b").read_bytes()
     assert st.st_size == 64 * PS and data[8 * PS : 40 * PS] == bytes(32 * PS)
     assert st.st_blocks * 512 <= 40 * PS  # punched: the zeros take no space
+
+
+def test_runs_are_allocated_as_written_and_no_more(tmp_path: Path) -> None:
+    """Each run of full pages gets its blocks before it is written (fallocate): exactly the
+    run, so the file takes the space of the pages that arrived, never of a claimed size."""
+    rng = random.Random(5)
+    w = SparseRamWriter(tmp_path)
+    w.block("b", 1 << 40)
+    pages = [Page("b", (1000 + i) * PS, rng.randbytes(PS), True) for i in range(300)]
+    feed(w, "b", pages)
+    w.close()
+    st = (tmp_path / "b").stat()
+    data = (tmp_path / "b").read_bytes()
+    assert st.st_size == 1300 * PS and data[1000 * PS :] == b"".join(p.data for p in pages)
+    assert st.st_blocks * 512 <= 300 * PS + (64 << 10)  # the run, give or take a block
+
+
+@pytest.mark.parametrize("err", [errno.EOPNOTSUPP, None])
+def test_without_fallocate_pages_are_just_written(tmp_path: Path, err: int | None,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file system that refuses fallocate (or a libc without it) is asked once; the pages
+    are written all the same."""
+    asked: list[int] = []
+
+    def refuse(fd: int, mode: int, at: int, length: int) -> int:
+        asked.append(mode)
+        return err or 0
+
+    monkeypatch.setattr(ramfiles, "_libc_fallocate", lambda: refuse if err else None)
+    rng = random.Random(6)
+    w = SparseRamWriter(tmp_path, background=False)
+    w.block("b", 600 * PS)
+    first = [Page("b", i * PS, rng.randbytes(PS), True) for i in range(300)]
+    second = [Page("b", i * PS, rng.randbytes(PS), True) for i in range(300, 600)]
+    feed(w, "b", first)
+    feed(w, "b", second)
+    w.close()
+    assert (tmp_path / "b").read_bytes() == b"".join(p.data for p in first + second)
+    assert asked == ([0] if err else [])
 
 
 def extract(tmp_path: Path, data: bytes) -> subprocess.CompletedProcess[str]:

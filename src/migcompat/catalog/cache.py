@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import os
-import pickle
-import tempfile
 from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
@@ -50,6 +47,8 @@ def enabled() -> bool:
 
 @cache
 def _code_fingerprint() -> bytes:
+    import hashlib  # here, not at the top: OpenSSL's load is 13 ms that a command
+    # without a catalog (analyze, migrate) would pay for nothing
     root = Path(migcompat.__file__).parent
     h = hashlib.sha256(migcompat.__version__.encode())
     for package in _CODE:
@@ -62,6 +61,8 @@ def _code_fingerprint() -> bytes:
 def key(name: str, files: Iterable[Path]) -> str:
     """The cache key of ``name`` (a release id) built from ``files``; raises OSError when
     one cannot be read."""
+    import hashlib
+
     h = hashlib.sha256(_code_fingerprint())
     h.update(name.encode() + b"\0")
     for path in files:
@@ -109,6 +110,8 @@ def load_kept(f: BinaryIO) -> Any:
     it again for nothing, which costs a ``check`` a fifth of its time. A long-lived process
     (a test run, a program that imports the library) keeps the collector's usual view, so
     that what it drops can still be freed."""
+    import pickle  # only where a catalog or a capture is read (the same for tempfile)
+
     with collector_paused():
         value = pickle.load(f)
     if FREEZE_LOADED:
@@ -118,6 +121,8 @@ def load_kept(f: BinaryIO) -> Any:
 
 def store(entry: Path, value: object) -> None:
     """Write the entry whole or not at all; any failure is left silent (no cache)."""
+    import pickle
+
     with contextlib.suppress(Exception):
         write_whole(entry, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
         _prune(entry.parent)
@@ -125,6 +130,8 @@ def store(entry: Path, value: object) -> None:
 
 def write_whole(entry: Path, data: bytes) -> None:
     """``data`` as ``entry``, whole or not at all, in a directory only this user reads."""
+    import tempfile
+
     entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".part-")
     try:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
-import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -39,6 +37,8 @@ class AtomicFile:
             with contextlib.suppress(OSError):  # EOPNOTSUPP, EISDIR: not on this filesystem
                 fd = os.open(folder, os.O_TMPFILE | os.O_WRONLY, _mode())
         if fd < 0:
+            import tempfile  # here: its imports cost every command that reads a stream
+
             fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".part",
                                         dir=folder)
             self.tmp = Path(name)
@@ -52,7 +52,7 @@ class AtomicFile:
         self.file.flush()
         if self.tmp is None:
             # Link under a fresh name, then rename over the target (link cannot replace).
-            name = self.target.with_name(f".{self.target.name}.{secrets.token_hex(4)}.part")
+            name = self.target.with_name(f".{self.target.name}.{os.urandom(4).hex()}.part")
             # A directory fd makes os.link use linkat(AT_SYMLINK_FOLLOW): it links the file
             # behind /proc/self/fd/N, not the /proc symlink itself.
             folder = os.open(name.parent, os.O_RDONLY | os.O_DIRECTORY)

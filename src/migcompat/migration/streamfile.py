@@ -22,7 +22,6 @@ import os
 import shutil
 import stat
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -161,6 +160,8 @@ class StreamFile:
 
 
 def _copy_stdin() -> str:
+    import tempfile  # only for stdin: a file needs none
+
     fd, name = tempfile.mkstemp(prefix="migcompat-stdin-", suffix=".mig")
     with os.fdopen(fd, "wb") as out:
         shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
