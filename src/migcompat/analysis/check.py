@@ -307,6 +307,8 @@ def compare_backends(src: VM, dst: VM) -> list[Reason]:
 def _matters(vm: VM, obj: DeviceObject, name: str, unstated: bool = True) -> bool:
     """Does the property change the state layout or what the guest sees? The catalog says
     (``guest_visible``); ``unstated`` is the answer when the type says nothing."""
+    if not obj.behind_express_port and name in vm.release.types.express_only(obj.type):
+        return False  # it shapes a PCIe capability the device has only behind a port
     visible = vm.release.types.guest_visible(obj.type)
     return unstated if visible is None else name in visible
 
@@ -375,6 +377,10 @@ def compare_properties(path: str, mine: DeviceObject, theirs: DeviceObject, src:
             detail: dict[str, Any] = {
                 "source": {"value": ea.value, "provenance": _prov(ea)},
                 "destination": {"value": eb.value, "provenance": _prov(eb)}}
+            if not breaking and not (mine.behind_express_port or theirs.behind_express_port) \
+                    and name in src.release.types.express_only(mine.type):
+                message += (": no effect here (it shapes the PCIe capability, which "
+                            f"{mine.type} has only behind a PCIe port)")
             same = _equivalent(ea, eb)
             if same is not None:
                 # the catalog says both values give the same device: never a break

@@ -61,7 +61,7 @@ def _code_fingerprint() -> bytes:
 def key(name: str, files: Iterable[Path]) -> str:
     """The cache key of ``name`` (a release id) built from ``files``; raises OSError when
     one cannot be read."""
-    import hashlib
+    import hashlib  # here: see _code_fingerprint
 
     h = hashlib.sha256(_code_fingerprint())
     h.update(name.encode() + b"\0")
@@ -121,7 +121,7 @@ def load_kept(f: BinaryIO) -> Any:
 
 def store(entry: Path, value: object) -> None:
     """Write the entry whole or not at all; any failure is left silent (no cache)."""
-    import pickle
+    import pickle  # here: see load_kept
 
     with contextlib.suppress(Exception):
         write_whole(entry, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
@@ -130,7 +130,7 @@ def store(entry: Path, value: object) -> None:
 
 def write_whole(entry: Path, data: bytes) -> None:
     """``data`` as ``entry``, whole or not at all, in a directory only this user reads."""
-    import tempfile
+    import tempfile  # here: only a writer needs it (start-up of the readers)
 
     entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".part-")

@@ -78,6 +78,9 @@ class TypeInfo:
     # Names of properties whose value changes the migrated state layout or what the guest
     # sees (checked by `check`; see docs/check.md). None: not stated by the catalog.
     guest_visible: frozenset[str] | None = None
+    # Of those, the ones that matter only when the device sits behind a PCIe port: they
+    # shape a PCIe capability that QEMU gives the device only there (virtio-pci).
+    express_only: frozenset[str] = frozenset()
     vmsd: str | None = None
     # Whether the release's real build has this type (the catalog's `built`, else the
     # release's `built_default`): False for another target's device, a disabled CONFIG_
@@ -193,6 +196,14 @@ class TypeRegistry:
                 stated = True
                 found |= info.guest_visible
         return frozenset(found) if stated else None
+
+    def express_only(self, name: str) -> frozenset[str]:
+        found: set[str] = set()
+        for anc in self.ancestors(name):
+            info = self._types.get(anc)
+            if info is not None:
+                found |= info.express_only
+        return frozenset(found)
 
     def built(self, name: str) -> bool | None:
         """Whether the release's real build has type ``name``; None when the catalog does

@@ -82,6 +82,7 @@ class DeviceObject:
     aliases: frozenset[str] = frozenset()  # property names aliased from the child
     bus: str = ""  # the bus it sits on ("pcie.0"); "" for the main system bus
     address: str = ""  # a PCI device's qdev path ("0000:00:02.0"), its sections' prefix
+    behind_express_port: bool = False  # its bus is a PCIe port's (not the root bus)
 
     def lookup(self, name: str) -> Effective | None:
         if name in self.props:
@@ -570,6 +571,7 @@ def realize_vm(config: VMConfig) -> VM:
         builder.set_options(obj, spec)
         _check_links(obj, vm.objects, release)
         builder.bus = bus
+        obj.behind_express_port = bus is not None and bus.express_port
         builder.realize(obj)
         macs.assign(obj)
         if bus is not None:
