@@ -313,10 +313,17 @@ def _matters(vm: VM, obj: DeviceObject, name: str, unstated: bool = True) -> boo
     return unstated if visible is None else name in visible
 
 
-def _category(breaking: bool) -> Category:
-    # Today a property reason breaks or is a note; which properties only show to the guest
-    # ("guest-visible") is for the catalog to say, per property, later.
-    return "breaking" if breaking else "note"
+def _category(breaking: bool, loads: bool = False) -> Category:
+    # A difference that matters breaks the move, unless the catalog says QEMU's loader
+    # does not check it (``guest_only``): the guest then sees other hardware.
+    if breaking:
+        return "guest-visible" if loads else "breaking"
+    return "note"
+
+
+def _loads_anyway(src: VM, dst: VM, obj: DeviceObject, name: str) -> bool:
+    return name in src.release.types.guest_only(obj.type) \
+        and name in dst.release.types.guest_only(obj.type)
 
 
 def compare_board(src: VM, dst: VM) -> list[Reason]:
@@ -389,7 +396,9 @@ def compare_properties(path: str, mine: DeviceObject, theirs: DeviceObject, src:
                 message += ": equivalent values" + (f" ({why})" if why else "")
                 detail["equivalent"] = {"values": list(group), "why": why}
             reasons.append(Reason("property-differs", message, device=path, property=name,
-                                  category=_category(breaking), detail=detail))
+                                  category=_category(breaking, _loads_anyway(src, dst, mine,
+                                                                             name)),
+                                  detail=detail))
             continue
         side, vm, obj, eff = (("source", src, mine, a[name]) if name in a
                               else ("destination", dst, theirs, b[name]))

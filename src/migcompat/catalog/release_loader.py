@@ -22,7 +22,7 @@ RELEASE_KEYS = ("format", "id", "product", "version", "debian_version", "descrip
                 "origin", "extends", "enums", "types", "compat_tables", "families",
                 "machines", "vmstate", "board", "probe", "built_default")
 TYPE_KEYS = ("parent", "interfaces", "abstract", "properties", "child", "realize", "init",
-             "guest_visible", "express_only", "vmsd", "built", "file", "line", "desc")
+             "guest_visible", "express_only", "guest_only", "vmsd", "built", "file", "line", "desc")
 PROP_KEYS = ("kind", "default", "enum", "values", "word", "bit", "unresolved", "qapi_type",
              "link_type", "equivalent", "equivalent_why",
              "file", "line", "desc")
@@ -115,6 +115,8 @@ def _types(data: dict[str, Any], chk: Checker, path: str,
             if gv is not None else None,
             express_only=frozenset(chk.str_list(body, "express_only", p))
             if eo is not None else frozenset(),
+            guest_only=frozenset(chk.str_list(body, "guest_only", p))
+            if body.get("guest_only") is not None else frozenset(),
             vmsd=chk.typed(body, "vmsd", p, (str,)),
             built=chk.typed(body, "built", p, (bool,), built_default),
             file=chk.typed(body, "file", p, (str,), ""),

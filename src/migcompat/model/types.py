@@ -81,6 +81,9 @@ class TypeInfo:
     # Of those, the ones that matter only when the device sits behind a PCIe port: they
     # shape a PCIe capability that QEMU gives the device only there (virtio-pci).
     express_only: frozenset[str] = frozenset()
+    # And the ones whose difference QEMU's loader does not check (the stream loads, the
+    # guest sees other hardware): check's "guest-visible" verdict.
+    guest_only: frozenset[str] = frozenset()
     vmsd: str | None = None
     # Whether the release's real build has this type (the catalog's `built`, else the
     # release's `built_default`): False for another target's device, a disabled CONFIG_
@@ -198,11 +201,17 @@ class TypeRegistry:
         return frozenset(found) if stated else None
 
     def express_only(self, name: str) -> frozenset[str]:
+        return self._inherited(name, "express_only")
+
+    def guest_only(self, name: str) -> frozenset[str]:
+        return self._inherited(name, "guest_only")
+
+    def _inherited(self, name: str, key: str) -> frozenset[str]:
         found: set[str] = set()
         for anc in self.ancestors(name):
             info = self._types.get(anc)
             if info is not None:
-                found |= info.express_only
+                found |= getattr(info, key)
         return frozenset(found)
 
     def built(self, name: str) -> bool | None:
